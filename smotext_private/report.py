@@ -1,0 +1,73 @@
+"""Render ``report.json`` as Markdown for a compliance reviewer."""
+
+from __future__ import annotations
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def render_markdown(r: dict) -> str:
+    v = r["verdict"]
+    d = r["data"]
+    lines = [
+        f"# Synthetic text release: {v['status'].upper()}",
+        "",
+        f"- Policy: `{r['policy']['name']}` (sha256 `{r['policy']['sha256'][:16]}…`)",
+        f"- Tool: smotext-private {r['version']}, seed {r['seed']}, created {r['created_at']}",
+        f"- Input: `{r['input'].get('source', '')}` (sha256 `{str(r['input'].get('fingerprint', ''))[:16]}…`)",
+    ]
+    if v["reasons"]:
+        lines += ["", "**Blocked because:** " + "; ".join(v["reasons"])]
+    lines += ["", "## Data", "", "| class | real (train) | real (holdout) | synthetic released |", "|---|---:|---:|---:|"]
+    for c in d["classes"]:
+        lines.append(f"| {c} | {d['train_counts'].get(c, 0)} | {d['holdout_counts'].get(c, 0)} | {d['accepted_counts'].get(c, 0)} |")
+    lines += [
+        "",
+        f"Planned {d['planned']} synthetic records ({d['n_candidates']} decoded candidates each, k = {d['k']}); "
+        f"{d['no_candidate_passed']} ended with no candidate passing the audit; "
+        f"{d['accepted']} accepted and {d['rejected']} rejected by the final audit.",
+        "",
+        "## Audit (per record)",
+        "",
+        "| check | rejected |",
+        "|---|---:|",
+    ]
+    for name, n in sorted(r["audit"].get("rejections_by_check", {}).items()):
+        lines.append(f"| {name} | {n} |")
+    p = r["privacy"]
+    lines += ["", "## Privacy (dataset level)", "", "| figure | value |", "|---|---:|"]
+    for key in ("dcr_share", "nndr_ratio", "identical_match_share", "privacy_score", "band"):
+        if key in p:
+            lines.append(f"| {key} | {_fmt(p[key])} |")
+    mia = p.get("membership", {})
+    for key in ("auc", "tpr_at_1pct_fpr"):
+        if key in mia:
+            lines.append(f"| membership {key} | {_fmt(mia[key])} |")
+    for w in p.get("warnings", []):
+        lines.append(f"\nWarning: {w}")
+    u = r["utility"]
+    lines += ["", "## Utility", "", f"Classifier: {u['classifier']}; tested on the {u['test_set']}.", "",
+              "| training data | n | accuracy | macro-F1 | weighted-F1 |", "|---|---:|---:|---:|---:|"]
+    for row in u["rows"]:
+        lines.append(f"| {row['setup']} | {row['n_train']} | {_fmt(row['accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['weighted_f1'])} |")
+    f = r.get("fidelity") or {}
+    lines += ["", "## Decoder fidelity", "", "| figure | value |", "|---|---:|"]
+    for key, val in f.items():
+        lines.append(f"| {key} | {_fmt(val)} |")
+    if r.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in r["warnings"]]
+    if r.get("samples"):
+        lines += ["", "## Sample of released records", ""]
+        for s in r["samples"]:
+            lines.append(f"- [{s['label']}] {s['text']}")
+    lines += ["", "## Models", "", "```json"]
+    import json
+
+    lines.append(json.dumps(r["models"], indent=2, sort_keys=True))
+    lines += ["```", ""]
+    return "\n".join(lines)
