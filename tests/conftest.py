@@ -1,0 +1,77 @@
+"""Shared fixtures: seeded toy corpora, the fake encoder/decoder, and the real models (loaded once)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+TOPICS = {
+    "cardiology": ["chest pain on exertion", "palpitations at night", "blood pressure high", "heart murmur heard",
+                   "ankle swelling and dyspnea", "irregular pulse noted", "troponin mildly raised", "statin started"],
+    "dermatology": ["itchy red rash on arms", "scaly plaques on elbows", "mole changed colour", "acne on the face",
+                    "eczema flare in winter", "blistering skin lesion", "hair loss in patches", "topical steroid cream"],
+    "orthopedics": ["knee pain after running", "wrist fracture from a fall", "lower back stiffness", "shoulder cannot lift",
+                    "hip pain when walking", "ankle sprain playing football", "swollen painful joint", "physiotherapy advised"],
+}
+
+
+def toy_rows(n_per_class: int = 20, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, phrases in TOPICS.items():
+        for i in range(n_per_class):
+            a, b = rng.choice(len(phrases), size=2, replace=False)
+            rows.append({"id": f"{label[:3]}-{i}", "text": f"Patient reports {phrases[a]} and {phrases[b]}, seen in clinic visit {i}.", "label": label})
+    return rows
+
+
+def phrasebook() -> list[str]:
+    out = []
+    for label, phrases in TOPICS.items():
+        for a in phrases:
+            for b in phrases:
+                if a < b:
+                    out.append(f"Adult with {b} plus {a}.")
+    return out
+
+
+@pytest.fixture
+def rows():
+    return toy_rows()
+
+
+@pytest.fixture
+def toy_csv(tmp_path, rows):
+    import pandas as pd
+
+    path = tmp_path / "notes.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def fake_models():
+    from smotext_private.decoders import FakeDecoder
+    from smotext_private.encoders import HashingEncoder
+
+    enc = HashingEncoder(dim=128)
+    return enc, FakeDecoder(enc, phrasebook())
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from smotext_private.encoders import MiniLMEncoder
+
+    return MiniLMEncoder()
+
+
+@pytest.fixture(scope="session")
+def real_decoder():
+    from smotext_private.decoders import BridgeDecoder, DecodeSettings
+
+    return BridgeDecoder.default(settings=DecodeSettings(max_new_tokens=24))

@@ -1,0 +1,78 @@
+"""The release pipeline end to end with the deterministic fake encoder/decoder and regex PII detector."""
+
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from smotext_private.bundle import verify_bundle
+from smotext_private.errors import InputError, ReleaseBlocked
+from smotext_private.pipeline import ReleaseOptions, release
+
+
+def _release(toy_csv, out, fake_models, **kw):
+    from smotext_private.audit import RegexPiiDetector
+
+    enc, dec = fake_models
+    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(out),
+                          progress=False, fidelity_sample=12, **kw)
+    return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+
+
+def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, rows):
+    res = _release(toy_csv, tmp_path / "bundle", fake_models, policy="research", per_class=6)
+    out = tmp_path / "bundle"
+    assert res.released and sorted(p.name for p in out.iterdir()) == [
+        "audit.jsonl", "manifest.json", "report.json", "report.md", "synthetic.jsonl"]
+    syn = [json.loads(l) for l in (out / "synthetic.jsonl").read_text().splitlines()]
+    assert syn and set(syn[0]) == {"id", "text", "label"}
+    sources = {r["text"] for r in rows}
+    assert not any(s["text"] in sources for s in syn)
+    report = json.loads((out / "report.json").read_text())
+    assert [r["setup"] for r in report["utility"]["rows"]] == ["real only", "real + synthetic", "synthetic only"]
+    assert report["policy"]["name"] == "research" and len(report["policy"]["sha256"]) == 64
+    for key in ("roundtrip_cosine_mean", "top1_retrieval", "midpoint_label_consistency", "distinct_2"):
+        assert key in report["fidelity"]
+    assert report["data"]["planned"] == 18
+    assert verify_bundle(out, sources=list(sources)) == []
+    assert not (tmp_path / "bundle.work").exists()
+
+
+def test_same_seed_gives_identical_bundle(tmp_path, toy_csv, fake_models):
+    _release(toy_csv, tmp_path / "a", fake_models, policy="research", per_class=5)
+    _release(toy_csv, tmp_path / "b", fake_models, policy="research", per_class=5)
+    assert (tmp_path / "a/synthetic.jsonl").read_bytes() == (tmp_path / "b/synthetic.jsonl").read_bytes()
+    ra = json.loads((tmp_path / "a/report.json").read_text())
+    rb = json.loads((tmp_path / "b/report.json").read_text())
+    for r in (ra, rb):
+        r.pop("created_at"), r.pop("elapsed_s")
+    assert ra == rb
+
+
+def test_existing_out_is_refused_without_force(tmp_path, toy_csv, fake_models):
+    (tmp_path / "bundle").mkdir()
+    with pytest.raises(InputError, match="--force"):
+        _release(toy_csv, tmp_path / "bundle", fake_models, policy="research", per_class=3)
+
+
+def test_copies_of_sources_are_rejected(tmp_path, toy_csv, rows):
+    """A decoder that returns source records verbatim: everything is rejected, nothing released."""
+    from smotext_private.decoders import FakeDecoder
+    from smotext_private.encoders import HashingEncoder
+
+    enc = HashingEncoder(dim=128)
+    dec = FakeDecoder(enc, [r["text"] for r in rows])
+    with pytest.raises(ReleaseBlocked):
+        _release(toy_csv, tmp_path / "bundle", (enc, dec), policy="strict", per_class=4)
+    assert not (tmp_path / "bundle" / "synthetic.jsonl").exists()
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
+    assert report["verdict"]["status"] == "blocked"
+
+
+def test_work_dir_is_owner_only_and_kept_on_request(tmp_path, toy_csv, fake_models):
+    _release(toy_csv, tmp_path / "bundle", fake_models, policy="research", per_class=3, keep_work=True)
+    work = tmp_path / "bundle.work"
+    assert stat.S_IMODE(os.stat(work).st_mode) == 0o700
+    assert (work / "candidates.jsonl").exists()

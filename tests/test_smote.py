@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from smotext_private.errors import InputError
+from smotext_private.smote import class_neighbours, interpolate, per_class_targets, plan, plan_vectors
+
+
+def test_interpolate_is_the_smote_formula():
+    x = np.array([[0.0, 0.0], [2.0, 4.0], [1.0, 1.0]], dtype=np.float32)
+    z = interpolate(x, np.array([0, 2]), np.array([1, 1]), np.array([0.25, 1.0]))
+    np.testing.assert_allclose(z, [[0.5, 1.0], [2.0, 4.0]])
+
+
+def test_neighbours_exclude_self_and_are_nearest():
+    x = np.array([[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]], dtype=np.float32)
+    nb = class_neighbours(x, k=1)
+    assert nb[:, 0].tolist() == [1, 0, 3, 2]
+
+
+def test_targets_default_matches_largest_class():
+    assert per_class_targets({"a": 3, "b": 10}, None) == {"a": 10, "b": 10}
+    assert per_class_targets({"a": 3, "b": 10}, 4) == {"a": 4, "b": 4}
+    with pytest.raises(InputError, match="positive"):
+        per_class_targets({"a": 3}, 0)
+
+
+def test_plan_stays_within_class_and_is_seeded():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 8)).astype(np.float32)
+    labels = ["a"] * 10 + ["b"] * 15 + ["c"] * 5
+    items = plan(x, labels, {"a": 7, "b": 3, "c": 4}, k=3, rng=np.random.default_rng(1))
+    again = plan(x, labels, {"a": 7, "b": 3, "c": 4}, k=3, rng=np.random.default_rng(1))
+    assert items == again and len(items) == 14
+    for it in items:
+        assert labels[it.base] == labels[it.neighbour] == it.label
+        assert it.base != it.neighbour and 0 <= it.lam <= 1
+    z = plan_vectors(x, items)
+    it = items[0]
+    np.testing.assert_allclose(z[0], x[it.base] + it.lam * (x[it.neighbour] - x[it.base]), rtol=1e-5)
+
+
+def test_single_record_class_is_skipped_by_plan():
+    x = np.eye(4, dtype=np.float32)
+    items = plan(x, ["a", "a", "a", "b"], {"a": 2, "b": 2}, k=2, rng=np.random.default_rng(0))
+    assert {it.label for it in items} == {"a"}
