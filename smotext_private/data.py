@@ -93,32 +93,13 @@ def load_records(path: str | Path, text_column: str, label_column: str, *, max_l
     their labels; the first is kept and the rest are counted in
     ``n_duplicates_dropped``. Raises ``InputError`` for anything the user must fix.
     """
-    where = f"file {path}"
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{where}: does not exist")
-    if p.is_dir():
-        raise InputError(f"{where}: is a directory, not a file")
-    ext = p.suffix.lower()
-    if ext not in SUPPORTED_EXTENSIONS:
-        raise InputError(f"{where}: unsupported extension {p.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
-    if not text_column or not label_column:
-        raise InputError(f"{where}: text and label column names must not be empty")
+    where, data, columns, rows = _read_table(path)
     if text_column == label_column:
         raise InputError(f"{where}: text and label column are both {text_column!r}; they must differ")
+    if not text_column or not label_column:
+        raise InputError(f"{where}: text and label column names must not be empty")
     if isinstance(max_labels, bool) or not isinstance(max_labels, int) or max_labels < 1:
         raise InputError(f"max_labels must be a positive integer, got {max_labels!r}")
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise InputError(f"{where}: cannot be read ({e.strerror or e})") from None
-    if not data.strip():
-        raise InputError(f"{where}: is empty")
-
-    reader = {".csv": _read_csv, ".jsonl": _read_jsonl, ".parquet": _read_parquet}[ext]
-    columns, rows = reader(data, where)
-    if not rows:
-        raise InputError(f"{where}: has a header but no data rows" if ext == ".csv" else f"{where}: has no data rows")
     missing = [c for c in (text_column, label_column) if c not in columns]
     if missing:
         kinds = {text_column: "text", label_column: "label"}
@@ -158,6 +139,49 @@ def load_records(path: str | Path, text_column: str, label_column: str, *, max_l
         n_duplicates_dropped=len(texts) - len(keep),
     )
 
+
+
+def _read_table(path: str | Path) -> tuple[str, bytes, list, list[dict]]:
+    """Read and parse a table by extension; returns (where, raw bytes, columns, rows)."""
+    where = f"file {path}"
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{where}: does not exist")
+    if p.is_dir():
+        raise InputError(f"{where}: is a directory, not a file")
+    ext = p.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise InputError(f"{where}: unsupported extension {p.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"{where}: cannot be read ({e.strerror or e})") from None
+    if not data.strip():
+        raise InputError(f"{where}: is empty")
+    reader = {".csv": _read_csv, ".jsonl": _read_jsonl, ".parquet": _read_parquet}[ext]
+    columns, rows = reader(data, where)
+    if not rows:
+        raise InputError(f"{where}: has a header but no data rows" if ext == ".csv" else f"{where}: has no data rows")
+    return where, data, columns, rows
+
+
+def load_table_texts(path: str | Path, text_column: str, *, allow_empty_text: bool = False) -> tuple[list[str], list[str]]:
+    """Texts and ids of every row (no deduplication): for auditing a synthetic file or checking sources.
+
+    Empty texts are kept as "" when ``allow_empty_text`` (a generator may emit them), else refused.
+    """
+    where, _, columns, rows = _read_table(path)
+    if text_column not in columns:
+        raise InputError(f"{where}: no text column {text_column!r}; columns are: {', '.join(map(str, columns)) or '(none)'}")
+    texts = [_cell(r.get(text_column), where, i, text_column) or "" for i, r in enumerate(rows, 1)]
+    bad = [i for i, t in enumerate(texts, 1) if not t.strip()]
+    if bad and not allow_empty_text:
+        raise InputError(f"{where}: empty or whitespace-only text in column {text_column!r} at {_rows(bad)}")
+    return texts, _ids(rows, columns, where)
+
+
+def load_texts(path: str | Path, text_column: str) -> list[str]:
+    return load_table_texts(path, text_column)[0]
 
 def _rows(rows: list[int]) -> str:
     head = ", ".join(map(str, rows[:_SHOW_ROWS]))

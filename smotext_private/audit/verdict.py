@@ -21,8 +21,8 @@ class CheckResult:
 class Verdict:
     """The audit's decision on one synthetic record.
 
-    ``reasons`` holds one line per failed check; lines of checks whose policy action is
-    ``warn`` end in ``(warn)`` and do not reject.
+    ``reasons`` holds one line per failed check, ``"<check>: <why>"``; checks whose policy
+    action is ``warn`` write ``"<check> (warn): <why>"`` and do not reject.
     """
 
     id: str

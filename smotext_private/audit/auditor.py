@@ -1,0 +1,253 @@
+"""The Auditor: fit on the sources once, then judge every synthetic record against the policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..policy import DATASET_CHECK_DIRECTIONS, Policy, load_policy
+from . import checks
+from .dataset import dataset_metrics
+from .neighbours import as_unit, flat_index, leave_one_out_nearest, nearest, search
+from .pii import PiiDetector, PiiFinding
+from .replay import ReplayIndex
+from .spans import SpanIndex
+from .text import tokens
+from .verdict import CheckResult, Verdict
+
+DEFAULT_K = 5
+
+
+class Auditor:
+    """Per-record privacy checks and dataset-level metrics, as the policy sets them.
+
+    ``fit`` indexes the sources (faiss, hashed n-grams, their own identifiers) and
+    calibrates the distance check; ``audit`` returns one :class:`Verdict` per
+    candidate; ``dataset_checks`` scores the whole synthetic set against a holdout.
+    The PII detector defaults to Presidio, built on first use.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | str,
+        encoder: Any,
+        *,
+        pii_detector: PiiDetector | None = None,
+        progress: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.policy = load_policy(policy) if isinstance(policy, str) else policy
+        self.encoder = encoder
+        self.pii_detector = pii_detector
+        self.progress = progress
+        self.seed = seed
+        self._fitted = False
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    @property
+    def detector(self) -> PiiDetector:
+        if self.pii_detector is None:
+            from .presidio import PresidioPiiDetector
+
+            self.pii_detector = PresidioPiiDetector()
+        return self.pii_detector
+
+    def _vectors(self, texts: Sequence[str], vecs: np.ndarray | None, what: str) -> np.ndarray:
+        if vecs is None:
+            vecs = self.encoder.encode(list(texts))
+        x = np.asarray(vecs)
+        if x.ndim != 2 or len(x) != len(texts):
+            raise InputError(f"{what}: expected {len(texts)} vectors (one per text), got array of shape {x.shape}")
+        dim = getattr(self.encoder, "dim", None)
+        if dim is not None and x.shape[1] != dim:
+            raise InputError(f"{what}: vectors have dimension {x.shape[1]}, encoder '{self.encoder.name}' gives {dim}")
+        return as_unit(x)
+
+    def fit(self, sources: list[str], source_vecs: np.ndarray, holdout_vecs: np.ndarray | None = None) -> "Auditor":
+        """Index the sources and calibrate; ``holdout_vecs`` are real records the generator never saw."""
+        if len(sources) == 0:
+            raise InputError("audit: no source records to audit against")
+        self._sources = list(sources)
+        self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
+        self._index = flat_index(self._source_vecs)
+        self._tokens = [tokens(s) for s in self._sources]
+        self._joined = [" ".join(t) for t in self._tokens]
+
+        span_rule = self.policy.checks.get("verbatim_span")
+        n = int(span_rule.params.get("index_n", 4)) if span_rule else 4
+        if span_rule is not None:
+            n = max(1, min(n, int(span_rule.threshold)))
+        self._spans = SpanIndex(n).fit(self._tokens)
+
+        if holdout_vecs is not None and len(holdout_vecs) > 0:
+            holdout = self._vectors([""] * len(holdout_vecs), holdout_vecs, "holdout vectors")
+            calib, self._calibrated_on = nearest(self._source_vecs, holdout, 1)[0][:, 0], "holdout-to-source"
+        else:
+            calib, self._calibrated_on = leave_one_out_nearest(self._source_vecs), "leave-one-out source"
+        self._calibration = np.sort(calib)
+
+        self._replay: ReplayIndex | None = None
+        replay_rule = self.policy.active("pii_replay")
+        if replay_rule is not None:
+            findings = self.detector.detect(self._sources)
+            self._replay = ReplayIndex(
+                entities=replay_rule.params.get("entities", ()),
+                min_digits=int(replay_rule.params.get("min_digits", 5)),
+                common_share=float(replay_rule.params.get("common_share", 0.05)),
+            ).fit(self._sources, findings)
+        self._fitted = True
+        return self
+
+    @property
+    def distance_cutoff(self) -> float:
+        """Cosine distance under which ``embedding_distance`` rejects: max(floor, calibrated quantile)."""
+        rule = self.policy.checks.get("embedding_distance")
+        if rule is None:
+            return 0.0
+        floor = float(rule.params.get("min_distance", 1e-6))
+        if len(self._calibration) == 0:
+            return floor
+        return max(floor, float(np.quantile(self._calibration, rule.threshold)))
+
+    def calibration(self) -> dict[str, Any]:
+        """What the distance check was calibrated on, for the report."""
+        self._require_fit()
+        cal = self._calibration
+        return {
+            "calibrated_on": self._calibrated_on,
+            "n": int(len(cal)),
+            "median_distance": float(np.median(cal)) if len(cal) else None,
+            "cutoff": self.distance_cutoff,
+            "replayable_identifiers": len(self._replay) if self._replay is not None else 0,
+        }
+
+    def _require_fit(self) -> None:
+        if not self._fitted:
+            raise InputError("audit: call fit(sources, source_vecs) before audit or dataset_checks")
+
+    # -- per record -------------------------------------------------------------------------
+
+    def audit(self, texts: list[str], vecs: np.ndarray, ids: list[str]) -> list[Verdict]:
+        """One verdict per candidate, in input order."""
+        self._require_fit()
+        if len(ids) != len(texts):
+            raise InputError(f"audit: {len(texts)} texts but {len(ids)} ids")
+        if len(set(ids)) != len(ids):
+            dup = next(i for i, c in Counter(ids).items() if c > 1)
+            raise InputError(f"audit: duplicate record id '{dup}'")
+        if not texts:
+            return []
+        x = self._vectors(texts, vecs, "candidate vectors")
+        fuzzy = self.policy.checks.get("fuzzy_similarity")
+        k = int(fuzzy.params.get("k", DEFAULT_K)) if fuzzy else DEFAULT_K
+        dist, nn = search(self._index, x, max(2, k))
+        findings = self.detector.detect(list(texts)) if self.policy.active("pii") else None
+        cutoff = self.distance_cutoff
+
+        from tqdm.auto import tqdm
+
+        out = []
+        for i in tqdm(range(len(texts)), desc="audit", disable=not self.progress):
+            results, scores = self._check_one(texts[i], dist[i], nn[i, :k], findings[i] if findings else [], cutoff, k)
+            out.append(self._verdict(ids[i], results, scores))
+        return out
+
+    def _check_one(
+        self, text: str, dist: np.ndarray, nn: np.ndarray, findings: list[PiiFinding], cutoff: float, k: int
+    ) -> tuple[list[CheckResult], dict[str, float]]:
+        pol = self.policy
+        toks = tokens(text)
+        results: list[CheckResult] = []
+        scores: dict[str, float] = {}
+        if (rule := pol.active("embedding_distance")) is not None:
+            results.append(checks.embedding_distance(float(dist[0]), cutoff, rule, self._calibrated_on))
+            d2 = float(dist[1]) if len(dist) > 1 else float("nan")
+            scores["nndr"] = float(dist[0]) / d2 if d2 > 0 else (0.0 if dist[0] == 0 else 1.0)
+        if (rule := pol.active("verbatim_span")) is not None:
+            length, _ = self._spans.longest_span(toks)
+            results.append(checks.verbatim_span(length, rule))
+        ngram_rule, fuzzy_rule = pol.active("ngram_overlap"), pol.active("fuzzy_similarity")
+        if ngram_rule is not None or fuzzy_rule is not None:
+            shortlist = list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.top_sources(toks, k)))
+            if ngram_rule is not None:
+                n = int(ngram_rule.params.get("n", 3))
+                share = max((checks.containment(toks, self._tokens[j], n) for j in shortlist), default=0.0)
+                results.append(checks.ngram_overlap(share, ngram_rule))
+            if fuzzy_rule is not None:
+                joined = " ".join(toks)
+                best = max((checks.fuzzy_score(joined, self._joined[j]) for j in shortlist), default=0.0)
+                results.append(checks.fuzzy_similarity(best, fuzzy_rule))
+        if (rule := pol.active("pii")) is not None:
+            results.append(checks.pii(findings, rule))
+        if (rule := pol.active("pii_replay")) is not None and self._replay is not None:
+            results.append(checks.pii_replay(self._replay.scan(text), rule))
+        for r in results:
+            scores[r.check] = r.score
+        return results, scores
+
+    def _verdict(self, rid: str, results: list[CheckResult], scores: dict[str, float]) -> Verdict:
+        failed = [r for r in results if r.failed]
+        reject = any(self.policy.checks[r.check].action == "reject" for r in failed)
+        ordered = {name: scores[name] for name in ("embedding_distance", "nndr") if name in scores}
+        ordered.update({k: v for k, v in scores.items() if k not in ordered})
+        return Verdict(rid, "reject" if reject else "accept", tuple(r.reason for r in failed), ordered)
+
+    @staticmethod
+    def summary(verdicts: Sequence[Verdict]) -> dict[str, Any]:
+        """Counts of accepted and rejected records, and failures by check (warnings apart)."""
+        rejections: Counter[str] = Counter()
+        warnings: Counter[str] = Counter()
+        for v in verdicts:
+            for reason in v.reasons:
+                head = reason.split(":", 1)[0]
+                if head.endswith(" (warn)"):
+                    warnings[head.removesuffix(" (warn)")] += 1
+                else:
+                    rejections[head] += 1
+        n = len(verdicts)
+        rejected = sum(v.verdict == "reject" for v in verdicts)
+        return {
+            "total": n,
+            "accepted": n - rejected,
+            "rejected": rejected,
+            "rejected_share": rejected / n if n else 0.0,
+            "rejections_by_check": dict(sorted(rejections.items())),
+            "warnings_by_check": dict(sorted(warnings.items())),
+        }
+
+    # -- whole dataset ----------------------------------------------------------------------
+
+    def dataset_checks(self, synthetic_vecs: np.ndarray, holdout_vecs: np.ndarray) -> dict[str, Any]:
+        """DCR share, NNDR ratio, identical matches, membership attack and a 0-10 score, judged by the policy."""
+        self._require_fit()
+        if len(synthetic_vecs) == 0 or len(holdout_vecs) == 0:
+            raise InputError("dataset checks need at least one synthetic and one holdout record")
+        synth = self._vectors([""] * len(synthetic_vecs), synthetic_vecs, "synthetic vectors")
+        holdout = self._vectors([""] * len(holdout_vecs), holdout_vecs, "holdout vectors")
+        rng = np.random.default_rng(self.seed)
+        report = dataset_metrics(self._source_vecs, holdout, synth, rng)
+        values = {
+            "dcr_share": report["dcr_share"],
+            "identical_match_share": report["identical_match_share"],
+            "membership_auc": report["membership"]["auc"],
+            "membership_tpr_at_1pct_fpr": report["membership"]["tpr_at_1pct_fpr"],
+            "nndr_ratio": report["nndr_ratio"],
+            "privacy_score": report["privacy_score"],
+        }
+        failures, warnings = [], []
+        for name, rule in self.policy.dataset_checks.items():
+            value = values[name]
+            if value is None:
+                warnings.append(f"{name}: could not be computed on {len(holdout)} holdout records")
+                continue
+            direction = DATASET_CHECK_DIRECTIONS[name]
+            bad = value > rule.threshold if direction == "max" else value < rule.threshold
+            if bad:
+                word = "above the maximum" if direction == "max" else "below the minimum"
+                (failures if rule.block else warnings).append(f"{name}: {value:.4g} is {word} {rule.threshold:g}")
+        report.update({"policy": self.policy.name, "passed": not failures, "failures": failures, "warnings": warnings})
+        return report

