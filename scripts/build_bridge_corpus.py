@@ -4,7 +4,9 @@ Sources (both public, both fetched from Debian's archive by `make bridge-corpus`
 - WordNet 3.0 (`wordnet-base`): every synset gloss becomes "Lemma is <definition>.",
   and every quoted usage example is kept as a sentence;
 - `fortunes`: the quotation categories NOT reserved for evaluation (see
-  smotext_private.datasets.FORTUNE_EVAL_CATEGORIES), 4..60 words each.
+  smotext_private.datasets.FORTUNE_EVAL_CATEGORIES), 4..60 words each;
+- paragraphs of 2-4 of those sentences, so longer texts are represented.
+WordNet definitions are sampled down (15,000) so one style does not dominate.
 
 Nothing clinical and nothing from the evaluation categories goes in, so the
 fortunes evaluation and the demo clinical notes stay held out.
@@ -58,11 +60,22 @@ def main() -> None:
     ap.add_argument("--debroot", default="data/debian", help="folder where the .deb files were unpacked")
     ap.add_argument("--out", default="data/bridge-corpus.txt")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--definitions", type=int, default=15000, help="WordNet definitions to keep (sampled)")
+    ap.add_argument("--paragraphs", type=int, default=12000, help="multi-sentence paragraphs to build")
     a = ap.parse_args()
     root = Path(a.debroot)
-    texts = wordnet_texts(root / "usr/share/wordnet") + fortune_texts(root / "usr/share/games/fortunes")
-    texts = sorted({t for t in texts if "\t" not in t})
-    random.Random(a.seed).shuffle(texts)
+    rng = random.Random(a.seed)
+    wn = sorted(set(wordnet_texts(root / "usr/share/wordnet")))
+    definitions = [t for t in wn if " is " in t[:40]]
+    examples = [t for t in wn if " is " not in t[:40]]
+    quotes = sorted(set(fortune_texts(root / "usr/share/games/fortunes")))
+    # WordNet definitions would otherwise be 2/3 of the corpus and teach one style ("X is ...")
+    definitions = rng.sample(definitions, min(a.definitions, len(definitions)))
+    # multi-sentence paragraphs (2-4 sentences) so the bridge also learns to carry longer texts
+    pool = examples + quotes
+    paragraphs = [" ".join(rng.sample(pool, rng.randint(2, 4))) for _ in range(a.paragraphs)]
+    texts = sorted({t for t in definitions + examples + quotes + paragraphs if "\t" not in t})
+    rng.shuffle(texts)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(texts) + "\n", encoding="utf-8")
     print(f"wrote {len(texts)} texts to {a.out}")

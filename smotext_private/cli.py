@@ -31,8 +31,15 @@ def _common_data(p: argparse.ArgumentParser, label_required: bool = True) -> Non
 
 
 def _models(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=("default", "paper"), default=None,
+                   help="named model pair: default (MiniLM + bridge + SmolLM2) or paper (sfr-mistral + xrag-7b)")
     p.add_argument("--encoder", default="minilm", help="encoder name (minilm, sfr-mistral); default minilm")
-    p.add_argument("--decoder", default="default", help="decoder name (default = shipped bridge + SmolLM2-135M-Instruct, xrag-7b)")
+    p.add_argument("--decoder", default="default", help="decoder name (default = shipped bridge + SmolLM2-135M-Instruct, xrag-7b, xrag-v1.1-7b)")
+    p.add_argument("--encoder-path", default=None, help="local folder of the sfr-mistral weights (or env SMOTEXT_SFR_PATH)")
+    p.add_argument("--decoder-path", default=None, help="local folder of the xrag-7b weights (or env SMOTEXT_XRAG_PATH)")
+    p.add_argument("--allow-download", action="store_true", help="explicit opt-in: let the paper models download from the hub")
+    p.add_argument("--device", default=None, help="cpu or cuda (paper models; default: cuda when available)")
+    p.add_argument("--dtype", default=None, help="bfloat16 / float16 / float32 (paper models)")
     p.add_argument("--bridge", default=None, help="folder of a bridge trained with train-bridge (default: the shipped one)")
     p.add_argument("--candidates", type=int, default=4, dest="n_candidates", help="decoded candidates per target, reranked by embedding distance (default 4)")
 
@@ -108,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _model_opts(args) -> dict:
+    encoder, decoder = args.encoder, args.decoder
+    if args.profile:
+        from .paper import PROFILES
+
+        encoder, decoder = PROFILES[args.profile]["encoder"], PROFILES[args.profile]["decoder"]
+    return dict(encoder=encoder, decoder=decoder, bridge=args.bridge, encoder_path=args.encoder_path,
+                decoder_path=args.decoder_path, allow_download=args.allow_download, device=args.device, dtype=args.dtype)
+
+
 def _cmd_release(args) -> int:
     from .pipeline import ReleaseOptions, release
 
@@ -115,7 +132,7 @@ def _cmd_release(args) -> int:
         input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
         policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
         fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
-        encoder=args.encoder, decoder=args.decoder, bridge=args.bridge, progress=not args.no_progress,
+        progress=not args.no_progress, **_model_opts(args),
         command=["smotext-private"] + sys.argv[1:],
     )
     res = release(opts, log=_log)
@@ -140,8 +157,7 @@ def _cmd_generate(args) -> int:
         from .errors import InputError
 
         raise InputError(f"output file {out} already exists")
-    opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), encoder=args.encoder,
-                          decoder=args.decoder, bridge=args.bridge, n_candidates=args.n_candidates)
+    opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), n_candidates=args.n_candidates, **_model_opts(args))
     records = load_records(args.input, args.text_column, args.label_column)
     train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
     encoder, decoder = build_models(opts)
@@ -189,7 +205,7 @@ def _cmd_fidelity(args) -> int:
             pick = np.sort(np.random.default_rng(args.seed).choice(len(texts), size=args.limit, replace=False))
             texts = [texts[i] for i in pick]
             labels = [labels[i] for i in pick] if labels else None
-    opts = ReleaseOptions(args.input, args.text_column, label or "", args.out, encoder=args.encoder, decoder=args.decoder, bridge=args.bridge)
+    opts = ReleaseOptions(args.input, args.text_column, label or "", args.out, **_model_opts(args))
     encoder, decoder = build_models(opts)
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}

@@ -44,6 +44,11 @@ class ReleaseOptions:
     encoder: str = "minilm"
     decoder: str = "default"
     bridge: str | None = None
+    encoder_path: str | None = None
+    decoder_path: str | None = None
+    allow_download: bool = False
+    device: str | None = None
+    dtype: str | None = None
     chunk_size: int = 32
     progress: bool = True
     command: list[str] = field(default_factory=list)
@@ -168,8 +173,13 @@ def build_models(opts: ReleaseOptions, encoder=None, decoder=None):
     from .encoders import load_encoder
     from .models import load_decoder
 
-    encoder = encoder or load_encoder(opts.encoder)
-    decoder = decoder or load_decoder(opts.decoder, bridge=opts.bridge)
+    paper_kw = {"allow_download": opts.allow_download, "device": opts.device, "dtype": opts.dtype}
+    if encoder is None:
+        enc_kw = {**paper_kw, "model_path": opts.encoder_path} if opts.encoder == "sfr-mistral" else {}
+        encoder = load_encoder(opts.encoder, **enc_kw)
+    if decoder is None:
+        dec_kw = {**paper_kw, "path": opts.decoder_path} if opts.decoder.startswith("xrag") else {}
+        decoder = load_decoder(opts.decoder, bridge=opts.bridge, **dec_kw)
     if decoder.encoder_dim != encoder.dim:
         raise InputError(
             f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"

@@ -14,7 +14,7 @@ from smotext_private.audit.spans import SpanIndex
 from smotext_private.audit.text import tokens
 from smotext_private.encoders import HashingEncoder
 from smotext_private.errors import InputError
-from smotext_private.policy import CheckRule, Policy, load_policy
+from smotext_private.policy import Policy, load_policy
 
 SOURCES = [
     "Patient admitted with crushing chest pain radiating to the left arm, troponin elevated, taken for urgent catheterization. MRN: 4829301.",

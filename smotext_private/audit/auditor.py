@@ -67,6 +67,17 @@ class Auditor:
             raise InputError(f"{what}: vectors have dimension {x.shape[1]}, encoder '{self.encoder.name}' gives {dim}")
         return as_unit(x)
 
+    def _detect(self, texts: list[str], desc: str, chunk: int = 256) -> list[list[PiiFinding]]:
+        """PII findings per text, in chunks so that a progress bar can follow."""
+        if not self.progress:
+            return self.detector.detect(texts)
+        from tqdm.auto import tqdm
+
+        out: list[list[PiiFinding]] = []
+        for start in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
+            out.extend(self.detector.detect(texts[start : start + chunk]))
+        return out
+
     def fit(self, sources: list[str], source_vecs: np.ndarray, holdout_vecs: np.ndarray | None = None) -> "Auditor":
         """Index the sources and calibrate; ``holdout_vecs`` are real records the generator never saw."""
         if len(sources) == 0:
@@ -93,7 +104,7 @@ class Auditor:
         self._replay: ReplayIndex | None = None
         replay_rule = self.policy.active("pii_replay")
         if replay_rule is not None:
-            findings = self.detector.detect(self._sources)
+            findings = self._detect(self._sources, "pii in sources")
             self._replay = ReplayIndex(
                 entities=replay_rule.params.get("entities", ()),
                 min_digits=int(replay_rule.params.get("min_digits", 5)),
@@ -145,7 +156,7 @@ class Auditor:
         fuzzy = self.policy.checks.get("fuzzy_similarity")
         k = int(fuzzy.params.get("k", DEFAULT_K)) if fuzzy else DEFAULT_K
         dist, nn = search(self._index, x, max(2, k))
-        findings = self.detector.detect(list(texts)) if self.policy.active("pii") else None
+        findings = self._detect(list(texts), "pii in candidates") if self.policy.active("pii") else None
         cutoff = self.distance_cutoff
 
         from tqdm.auto import tqdm

@@ -21,7 +21,7 @@ def embedding_distance(distance: float, cutoff: float, rule: CheckRule, calibrat
     floor = float(rule.params.get("min_distance", 1e-6))
     why = (
         f"cosine distance {distance:.4f} to the nearest source is below {cutoff:.4f}, "
-        + (f"the absolute floor" if cutoff <= floor else f"the {rule.threshold:.0%} quantile of {calibrated_on} distances")
+        + ("the absolute floor" if cutoff <= floor else f"the {rule.threshold:.0%} quantile of {calibrated_on} distances")
     )
     return _result("embedding_distance", distance, rule, distance < cutoff, why)
 
