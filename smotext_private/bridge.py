@@ -8,6 +8,7 @@ each other.  No pickle anywhere.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -82,13 +83,16 @@ class Bridge(nn.Module):
         return out.view(z.shape[0], self.config.n_soft_tokens, self.config.lm_hidden)
 
     # -- persistence ---------------------------------------------------------------
-    def save(self, folder: str | Path, *, card: str | None = None, metrics: dict | None = None) -> Path:
+    def save(self, folder: str | Path, *, card: str | None = None, metrics: dict | None = None, half: bool = True) -> Path:
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(tensors, str(folder / "bridge.safetensors"))
+        # float16 on disk halves the shipped file (training checkpoints keep float32); loading casts to float32
+        dtype = torch.float16 if half else torch.float32
+        tensors = {k: v.detach().to(dtype).contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(tensors, str(folder / "bridge.safetensors"), metadata={"format": "pt", "dtype": str(dtype)})
+        os.chmod(folder / "bridge.safetensors", 0o644)
         meta = {"config": self.config.to_dict(), "n_params": self.n_params}
         if metrics:
             meta["metrics"] = metrics
@@ -107,7 +111,7 @@ class Bridge(nn.Module):
             raise ModelMissingError(f"no bridge at {folder}: expected config.json and bridge.safetensors")
         meta = json.loads(cfg_path.read_text())
         bridge = cls(BridgeConfig(**meta["config"]))
-        bridge.load_state_dict(load_file(str(w_path)))
+        bridge.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
         bridge.eval()
         return bridge
 

@@ -51,6 +51,7 @@ class ReleaseOptions:
     dtype: str | None = None
     chunk_size: int = 32
     progress: bool = True
+    internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     command: list[str] = field(default_factory=list)
 
 
@@ -71,9 +72,13 @@ def _log_default(msg: str) -> None:
 def check_out_dir(out: Path, *, force: bool) -> None:
     if out.exists() and not force:
         raise InputError(f"output directory {out} already exists: pass --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a directory")
     parent = out.resolve().parent
     if not parent.exists():
         raise InputError(f"parent directory of --out does not exist: {parent}")
+    if not parent.is_dir():
+        raise InputError(f"parent of --out is not a directory: {parent}")
     if not os.access(parent, os.W_OK):
         raise InputError(f"output location is not writable: {parent}")
 
@@ -261,6 +266,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     from .audit import Auditor
     from .policy import load_policy
     from .report import render_markdown
+    from .report_html import render_html
     from .utility import CLASSIFIER, utility_table
 
     out = Path(opts.out)
@@ -270,6 +276,10 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         raise InputError(f"--k must be a positive integer, got {opts.k}")
     if opts.n_candidates < 1:
         raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
+    if opts.fidelity_sample < 0:
+        raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
+    if opts.chunk_size < 1:
+        raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}")
     check_out_dir(out, force=opts.force or opts.resume)
     policy = load_policy(opts.policy)
     records, train, holdout, warnings = prepare(opts, policy, log)
@@ -337,7 +347,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": opts.command,
         "verdict": {"status": "released" if released else "blocked", "reasons": blocked},
-        "policy": {"name": policy.name, "sha256": policy.sha256},
+        "policy": {"name": policy.name, "sha256": policy.sha256, **_policy_rules(policy)},
         "seed": opts.seed,
         "input": {**records.to_dict(), "truncated_for_encoding": truncated},
         "models": models,
@@ -348,6 +358,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             "planned": len(rows),
             "generated": len(produced),
             "no_candidate_passed": len(rows) - len(produced),
+            "generated_counts": class_counts([r["label"] for r in produced]) if produced else {},
             "accepted_counts": syn_acc_counts,
             "accepted": len(accepted),
             "rejected": len(verdicts) - len(accepted),
@@ -362,14 +373,20 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         "elapsed_s": round(time.time() - t0, 1),
     }
     report["samples"] = [{"id": ids[i], "label": produced[i]["label"], "text": texts[i]} for i in accepted[:10]]
+    report["privacy"]["distances"] = _distance_section(auditor, verdicts)
+    report["audit"]["score_distributions"] = _score_distributions(verdicts)
+    if opts.internal_report:  # source text: only ever in a bundle marked INTERNAL
+        report["internal"] = _internal_section(produced, ids, texts, verdicts, accepted, train)
     files = {
         "report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
         "report.md": render_markdown(report).encode(),
+        "report.html": render_html(report).encode(),
     }
     if released:
         lines = [json.dumps({"id": ids[i], "text": texts[i], "label": produced[i]["label"]}, ensure_ascii=False) for i in accepted]
         files["synthetic.jsonl"] = ("\n".join(lines) + "\n").encode()
-        files["audit.jsonl"] = audit_jsonl(verdicts)  # verdicts and scores only, never a rejected text
+        # verdicts and scores only, never a rejected text; each line names the policy that judged it
+        files["audit.jsonl"] = audit_jsonl(verdicts, policy_sha256=policy.sha256)
     write_bundle(out, files)
     if not opts.keep_work:
         work.remove()
@@ -379,8 +396,61 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     return result
 
 
-def audit_jsonl(verdicts) -> bytes:
-    return "".join(json.dumps(v.to_dict(), sort_keys=True) + "\n" for v in verdicts).encode()
+def audit_jsonl(verdicts, *, policy_sha256: str | None = None) -> bytes:
+    """One verdict per line; with ``policy_sha256`` each line also records the policy that judged it."""
+    extra = {"policy_sha256": policy_sha256} if policy_sha256 else {}
+    return "".join(json.dumps({**v.to_dict(), **extra}, sort_keys=True) + "\n" for v in verdicts).encode()
+
+
+# -- report sections ------------------------------------------------------------------------
+DISTANCE_DECIMALS = 4
+N_INTERNAL_ACCEPTED = 10
+N_INTERNAL_REJECTED = 5
+
+
+def _policy_rules(policy) -> dict:
+    """The policy's checks, thresholds and actions, so the report can show threshold and outcome per check."""
+    d = policy.to_dict()
+    return {k: d[k] for k in ("description", "checks", "dataset_checks", "holdout_fraction")}
+
+
+def _rounded(values) -> list[float]:
+    return [round(float(v), DISTANCE_DECIMALS) for v in values if np.isfinite(v)]
+
+
+def _distance_section(auditor, verdicts) -> dict:
+    """Nearest-source distances of every audited record next to those of the unseen real records."""
+    cal = auditor.calibration()
+    reference = "holdout_to_source" if cal["calibrated_on"] == "holdout-to-source" else "source_leave_one_out"
+    return {
+        "synthetic_to_source": _rounded(v.scores["embedding_distance"] for v in verdicts if "embedding_distance" in v.scores),
+        reference: _rounded(auditor.calibration_distances()),
+        "calibrated_on": cal["calibrated_on"],
+        "cutoff": round(float(cal["cutoff"]), 6),
+        "metric": "cosine distance (1 - cosine similarity) to the nearest training record",
+    }
+
+
+def _score_distributions(verdicts) -> dict[str, list[float]]:
+    """Each per-record check's score over all audited records (for the report's histograms)."""
+    names = list(dict.fromkeys(k for v in verdicts for k in v.scores if k not in ("embedding_distance", "nndr")))
+    return {k: _rounded(v.scores[k] for v in verdicts if k in v.scores) for k in names}
+
+
+def _internal_section(produced, ids, texts, verdicts, accepted, train) -> dict:
+    """INTERNAL review only: a few synthetic records next to the two source records they interpolate."""
+    from .report import INTERNAL_NOTICE
+
+    rejected = [i for i, v in enumerate(verdicts) if v.verdict == "reject"]
+    rows = []
+    for i in accepted[:N_INTERNAL_ACCEPTED] + rejected[:N_INTERNAL_REJECTED]:
+        r = produced[i]
+        rows.append({
+            "id": ids[i], "label": r["label"], "verdict": verdicts[i].verdict, "reasons": list(verdicts[i].reasons),
+            "text": texts[i], "lam": r["lam"],
+            "parents": [{"role": "base", "text": train.texts[r["base"]]}, {"role": "neighbour", "text": train.texts[r["neighbour"]]}],
+        })
+    return {"notice": INTERNAL_NOTICE, "side_by_side": rows}
 
 
 def encoder_description(encoder) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+INTERNAL_NOTICE = "INTERNAL — contains source text — do not share"
+
 
 def _fmt(v) -> str:
     if v is None:
@@ -14,7 +16,9 @@ def _fmt(v) -> str:
 def render_markdown(r: dict) -> str:
     v = r["verdict"]
     d = r["data"]
-    lines = [
+    internal = r.get("internal")
+    lines = [f"**{INTERNAL_NOTICE}**", ""] if internal else []
+    lines += [
         f"# Synthetic text release: {v['status'].upper()}",
         "",
         f"- Policy: `{r['policy']['name']}` (sha256 `{r['policy']['sha256'][:16]}…`)",
@@ -34,11 +38,17 @@ def render_markdown(r: dict) -> str:
         "",
         "## Audit (per record)",
         "",
-        "| check | rejected |",
-        "|---|---:|",
     ]
-    for name, n in sorted(r["audit"].get("rejections_by_check", {}).items()):
-        lines.append(f"| {name} | {n} |")
+    rules = r["policy"].get("checks")
+    rej, warn = r["audit"].get("rejections_by_check", {}), r["audit"].get("warnings_by_check", {})
+    if rules:
+        lines += ["| check | threshold | action | rejected | warned |", "|---|---:|---|---:|---:|"]
+        for name, rule in rules.items():
+            lines.append(f"| {name} | {rule['threshold']:g} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+    else:
+        lines += ["| check | rejected |", "|---|---:|"]
+        for name, n in sorted(rej.items()):
+            lines.append(f"| {name} | {n} |")
     p = r["privacy"]
     lines += ["", "## Privacy (dataset level)", "", "| figure | value |", "|---|---:|"]
     for key in ("dcr_share", "nndr_ratio", "identical_match_share", "privacy_score", "band"):
@@ -62,9 +72,16 @@ def render_markdown(r: dict) -> str:
     if r.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in r["warnings"]]
     if r.get("samples"):
-        lines += ["", "## Sample of released records", ""]
+        title = "Sample of released records" if v["status"] == "released" else "Sample of records that passed the per-record audit (not released)"
+        lines += ["", f"## {title}", ""]
         for s in r["samples"]:
             lines.append(f"- [{s['label']}] {s['text']}")
+    if internal:
+        lines += ["", f"## Side by side with the parent source records ({INTERNAL_NOTICE})", ""]
+        for row in internal.get("side_by_side", []):
+            lines.append(f"- **{row['id']}** [{row['label']}] {row['verdict']}, lambda {row['lam']:.3f}: {row['text']}")
+            for parent in row["parents"]:
+                lines.append(f"  - source ({parent['role']}): {parent['text']}")
     lines += ["", "## Models", "", "```json"]
     import json
 

@@ -101,7 +101,7 @@ def _save_checkpoint(run: Path, bridge: Bridge, opt: torch.optim.Optimizer, step
 
     tmp = run / "ckpt.tmp"
     tmp.mkdir(exist_ok=True)
-    bridge.save(tmp)
+    bridge.save(tmp, half=False)
     tensors = {}
     for i, p in enumerate(bridge.parameters()):
         st = opt.state.get(p, {})

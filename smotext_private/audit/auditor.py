@@ -136,6 +136,15 @@ class Auditor:
             "replayable_identifiers": len(self._replay) if self._replay is not None else 0,
         }
 
+    def calibration_distances(self) -> np.ndarray:
+        """The nearest-source cosine distances the distance check was calibrated on, sorted (a copy).
+
+        Holdout-to-source when ``fit`` was given a holdout, leave-one-out among the sources otherwise
+        (``calibration()["calibrated_on"]`` says which).
+        """
+        self._require_fit()
+        return self._calibration.copy()
+
     def _require_fit(self) -> None:
         if not self._fitted:
             raise InputError("audit: call fit(sources, source_vecs) before audit or dataset_checks")

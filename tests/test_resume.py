@@ -1,0 +1,175 @@
+"""Crashes: a release killed with SIGKILL mid-generation leaves no bundle and resumes to the same bytes.
+
+The release runs in a subprocess with the fake encoder and a fake decoder that
+logs every ``generate`` call to a file and, on a chosen call, stalls until it is
+killed. That makes "killed after N finished chunks, in the middle of chunk N+1"
+deterministic instead of a race against a timer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import phrasebook, toy_rows
+from smotext_private.errors import InputError
+
+TESTS = Path(__file__).parent
+PER_CLASS, CHUNK = 6, 3  # 3 classes x 6 = 18 candidates in 6 chunks
+N_ITEMS, N_CHUNKS = 3 * PER_CLASS, 6
+STALL_AT = 3  # the 3rd generate call stalls: chunks 0 and 1 are on disk, chunk 2 is in flight
+
+SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, {tests!r})
+    from conftest import phrasebook
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.decoders import FakeDecoder
+    from smotext_private.encoders import HashingEncoder
+    from smotext_private.pipeline import ReleaseOptions, release
+
+    cfg = json.loads(sys.argv[1])
+
+    class LoggingDecoder(FakeDecoder):
+        def generate(self, vecs, **kw):
+            with open(cfg["calls"], "a") as fh:
+                fh.write(f"{{len(vecs)}}\\n")
+            with open(cfg["calls"]) as fh:
+                n = sum(1 for _ in fh)
+            while n == cfg.get("stall_at"):  # wait here to be killed
+                time.sleep(0.05)
+            time.sleep(0.02)
+            return super().generate(vecs, **kw)
+
+    enc = HashingEncoder(dim=128)
+    opts = ReleaseOptions(input=cfg["input"], text_column="text", label_column="label", out=cfg["out"],
+                          policy="research", per_class={per_class}, seed=cfg["seed"], chunk_size={chunk},
+                          fidelity_sample=0, progress=False, resume=cfg.get("resume", False),
+                          keep_work=cfg.get("keep_work", False))
+    release(opts, encoder=enc, decoder=LoggingDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
+""").format(tests=str(TESTS), per_class=PER_CLASS, chunk=CHUNK)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _start(tmp_path, **cfg) -> subprocess.Popen:
+    script = tmp_path / "run_release.py"
+    script.write_text(SCRIPT)
+    return subprocess.Popen([sys.executable, str(script), json.dumps(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run(tmp_path, **cfg) -> None:
+    proc = _start(tmp_path, **cfg)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+
+
+def _stable_report(out: Path) -> dict:
+    report = json.loads((out / "report.json").read_text())
+    report.pop("created_at"), report.pop("elapsed_s")
+    return report
+
+
+@pytest.fixture
+def notes(tmp_path) -> Path:
+    import pandas as pd
+
+    path = tmp_path / "notes.csv"
+    pd.DataFrame(toy_rows(n_per_class=10)).to_csv(path, index=False)
+    return path
+
+
+def _kill_mid_generation(tmp_path, notes, out: Path, calls: Path, seed: int = 0) -> Path:
+    """Start a release, SIGKILL it while chunk STALL_AT-1 is being decoded; return its work dir."""
+    proc = _start(tmp_path, input=str(notes), out=str(out), seed=seed, calls=str(calls), stall_at=STALL_AT)
+    try:
+        deadline = time.monotonic() + 240
+        while len(_lines(calls)) < STALL_AT:
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the release never reached the stalling chunk"
+            time.sleep(0.05)
+        time.sleep(0.2)  # it is now parked inside generate()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        proc.stdout.close(), proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    return out.with_name(out.name + ".work")
+
+
+def test_killed_release_leaves_no_bundle_and_resumes_to_identical_bytes(tmp_path, notes):
+    # an uninterrupted reference run
+    ref, ref_calls = tmp_path / "ref", tmp_path / "ref_calls.txt"
+    _run(tmp_path, input=str(notes), out=str(ref), seed=0, calls=str(ref_calls))
+    assert len(_lines(ref_calls)) == N_CHUNKS
+    assert not (tmp_path / "ref.work").exists()  # removed after success
+
+    # a run killed in the middle of generation
+    out, calls = tmp_path / "bundle", tmp_path / "calls.txt"
+    work = _kill_mid_generation(tmp_path, notes, out, calls)
+    assert not out.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle")]  # no temp bundle either
+    assert stat.S_IMODE(work.stat().st_mode) == 0o700
+    assert stat.S_IMODE((work / "candidates.jsonl").stat().st_mode) == 0o600
+    on_disk = [json.loads(line) for line in _lines(work / "candidates.jsonl")]
+    assert 0 < len(on_disk) < N_ITEMS
+    assert len(on_disk) == (STALL_AT - 1) * CHUNK
+    # simulate a write cut off by the kill: a torn last line must be ignored, not glued onto the next
+    with (work / "candidates.jsonl").open("a") as fh:
+        fh.write('{"index": %d, "label": "cardi' % ((STALL_AT - 1) * CHUNK))
+
+    # resume: only the unfinished chunks are decoded again
+    resumed_calls = tmp_path / "resumed_calls.txt"
+    _run(tmp_path, input=str(notes), out=str(out), seed=0, calls=str(resumed_calls), resume=True, keep_work=True)
+    assert len(_lines(resumed_calls)) == N_CHUNKS - (STALL_AT - 1)
+
+    assert (out / "synthetic.jsonl").read_bytes() == (ref / "synthetic.jsonl").read_bytes()
+    assert (out / "audit.jsonl").read_bytes() == (ref / "audit.jsonl").read_bytes()
+    assert _stable_report(out) == _stable_report(ref)
+
+    rows, torn = [], 0
+    for line in _lines(work / "candidates.jsonl"):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            torn += 1
+    assert torn == 1
+    assert sorted(r["index"] for r in rows) == list(range(N_ITEMS))  # each candidate exactly once
+
+
+def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models):
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.decoders import FakeDecoder
+    from smotext_private.pipeline import ReleaseOptions, release
+
+    out = tmp_path / "bundle"
+    work = _kill_mid_generation(tmp_path, notes, out, tmp_path / "calls.txt", seed=0)
+    before = (work / "candidates.jsonl").read_bytes()
+    enc, _ = fake_models
+    dec = FakeDecoder(enc, phrasebook())
+
+    def again(**kw):
+        opts = ReleaseOptions(input=str(notes), text_column="text", label_column="label", out=str(out), policy="research",
+                              per_class=PER_CLASS, chunk_size=CHUNK, fidelity_sample=0, progress=False, **kw)
+        return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+
+    with pytest.raises(InputError, match="different run"):
+        again(seed=1, resume=True)
+    with pytest.raises(InputError, match="--resume"):  # neither --resume nor --force: refused, not overwritten
+        again(seed=0)
+    assert (work / "candidates.jsonl").read_bytes() == before
+    assert not out.exists()
