@@ -240,21 +240,43 @@ def build_replay(corpus: Corpus, kind: str, n: int, rng: random.Random) -> list[
     return out
 
 
-def _source_words(corpus: Corpus) -> set[str]:
-    words = {w.lower() for t in corpus.index_texts + corpus.holdout_texts for w in _TOKEN.findall(t)}
+def _taken(corpus: Corpus) -> tuple[set[str], set[str], set]:
+    """Words, digit strings and dates of the sources (texts and planted values)."""
+    texts = corpus.index_texts + corpus.holdout_texts
+    words = {w.lower() for t in texts for w in _TOKEN.findall(t) if not w.isdigit()}
+    digits = {"".join(ch for ch in m.group() if ch.isdigit())
+              for t in texts for m in re.finditer(r"\d[\d ().-]{3,}\d", t)}
+    digits |= {w for t in texts for w in _TOKEN.findall(t) if w.isdigit()}
+    dates = {parse_date(v) for p in corpus.index_planted for k, v in p.items() if k == "dob"}
     for p in corpus.index_planted:
         for v in p.values():
-            words.update(w.lower() for w in _TOKEN.findall(v))
-    return words
+            words.update(w.lower() for w in _TOKEN.findall(v) if not w.isdigit())
+    return words, digits, dates
+
+
+def _clashes(kind: str, value: str, taken: tuple[set[str], set[str], set]) -> bool:
+    words, digits, dates = taken
+    if kind == "name":
+        return any(w.lower() in words for w in _TOKEN.findall(value))
+    if kind == "email":
+        return any(w.lower() in words for w in _TOKEN.findall(value.split("@")[0]) if not w.isdigit())
+    if kind in ("mrn", "phone"):
+        d = "".join(ch for ch in value if ch.isdigit())
+        return d in digits or d[-10:] in digits
+    if kind == "dob":
+        return parse_date(value) in dates
+    return False
 
 
 def build_new_identifiers(corpus: Corpus, kind: str, n: int, rng: random.Random, fake) -> list[Candidate]:
-    """Fresh identifiers that share no word or number with any source (so a hit is detection, not replay)."""
-    taken = _source_words(corpus)
-    out = []
-    while len(out) < n:
+    """Fresh identifiers sharing no name word, number or date with any source (so a hit is detection, not replay)."""
+    taken = _taken(corpus)
+    out: list[Candidate] = []
+    for _ in range(200 * n):
+        if len(out) >= n:
+            break
         value = fake_identifiers(fake, rng, [kind])[kind]
-        if any(w.lower() in taken for w in _TOKEN.findall(value) if not w.isdigit() or len(w) >= 5):
+        if _clashes(kind, value, taken):
             continue
         h = rng.randrange(len(corpus.clean_texts))
         sentence = rng.choice(ID_TEMPLATES[kind]).format(v=value)
