@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing --out")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run from its work directory")
     r.add_argument("--keep-work", action="store_true", help="keep the work directory (unaudited text!) after the release")
+    r.add_argument("--internal-report", action="store_true",
+                   help="add synthetic records side by side with their source records to the reports (marks the bundle INTERNAL: never share it)")
     r.add_argument("--no-progress", action="store_true")
     _models(r)
 
@@ -98,15 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--soft-tokens", type=int, default=8)
     t.add_argument("--hidden", type=int, default=1024)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-minutes", type=float, default=None, help="stop (after a checkpoint) after this long; re-run to continue")
     t.add_argument("--export", default=None, help="after training, write the bridge folder here")
     t.add_argument("--private-sources", action="store_true", help="the corpus holds private records (recorded in the model card)")
 
     sub.add_parser("models", help="list backends and where their weights were found")
 
-    v = sub.add_parser("verify", help="check a bundle against its manifest and verdicts")
+    v = sub.add_parser("verify", help="check a bundle against its manifest, verdicts and policy (exit 0 when it holds, 4 otherwise)")
     v.add_argument("bundle")
     v.add_argument("--sources", default=None, help="sources file: also check no released text repeats one")
     v.add_argument("--text-column", default=None)
+
+    rp = sub.add_parser("report", help="re-render report.md and report.html of a bundle from its report.json, and rebuild its manifest")
+    rp.add_argument("bundle")
 
     d = sub.add_parser("demo-data", help="write the demo clinical notes (synthetic, made by the project, with planted identifiers)")
     d.add_argument("--out", required=True)
@@ -132,13 +138,13 @@ def _cmd_release(args) -> int:
         input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
         policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
         fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
-        progress=not args.no_progress, **_model_opts(args),
+        internal_report=args.internal_report, progress=not args.no_progress, **_model_opts(args),
         command=["smotext-private"] + sys.argv[1:],
     )
     res = release(opts, log=_log)
     out = Path(res.out)
     print(json.dumps({
-        "status": "released", "bundle": str(out), "report": str(out / "report.md"),
+        "status": "released", "bundle": str(out), "report": str(out / "report.md"), "report_html": str(out / "report.html"),
         "synthetic": str(out / "synthetic.jsonl"), "accepted": res.n_accepted, "rejected": res.n_rejected,
     }, indent=2))
     return 0
@@ -219,7 +225,7 @@ def _cmd_train_bridge(args) -> int:
 
     targs = TrainArgs(corpus=args.corpus, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       n_soft_tokens=args.soft_tokens, hidden=args.hidden, seed=args.seed, private_sources=args.private_sources)
-    run = train(targs)
+    run = train(targs, max_minutes=args.max_minutes)
     if args.export:
         export_bridge(run, args.export)
         _log(f"bridge written to {args.export}")
@@ -253,6 +259,14 @@ def _cmd_verify(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .bundle import rerender_bundle
+
+    written = rerender_bundle(args.bundle)
+    print(json.dumps({"status": "rendered", "bundle": args.bundle, "written": written}))
+    return 0
+
+
 def _cmd_demo_data(args) -> int:
     from .demo import write_demo_csv
 
@@ -263,7 +277,7 @@ def _cmd_demo_data(args) -> int:
 
 COMMANDS = {
     "release": _cmd_release, "generate": _cmd_generate, "audit": _cmd_audit, "fidelity": _cmd_fidelity,
-    "train-bridge": _cmd_train_bridge, "models": _cmd_models, "verify": _cmd_verify, "demo-data": _cmd_demo_data,
+    "train-bridge": _cmd_train_bridge, "models": _cmd_models, "verify": _cmd_verify, "report": _cmd_report, "demo-data": _cmd_demo_data,
 }
 
 

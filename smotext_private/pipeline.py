@@ -280,7 +280,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
     if opts.chunk_size < 1:
         raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}")
-    check_out_dir(out, force=opts.force or opts.resume)
+    # --resume may replace a bundle only when there is an interrupted run's work to resume
+    check_out_dir(out, force=opts.force or (opts.resume and out.with_name(out.name + WORK_SUFFIX).exists()))
     policy = load_policy(opts.policy)
     records, train, holdout, warnings = prepare(opts, policy, log)
     t0 = time.time()
@@ -291,7 +292,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     log("encoding sources")
     x_train = encoder.encode(list(train.texts), progress=opts.progress)
     x_hold = encoder.encode(list(holdout.texts), progress=opts.progress)
-    auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=False, seed=opts.seed)
+    auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=opts.progress, seed=opts.seed)
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
     auditor.fit(list(train.texts), x_train, x_hold)
 
@@ -302,7 +303,9 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     })
     work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
+    auditor.progress = False  # the generation bar covers the per-chunk audits
     rows = generate_candidates(opts, train, x_train, encoder, decoder, auditor, work, log)
+    auditor.progress = opts.progress
 
     log("auditing")
     produced = [r for r in rows if r["text"] is not None]
@@ -330,7 +333,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         pick = np.sort(rng.choice(len(train.texts), size=n, replace=False))
         fidelity = measure_fidelity(
             [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoder, decoder,
-            n_candidates=opts.n_candidates, seed=opts.seed, x=x_train[pick],
+            n_candidates=opts.n_candidates, seed=opts.seed, x=x_train[pick], progress=opts.progress,
         )
         fidelity.pop("examples", None)  # decoded training records stay out of the report
 

@@ -114,6 +114,8 @@ th { background: var(--soft); font-weight: 600; } td.n, th.n { text-align: right
 .facts b { font-weight: 600; }
 figure { margin: 8px 0; break-inside: avoid; page-break-inside: avoid; } figure svg { max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 13px; }
+figure.side { display: flex; gap: 16px; align-items: center; } figure.side svg { flex: 0 0 auto; max-width: 55%; }
+figure.side figcaption { flex: 1; }
 .bandbar { display: flex; height: 22px; border-radius: 4px; overflow: hidden; position: relative; margin: 6px 0 2px; max-width: 620px; }
 .bandbar div { flex: 1; color: #fff; font-size: 11.5px; text-align: center; line-height: 22px; }
 .bandmark { position: relative; height: 14px; max-width: 620px; }
@@ -121,7 +123,7 @@ figcaption { color: var(--muted); font-size: 13px; }
 .sample { border-left: 4px solid var(--released, #2e7d32); background: var(--soft); padding: 6px 10px; margin: 6px 0; break-inside: avoid; }
 .sample .meta { font-size: 12px; color: var(--muted); }
 .sbs { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 8px; margin: 8px 0 14px; break-inside: avoid; page-break-inside: avoid; }
-.sbs div { border: 1px solid var(--line); padding: 6px 8px; font-size: 13.5px; } .sbs .syn { background: #fff7ed; } .sbs .src { background: #fdecea; }
+.sbs > div { border: 1px solid var(--line); padding: 6px 8px; font-size: 13.5px; } .sbs .syn { background: #fff7ed; } .sbs .src { background: #fdecea; }
 .sbs .t { font-size: 11.5px; color: var(--muted); font-weight: 700; text-transform: uppercase; }
 dl.repro { display: grid; grid-template-columns: 220px 1fr; gap: 4px 12px; font-size: 13.5px; }
 dl.repro dt { color: var(--muted); } dl.repro dd { margin: 0; word-break: break-all; }
@@ -237,7 +239,7 @@ def _distance_histogram(figs: _Figures, dist: dict) -> str:
         ax.axvline(float(cutoff), color=COLOURS["cutoff"], linestyle="--", linewidth=1.6, label=f"cutoff {float(cutoff):.4f}: closer is rejected")
     ax.set_xlabel("distance to the nearest training record (0 = same meaning)", fontsize=9.5)
     ax.set_ylabel("% of records", fontsize=9.5)
-    ax.legend(fontsize=8.5, frameon=False, loc="upper left")
+    ax.legend(fontsize=8.5, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
     _style(ax)
     return figs.svg(fig)
 
@@ -246,16 +248,16 @@ def _score_histogram(figs: _Figures, name: str, values: list[float], threshold: 
     import numpy as np
 
     v = np.asarray(values, dtype=float)
-    if len(v) == 0:
-        return ""
-    fig, ax = figs.new(4.6, 2.0)
+    if len(v) == 0 or (name in ("pii", "pii_replay") and not v.any()):
+        return ""  # the caption says every record scored 0
+    fig, ax = figs.new(4.2, 1.9)
     hi = max(float(v.max()), float(threshold or 0)) or 1.0
     integer = name in ("verbatim_span", "pii", "pii_replay")
     bins = np.arange(-0.5, np.ceil(hi) + 1.5, max(1, int(np.ceil(hi / 30)))) if integer else np.linspace(0.0, hi * 1.05, 26)
     ax.hist(v, bins=bins, color=COLOURS["synthetic"], alpha=0.85)
     if threshold is not None:
         ax.axvline(float(threshold), color=COLOURS["cutoff"], linestyle="--", linewidth=1.5, label=f"threshold {float(threshold):g}")
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0))
     ax.set_ylabel("records", fontsize=9)
     ax.set_xlabel("score", fontsize=9)
     _style(ax)
@@ -326,6 +328,13 @@ def _threshold_text(name: str, rule: dict, dist: dict) -> str:
     return f"{t:g}"
 
 
+def _reason(text: str) -> str:
+    """'dcr_share: 0.61 is above ...' -> 'DCR share (dcr_share): 0.61 is above ...'."""
+    name, sep, rest = str(text).partition(":")
+    label = DATASET.get(name, CHECKS.get(name, (None,)))[0]
+    return f"{label} ({name}):{rest}" if sep and label else str(text)
+
+
 def _banner(r: dict) -> str:
     v = r["verdict"]
     status = v.get("status", "unknown")
@@ -335,7 +344,7 @@ def _banner(r: dict) -> str:
         reasons = ""
     else:
         why = "The policy blocked this release: no synthetic record leaves the data steward's environment."
-        reasons = "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in v.get("reasons", [])) + "</ul>"
+        reasons = "<ul>" + "".join(f"<li>{_e(_reason(x))}</li>" for x in v.get("reasons", [])) + "</ul>"
     internal = f'<div class="internal-note">{_e(INTERNAL_NOTICE)}</div>' if r.get("internal") else ""
     desc = f" — {_e(pol.get('description'))}" if pol.get("description") else ""
     return (
@@ -408,7 +417,9 @@ def _checks_section(r: dict, figs: _Figures) -> str:
     if not rules:
         out.append('<p class="warnbox">This report does not record the policy\'s thresholds (made by an older version).</p>')
         rules = {name: None for name in sorted(set(rej) | set(warn))}
-    for name, rule in rules.items():
+    order = list(CHECKS) + sorted(set(rules) - set(CHECKS))
+    for name in [n for n in order if n in rules]:
+        rule = rules[name]
         title, explain = CHECKS.get(name, (name, ""))
         action = (rule or {}).get("action", "reject")
         n_rej, n_warn = rej.get(name, 0), warn.get(name, 0)
@@ -425,14 +436,18 @@ def _checks_section(r: dict, figs: _Figures) -> str:
                    "generator never saw. If the generator copied its training records, orange would pile up near 0, left of the "
                    "blue; records left of the dashed line are rejected.")
         else:
-            fig = _score_histogram(figs, name, scores.get(name, []), (rule or {}).get("threshold")) if action != "off" else ""
+            values = scores.get(name, [])
+            fig = _score_histogram(figs, name, values, (rule or {}).get("threshold")) if action != "off" else ""
             cap = "Score of every audited record; the dashed line is the policy's threshold."
+            if values and not fig and action != "off":
+                cap = f"All {len(values)} audited records scored 0: nothing was found."
         out.append(
             f'<div class="card"><div class="head"><span class="name">{_e(title)} <code>{_e(name)}</code></span>{outcome}</div>'
             f'<p class="explain">{_e(explain)}</p>'
             f'<div class="facts"><span><b>Fails when:</b> {thr}</span><span><b>Action:</b> {_e(action)}</span>'
             f"<span><b>Rejected:</b> {_num(n_rej)}</span><span><b>Warned:</b> {_num(n_warn)}</span></div>"
-            + (f"<figure>{fig}<figcaption>{_e(cap)}</figcaption></figure>" if fig else "")
+            + (f'<figure class="{"wide" if name == "embedding_distance" else "side"}">{fig}<figcaption>{_e(cap)}</figcaption></figure>'
+               if fig else f'<p class="explain">{_e(cap)}</p>' if name != "embedding_distance" and action != "off" else "")
             + "</div>"
         )
     return "".join(out)
@@ -475,7 +490,12 @@ def _dataset_section(r: dict) -> str:
     rows = []
     for name, (label, good, explain) in DATASET.items():
         value, rule = values.get(name), rules.get(name)
-        if rule is None:
+        if rule is None and not rules:  # an older report: the limits were not recorded, the outcomes were
+            limit = "not recorded"
+            outcome = (_pill("fail", "FAIL — blocks") if any(f.startswith(name + ":") for f in p.get("failures", []))
+                       else _pill("warn", "outside — warning") if any(w.startswith(name + ":") for w in p.get("warnings", []))
+                       else _pill("pass", "pass"))
+        elif rule is None:
             limit, outcome = "not checked", _pill("off", "not checked")
         else:
             word = "at most" if DIRECTIONS[name] == "max" else "at least"
@@ -526,7 +546,8 @@ def _utility_section(r: dict) -> str:
 
 def _fidelity_section(r: dict) -> str:
     f = r.get("fidelity") or {}
-    rows = [[f"<code>{_e(k)}</code>", _num(v), _e(FIDELITY.get(k, ""))] for k, v in f.items()]
+    keys = [k for k in FIDELITY if k in f] + sorted(set(f) - set(FIDELITY))
+    rows = [[f"<code>{_e(k)}</code>", _num(f[k]), _e(FIDELITY.get(k, ""))] for k in keys]
     return (
         "<h2>6. Decoder fidelity</h2>"
         '<p class="explain">How faithfully the text generator turns a point in meaning-space back into text, measured on a '

@@ -142,8 +142,13 @@ def _load_checkpoint(run: Path, bridge: Bridge, opt: torch.optim.Optimizer) -> t
     return int(state["step"]), float(state.get("elapsed_s", 0.0))
 
 
-def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True) -> Path:
-    """Train (or resume) a bridge; returns the run directory whose ``ckpt/`` is the latest bridge."""
+def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop_at: int | None = None,
+          max_minutes: float | None = None) -> Path:
+    """Train (or resume) a bridge; returns the run directory whose ``ckpt/`` is the latest bridge.
+
+    ``stop_at`` / ``max_minutes`` end this invocation early (after a checkpoint) without
+    changing the schedule, so the same command later continues the same run.
+    """
     from tqdm.auto import tqdm
 
     from .encoders import MiniLMEncoder
@@ -164,11 +169,20 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True) -> P
     bridge = Bridge(cfg)
     opt = torch.optim.AdamW(bridge.parameters(), lr=args.lr, weight_decay=0.0)
     step, elapsed = _load_checkpoint(run, bridge, opt)
-    log = (run / "loss.log").open("a")
+    log_path = run / "loss.log"
+    if log_path.exists():  # drop lines logged after the last checkpoint by a killed run
+        kept = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
+        log_path.write_text("".join(l + "\n" for l in kept))
+    log = log_path.open("a")
     bar = tqdm(total=args.steps, initial=step, desc="train-bridge", disable=not progress)
     t0 = time.time() - elapsed
     ema = None
-    while step < args.steps:
+    end = min(args.steps, stop_at) if stop_at is not None else args.steps
+    started = time.time()
+    while step < end:
+        if max_minutes is not None and time.time() - started > 60 * max_minutes:
+            _save_checkpoint(run, bridge, opt, step, args, time.time() - t0)
+            break
         idx = _batch_indices(len(texts), args.batch_size, step, args.seed)
         batch = [texts[i] for i in idx]
         rng = np.random.default_rng([args.seed, step, 7])
@@ -192,7 +206,7 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True) -> P
         log.flush()
         bar.update(1)
         bar.set_postfix(loss=f"{ema:.3f}")
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if step % args.checkpoint_every == 0 or step == end:
             _save_checkpoint(run, bridge, opt, step, args, time.time() - t0)
     bar.close()
     log.close()

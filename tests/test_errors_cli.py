@@ -22,7 +22,7 @@ import pytest
 from conftest import phrasebook, toy_rows
 from smotext_private import pipeline
 from smotext_private.cli import main
-from smotext_private.errors import InputError
+from smotext_private.errors import InputError, ReleaseBlocked
 from smotext_private.offline import _OFFLINE_VARS, enforce_offline
 
 PACKAGE = Path(pipeline.__file__).parent
@@ -168,6 +168,11 @@ def _out_exists(d):
     return _release_argv(_good_csv(d), d / "bundle"), ["bundle", "already exists", "--force"]
 
 
+def _resume_over_a_finished_bundle(d):
+    (d / "bundle").mkdir()  # a finished release: no bundle.work to resume from
+    return _release_argv(_good_csv(d), d / "bundle", "--resume"), ["bundle", "already exists", "--force"]
+
+
 def _out_parent_is_a_file(d):
     (d / "afile").write_text("x")
     return _release_argv(_good_csv(d), d / "afile" / "bundle"), ["afile", "not a directory"]
@@ -207,6 +212,7 @@ CASES = [
     _unknown_policy_name,
     _unknown_check,
     _out_exists,
+    _resume_over_a_finished_bundle,
     _out_parent_is_a_file,
     _out_parent_missing,
     _out_is_a_file,
@@ -270,8 +276,11 @@ def real_build_models(monkeypatch):
 def test_single_record_class_is_skipped_with_a_warning(policy, tmp_path, real_build_models):
     rows = toy_rows(n_per_class=5) + [{"id": "rare-0", "text": "Patient reports an unusual tropical fever.", "label": "tropical"}]
     inp = _write_csv(tmp_path / "notes.csv", rows)
-    res = _fake_release(inp, tmp_path / "bundle", policy=policy, per_class=3)
-    report = res.report
+    try:
+        _fake_release(inp, tmp_path / "bundle", policy=policy, per_class=3)
+    except ReleaseBlocked:  # standard's dataset checks may block this tiny toy set; the report is written anyway
+        pass
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
     assert any("single training record" in w and "tropical" in w for w in report["warnings"])
     assert report["data"]["planned"] == 9  # 3 per class for the three classes that have two or more
     assert "tropical" not in report["data"]["accepted_counts"]

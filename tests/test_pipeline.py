@@ -25,7 +25,7 @@ def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, r
     res = _release(toy_csv, tmp_path / "bundle", fake_models, policy="research", per_class=6)
     out = tmp_path / "bundle"
     assert res.released and sorted(p.name for p in out.iterdir()) == [
-        "audit.jsonl", "manifest.json", "report.json", "report.md", "synthetic.jsonl"]
+        "audit.jsonl", "manifest.json", "report.html", "report.json", "report.md", "synthetic.jsonl"]
     syn = [json.loads(l) for l in (out / "synthetic.jsonl").read_text().splitlines()]
     assert syn and set(syn[0]) == {"id", "text", "label"}
     sources = {r["text"] for r in rows}

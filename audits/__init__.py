@@ -1,0 +1,1 @@
+"""Adversarial suites that attack smotext-private's own audit: leak injection and membership inference."""

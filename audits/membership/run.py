@@ -1,0 +1,226 @@
+"""Membership inference on a full release: can an attacker tell training records from holdout records?
+
+    python -m audits.membership --bundle runs/demo-release --sources data/demo_notes.csv \\
+        --out reports/membership.md
+
+Members are the records the generator was trained on, non-members the holdout the
+pipeline set aside. The split is recomputed from the bundle's ``report.json``
+(seed, policy's ``holdout_fraction``) with ``smotext_private.data.split_holdout``,
+after checking that the sources file is the one the report fingerprinted. The
+attacker sees only the released ``synthetic.jsonl``:
+
+* embedding attack: score = max cosine of a real record to any released record;
+* n-gram attacks (The Canary's Echo): a word bigram / trigram model fitted on the
+  released corpus, score = mean log probability per token of the real record.
+
+Each attack is scored by its ROC AUC (0.5 = chance) and its true-positive rate at
+1 % false positives. The full training set is used (not sub-sampled), so the AUC
+has more members than non-members; TPR at 1 % FPR is only resolved to
+``1 / n_nonmembers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+if __package__ in (None, ""):  # run as a script: python audits/membership/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import numpy as np  # noqa: E402
+
+from audits.membership.ngram import NgramLM  # noqa: E402
+from smotext_private.errors import InputError  # noqa: E402
+
+
+def _flag(command: Sequence[str], name: str) -> str | None:
+    for i, arg in enumerate(command):
+        if arg == name and i + 1 < len(command):
+            return command[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def load_bundle(bundle: str | Path) -> tuple[dict, list[dict]]:
+    bundle = Path(bundle)
+    rpath, spath = bundle / "report.json", bundle / "synthetic.jsonl"
+    if not rpath.is_file():
+        raise InputError(f"{bundle}: no report.json (not a smotext-private bundle?)")
+    if not spath.is_file():
+        raise InputError(f"{bundle}: no synthetic.jsonl (the release was blocked, nothing to attack)")
+    report = json.loads(rpath.read_text(encoding="utf-8"))
+    synthetic = [json.loads(line) for line in spath.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not synthetic:
+        raise InputError(f"{spath}: no released records")
+    return report, synthetic
+
+
+def recompute_split(report: dict, sources: str, text_column: str, label_column: str, *,
+                    policy: str | None = None, seed: int | None = None) -> tuple[Any, Any, list[str]]:
+    """(train, holdout, warnings): the pipeline's split of ``sources``, checked against the report."""
+    from smotext_private.data import class_counts, load_records, split_holdout
+    from smotext_private.policy import load_policy
+
+    warnings = []
+    records = load_records(sources, text_column, label_column)
+    want = report.get("input", {}).get("fingerprint")
+    if want and want != records.fingerprint:
+        raise InputError(f"{sources}: sha256 {records.fingerprint[:12]}... is not the file the release read ({want[:12]}...)")
+    pol_name = policy or report["policy"]["name"]
+    pol = load_policy(pol_name)
+    want_sha = report.get("policy", {}).get("sha256")
+    if want_sha and pol.sha256 != want_sha:
+        warnings.append(f"policy '{pol_name}' has changed since the release (sha256 differs); "
+                        f"its holdout_fraction {pol.holdout_fraction} is used")
+    seed = int(report["seed"]) if seed is None else seed
+    train, holdout = split_holdout(records, fraction=pol.holdout_fraction, seed=seed)
+    data = report.get("data", {})
+    if data.get("train_counts") and data["train_counts"] != class_counts(train.labels):
+        raise InputError("the recomputed split does not match the report's train_counts: wrong policy, seed or columns")
+    if data.get("holdout_counts") and data["holdout_counts"] != class_counts(holdout.labels):
+        raise InputError("the recomputed split does not match the report's holdout_counts")
+    return train, holdout, warnings
+
+
+def attack_scores(pos: np.ndarray, neg: np.ndarray) -> dict[str, Any]:
+    from smotext_private.audit.dataset import roc_auc, tpr_at_fpr
+
+    return {
+        "auc": round(roc_auc(pos, neg), 4),
+        "tpr_at_1pct_fpr": round(tpr_at_fpr(pos, neg, 0.01), 4),
+        "tpr_at_10pct_fpr": round(tpr_at_fpr(pos, neg, 0.10), 4),
+        "member_score_median": round(float(np.median(pos)), 4),
+        "nonmember_score_median": round(float(np.median(neg)), 4),
+    }
+
+
+def membership_attacks(members: Sequence[str], nonmembers: Sequence[str], synthetic: Sequence[str], encoder: Any,
+                       orders: Sequence[int] = (2, 3)) -> dict[str, dict[str, Any]]:
+    """AUC and TPR at low FPR of the embedding and n-gram attacks."""
+    from smotext_private.audit.neighbours import as_unit, nearest
+
+    if not members or not nonmembers or not synthetic:
+        raise InputError("membership attack needs members, non-members and synthetic records")
+    vs = as_unit(encoder.encode(list(synthetic)))
+    vm = as_unit(encoder.encode(list(members)))
+    vn = as_unit(encoder.encode(list(nonmembers)))
+    dm, _ = nearest(vs, vm, 1)
+    dn, _ = nearest(vs, vn, 1)
+    out = {f"embedding ({encoder.name}): max cosine to a released record": attack_scores(1.0 - dm[:, 0], 1.0 - dn[:, 0])}
+    for order in orders:
+        lm = NgramLM(order).fit(synthetic)
+        pos = np.array([lm.mean_log_prob(t) for t in members])
+        neg = np.array([lm.mean_log_prob(t) for t in nonmembers])
+        name = {2: "bigram", 3: "trigram"}.get(order, f"{order}-gram")
+        out[f"{name} LM on the release: mean log-prob per token"] = attack_scores(pos, neg)
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        "# Membership inference on a release",
+        "",
+        "Members are the records the generator was trained on, non-members the holdout the pipeline set aside "
+        "(split recomputed from the report's seed and policy). The attacker sees only `synthetic.jsonl`. "
+        "AUC 0.5 is chance; the strict policy blocks a release at AUC > 0.6 or TPR at 1 % FPR > 0.05 "
+        "(its own embedding attack, on a training sample as large as the holdout).",
+        "",
+        f"- Date (UTC): {result['date']}",
+        f"- Machine: {result['machine']}",
+        f"- Bundle: `{result['bundle']}` (released {result['report_created_at']}, policy `{result['policy']}`, "
+        f"seed {result['seed']})",
+        f"- Sources: `{result['sources']}` ({result['n_members']} members, {result['n_nonmembers']} non-members); "
+        f"{result['n_synthetic']} released records",
+        "",
+        "Reproduce with:",
+        "",
+        "```",
+        result["command"],
+        "```",
+        "",
+        "| attack | AUC | TPR @ 1 % FPR | TPR @ 10 % FPR | member median | non-member median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in result["attacks"].items():
+        lines.append(f"| {name} | {s['auc']:.3f} | {s['tpr_at_1pct_fpr']:.3f} | {s['tpr_at_10pct_fpr']:.3f} | "
+                     f"{s['member_score_median']:.3f} | {s['nonmember_score_median']:.3f} |")
+    pipe = result.get("pipeline_membership")
+    if pipe:
+        lines += ["", f"The release's own report: membership AUC {pipe.get('auc')}, TPR @ 1 % FPR "
+                      f"{pipe.get('tpr_at_1pct_fpr')} ({pipe.get('attack')}, training sampled to the holdout's size)."]
+    n_neg = result["n_nonmembers"]
+    if n_neg < 100:
+        lines += ["", f"With {n_neg} non-members, 1 % FPR is below one record: TPR @ 1 % FPR is the share of members "
+                      "scored above every non-member."]
+    for w in result.get("warnings", []):
+        lines += ["", f"Warning: {w}"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m audits.membership", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", required=True, help="release bundle (report.json + synthetic.jsonl)")
+    ap.add_argument("--sources", "--input", dest="sources", required=True, help="the sources file the release read")
+    ap.add_argument("--text-column", default=None, help="default: from the report's command, else 'text'")
+    ap.add_argument("--label-column", default=None, help="default: from the report's command, else 'label'")
+    ap.add_argument("--policy", default=None, help="default: the report's policy")
+    ap.add_argument("--seed", type=int, default=None, help="default: the report's seed")
+    ap.add_argument("--encoder", default="minilm", choices=("minilm", "hashing"))
+    ap.add_argument("--out", default="reports/membership.md")
+    ap.add_argument("--json", default=None, help="also write the results as JSON here")
+    args = ap.parse_args(argv)
+
+    from smotext_private.encoders import load_encoder
+
+    from audits.leak_injection.run import machine
+
+    try:
+        report, synthetic = load_bundle(args.bundle)
+        cmd = report.get("command") or []
+        text_col = args.text_column or _flag(cmd, "--text-column") or "text"
+        label_col = args.label_column or _flag(cmd, "--label-column") or "label"
+        train, holdout, warnings = recompute_split(report, args.sources, text_col, label_col,
+                                                   policy=args.policy, seed=args.seed)
+        encoder = load_encoder(args.encoder)
+        attacks = membership_attacks(list(train.texts), list(holdout.texts), [r["text"] for r in synthetic], encoder)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    m = machine()
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "machine": f"{m['cpu']}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}",
+        "command": "python -m audits.membership " + " ".join(
+            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "bundle": str(args.bundle),
+        "report_created_at": report.get("created_at"),
+        "policy": args.policy or report["policy"]["name"],
+        "seed": report.get("seed") if args.seed is None else args.seed,
+        "sources": str(args.sources),
+        "n_members": len(train.texts),
+        "n_nonmembers": len(holdout.texts),
+        "n_synthetic": len(synthetic),
+        "attacks": attacks,
+        "pipeline_membership": (report.get("privacy") or {}).get("membership"),
+        "warnings": warnings,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(result), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    best = max(a["auc"] for a in attacks.values())
+    print(json.dumps({"out": str(out), "max_auc": best, "attacks": attacks}))
+    return 0 if math.isfinite(best) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""The adversarial suites in ``audits/``: EDA, the leak-kind builders, a tiny leak run, and membership inference."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audits.leak_injection import eda, kinds
+from audits.leak_injection.corpora import REPLAY_KINDS, Corpus, demo_corpus, fortunes_corpus, norm_key
+from audits.leak_injection.kinds import (
+    ALL_KINDS, DETECTION_KINDS, LEAK_KINDS, apply_word_edits, build_all, source_vocabulary, word_edit_distance,
+)
+from smotext_private.audit.replay import parse_date
+from smotext_private.audit.text import tokens
+
+SYN, _ = eda.synonym_source(None)  # the built-in table: fast and independent of the machine
+TEXT = "Patient reports chest pain and ankle swelling at night for two weeks, seen in clinic and advised review."
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _contains(seq: list[str], sub: list[str]) -> bool:
+    return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
+
+
+@pytest.fixture(scope="module")
+def demo() -> Corpus:
+    return demo_corpus(60, 30, seed=3)
+
+
+# -- EDA ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("op", eda.OPERATIONS)
+def test_eda_is_deterministic_and_changes_the_text(op: str) -> None:
+    a = eda.eda(TEXT, op, random.Random(5), SYN, 0.1)
+    b = eda.eda(TEXT, op, random.Random(5), SYN, 0.1)
+    assert a == b
+    text, changes = a
+    assert changes >= 1 and text != TEXT
+
+
+def test_eda_operations_do_what_they_claim() -> None:
+    words = TEXT.split()
+    n = eda.n_changes(len(words), 0.1)
+    assert n == 1
+    out, done = eda.synonym_replacement(words, 3, random.Random(1), SYN)
+    assert len(out) == len(words) and done == 3
+    changed = [(a, b) for a, b in zip(words, out) if a != b]
+    assert len(changed) == 3
+    for a, b in changed:  # a synonym from the table, punctuation and case kept
+        lead, core, trail = eda.split_word(a)
+        assert b.startswith(lead) and b.endswith(trail)
+        assert eda.split_word(b)[1].lower() in SYN(core)
+        assert core.lower() not in eda.STOP_WORDS
+    out, done = eda.random_insertion(words, 2, random.Random(1), SYN)
+    assert len(out) == len(words) + 2 and done == 2
+    out, done = eda.random_swap(words, 2, random.Random(1))
+    assert sorted(out) == sorted(words) and out != words and done == 2
+    out, done = eda.random_deletion(words, 0.1, random.Random(1))
+    assert len(out) == len(words) - done and done >= 1 and _contains(words, out[:1])
+    assert eda.random_deletion(["one"], 0.5, random.Random(0)) == (["one"], 0)
+
+
+def test_wordnet_synonyms_when_the_files_are_there() -> None:
+    wn = REPO / eda.DEFAULT_WORDNET
+    if not (wn / "data.noun").is_file():
+        pytest.skip("WordNet files not unpacked")
+    lookup, name = eda.synonym_source(wn)
+    assert "WordNet" in name
+    assert "hurt" in lookup("pain") and "hurt" in lookup("Pain") and "bulge" in lookup("swelling")
+    assert list(lookup("pain")) == sorted(lookup("pain"))
+
+
+# -- kind builders ---------------------------------------------------------------------------------
+def test_word_edits_are_1_to_3_words() -> None:
+    vocab = source_vocabulary([TEXT, "another sentence with different words entirely"])
+    for seed in range(40):
+        rng = random.Random(seed)
+        k = rng.randint(1, 3)
+        out, ops = apply_word_edits(TEXT, k, rng, vocab)
+        assert len(ops) == k
+        assert 1 <= word_edit_distance(TEXT.split(), out.split()) <= k
+    assert word_edit_distance("a b c".split(), "a x c d".split()) == 2
+
+
+def test_builders_are_deterministic(demo: Corpus) -> None:
+    a = build_all(demo, 5, 7, SYN)
+    b = build_all(demo, 5, 7, SYN)
+    assert [(c.kind, c.text) for c in a] == [(c.kind, c.text) for c in b]
+    assert {c.kind for c in a} == set(ALL_KINDS)
+
+
+def test_kinds_are_what_they_claim(demo: Corpus) -> None:
+    cands = build_all(demo, 8, 1, SYN)
+    by = {}
+    for c in cands:
+        by.setdefault(c.kind, []).append(c)
+    for c in by["verbatim"]:
+        assert c.text == demo.index_texts[c.source]
+    for c in by["edit_1to3"]:
+        src = demo.index_texts[c.source]
+        assert 1 <= word_edit_distance(src.split(), c.text.split()) <= c.meta["edits"] <= 3
+    for op in eda.OPERATIONS:
+        for c in by[f"eda_{op}"]:
+            assert c.text != demo.index_texts[c.source] and c.meta["changes"] >= 1
+    for c in by["span12"]:
+        span = tokens(c.meta["span"])
+        assert len(span) == 12
+        assert _contains(tokens(demo.index_texts[c.source]), span)  # really a span of the source ...
+        assert _contains(tokens(c.text), span)  # ... inside the candidate
+        assert c.meta["span"] not in demo.clean_texts[c.host]
+    for kind in REPLAY_KINDS:
+        for c in by[f"replay_{kind}"]:
+            planted = c.meta["planted"]
+            assert demo.index_planted[c.source][kind] == planted and planted in demo.index_texts[c.source]
+            assert c.meta["inserted"] in c.text
+            if kind == "phone":
+                assert [ch for ch in c.meta["inserted"] if ch.isdigit()][-10:] == [ch for ch in planted if ch.isdigit()][-10:]
+            if kind == "dob":
+                assert parse_date(c.meta["inserted"]) == parse_date(planted)
+    all_planted = {v for p in demo.index_planted for v in p.values()}
+    for kind in DETECTION_KINDS:
+        for c in by[kind]:
+            assert c.meta["inserted"] in c.text and c.meta["inserted"] not in all_planted
+    sources = {norm_key(t) for t in demo.index_texts + demo.holdout_texts}
+    for c in by["clean"]:
+        assert norm_key(c.text) not in sources
+        assert not any(v in c.text for v in all_planted)
+
+
+def test_demo_corpus_uses_the_pipeline_split(demo: Corpus) -> None:
+    from smotext_private.data import Records, split_holdout
+    from smotext_private.demo import make_demo_notes
+
+    rows = make_demo_notes(10, 3)
+    recs = Records(tuple(r["text"] for r in rows), tuple(r["label"] for r in rows),
+                   tuple(str(i) for i in range(len(rows))), "demo", "")
+    train, holdout = split_holdout(recs, 0.2, 3)
+    assert demo.index_texts == list(train.texts) and demo.holdout_texts == list(holdout.texts)
+    assert all(all(v in t for v in p.values()) for t, p in zip(demo.index_texts, demo.index_planted))
+
+
+def test_fortunes_corpus_plants_identifiers() -> None:
+    fdir = REPO / "data/debian/usr/share/games/fortunes"
+    if not (fdir / "computers").is_file():
+        pytest.skip("fortunes not unpacked")
+    corpus = fortunes_corpus(40, 20, fortunes_dir=fdir, seed=0)
+    assert len(corpus.index_texts) + len(corpus.holdout_texts) == 40 and len(corpus.clean_texts) == 20
+    planted = [p for p in corpus.index_planted if p]
+    assert planted and all(all(v in t for v in p.values()) for t, p in zip(corpus.index_texts, corpus.index_planted))
+    assert not {norm_key(t) for t in corpus.clean_texts} & {norm_key(t) for t in corpus.index_texts}
+
+
+# -- a tiny run of the suite ------------------------------------------------------------------------
+def test_tiny_leak_run_reports_every_kind(tmp_path: Path, demo: Corpus) -> None:
+    from audits.leak_injection.run import main
+
+    out, js = tmp_path / "leak.md", tmp_path / "leak.json"
+    rc = main(["--corpus", "demo", "--encoder", "hashing", "--pii", "regex", "--wordnet", "none", "--n", "60",
+               "--per-kind", "4", "--clean", "10", "--seed", "3", "--out", str(out), "--json", str(js)])
+    assert rc == 0
+    res = json.loads(js.read_text())
+    (corpus,) = res["corpora"]
+    assert set(corpus["kinds"]) == set(ALL_KINDS)
+    for kind in ALL_KINDS:
+        k = corpus["kinds"][kind]
+        assert k["n"] == (10 if kind == "clean" else 4) and 0.0 <= k["rejected_share"] <= 1.0
+    # copies are caught by every copy check even with the fake encoder and regex detector
+    assert corpus["kinds"]["verbatim"]["rejected_share"] == 1.0
+    assert corpus["kinds"]["span12"]["checks_fired"].get("verbatim_span") == 4
+    md = out.read_text()
+    for kind in LEAK_KINDS:
+        assert f"| {kind} |" in md
+    assert "python -m audits.leak_injection --corpus demo" in md and "Machine:" in md
+
+
+# -- membership -----------------------------------------------------------------------------------
+def test_ngram_lm_prefers_text_it_was_fitted_on() -> None:
+    from audits.membership.ngram import NgramLM
+
+    corpus = ["the cat sat on the mat", "the dog sat on the log", "a bird flew over the house"]
+    for order in (2, 3):
+        lm = NgramLM(order).fit(corpus)
+        assert lm.mean_log_prob("the cat sat on the mat") > lm.mean_log_prob("quantum flux capacitor overload")
+        assert lm.mean_log_prob("the cat sat on the log") > lm.mean_log_prob("log the on sat cat the")
+        total = sum(lm.prob(("the", "cat")[-(order - 1):], w) for w in [w for (w,) in lm.counts[0]])
+        assert total < 1.0 + 1e-9
+
+
+def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_models) -> None:
+    from audits.membership.run import main
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.pipeline import ReleaseOptions, release
+
+    enc, dec = fake_models
+    bundle = tmp_path / "bundle"
+    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(bundle),
+                          policy="research", per_class=6, progress=False, fidelity_sample=0,
+                          command=["smotext-private", "release", "--text-column", "text", "--label-column", "label"])
+    release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    out, js = tmp_path / "membership.md", tmp_path / "membership.json"
+    rc = main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing",
+               "--out", str(out), "--json", str(js)])
+    assert rc == 0
+    res = json.loads(js.read_text())
+    assert res["n_members"] == 48 and res["n_nonmembers"] == 12 and res["policy"] == "research"
+    assert len(res["attacks"]) == 3
+    for a in res["attacks"].values():
+        assert 0.0 <= a["auc"] <= 1.0 and 0.0 <= a["tpr_at_1pct_fpr"] <= 1.0
+    md = out.read_text()
+    assert "| attack | AUC |" in md and "python -m audits.membership --bundle" in md
+
+
+def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:
+    from audits.membership.run import main
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.pipeline import ReleaseOptions, release
+
+    enc, dec = fake_models
+    bundle = tmp_path / "bundle"
+    release(ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(bundle),
+                           policy="research", per_class=4, progress=False, fidelity_sample=0),
+            encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    other = tmp_path / "other.csv"
+    other.write_text(Path(toy_csv).read_text().replace("clinic visit 1.", "clinic visit one."))
+    assert main(["--bundle", str(bundle), "--sources", str(other), "--encoder", "hashing",
+                 "--out", str(tmp_path / "m.md")]) != 0
+    assert not (tmp_path / "m.md").exists()
+
+
+def test_scores_separate_members_in_a_leaky_release() -> None:
+    from audits.membership.run import membership_attacks
+    from smotext_private.encoders import HashingEncoder
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    members = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    nonmembers = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    res = membership_attacks(members, nonmembers, members[:30], HashingEncoder(dim=256))  # releases copies
+    assert all(a["auc"] > 0.7 for a in res.values())

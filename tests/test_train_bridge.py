@@ -1,0 +1,78 @@
+"""Bridge training mechanics on a tiny random-weight llama LM: loss falls, resume is exact, save/load mirror."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from smotext_private.bridge import Bridge, BridgeConfig
+from smotext_private.encoders import HashingEncoder
+from smotext_private.lm import FrozenLM
+from smotext_private.train_bridge import TrainArgs, export_bridge, train
+
+WORDS = ("the patient has a cough and fever , rash on arm ; knee pain after running . "
+         "bread bakes in the oven for forty minutes ; market fell today").split()
+
+
+def tiny_lm():
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    corpus = [" ".join(WORDS), "<|im_start|> user Background: means the same as <|im_end|> assistant"]
+    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["<unk>", "<|im_end|>", "<|im_start|>"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", unk_token="<unk>", pad_token="<|im_end|>")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(fast) + 8, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    return FrozenLM(LlamaForCausalLM(cfg), fast, "tiny-llama")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.choice(WORDS, size=6)) for _ in range(96)]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _args(corpus, run, steps):
+    return TrainArgs(corpus=str(corpus), run_dir=str(run), steps=steps, batch_size=8, lr=3e-3, warmup=2,
+                     n_soft_tokens=2, hidden=32, checkpoint_every=2, max_target_tokens=8, threads=1)
+
+
+def test_resume_continues_exactly(tmp_path, corpus):
+    enc, lm = HashingEncoder(dim=16), tiny_lm()
+    train(_args(corpus, tmp_path / "full", 6), encoder=enc, lm=lm, progress=False)
+    train(_args(corpus, tmp_path / "cut", 6), encoder=enc, lm=lm, progress=False, stop_at=4)  # cut after step 4
+    train(_args(corpus, tmp_path / "cut", 6), encoder=enc, lm=lm, progress=False)  # same command resumes
+    a = Bridge.load(tmp_path / "full" / "ckpt").state_dict()
+    b = Bridge.load(tmp_path / "cut" / "ckpt").state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    steps = [json.loads(l)["step"] for l in (tmp_path / "cut" / "loss.log").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]  # nothing redone, nothing skipped
+
+
+def test_loss_falls_and_export_writes_a_card(tmp_path, corpus):
+    enc, lm = HashingEncoder(dim=16), tiny_lm()
+    args = _args(corpus, tmp_path / "run", 30)
+    train(args, encoder=enc, lm=lm, progress=False)
+    losses = [json.loads(l)["loss"] for l in (tmp_path / "run" / "loss.log").read_text().splitlines()]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    out = export_bridge(tmp_path / "run", tmp_path / "bridge")
+    assert (out / "bridge.safetensors").exists() and "Steps: 30" in (out / "MODEL_CARD.md").read_text()
+    loaded = Bridge.load(out)
+    assert loaded.config.n_soft_tokens == 2 and loaded.config.encoder_dim == 16
+
+
+def test_bridge_rejects_wrong_dimension():
+    from smotext_private.errors import InputError
+
+    b = Bridge(BridgeConfig(encoder="x", encoder_dim=8, lm="y", lm_hidden=4, n_soft_tokens=2, hidden=8))
+    assert b(torch.ones(3, 8)).shape == (3, 2, 4)
+    with pytest.raises(InputError, match="dimension 5"):
+        b(torch.ones(1, 5))
