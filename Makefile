@@ -29,6 +29,8 @@ demo: install
 	@echo "bundle: out/demo-release   report: out/demo-release/report.md"
 
 test: install
+	# headless Chromium for the report.html browser test (CI: root on fresh Debian)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m pytest -q
 
 test-fast: install
