@@ -380,10 +380,12 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     report["audit"]["score_distributions"] = _score_distributions(verdicts)
     if opts.internal_report:  # source text: only ever in a bundle marked INTERNAL
         report["internal"] = _internal_section(produced, ids, texts, verdicts, accepted, train)
+    report_json = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    rendered = json.loads(report_json)  # render what report.json holds, so `smotext-private report` gives the same bytes
     files = {
-        "report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
-        "report.md": render_markdown(report).encode(),
-        "report.html": render_html(report).encode(),
+        "report.json": report_json.encode(),
+        "report.md": render_markdown(rendered).encode(),
+        "report.html": render_html(rendered).encode(),
     }
     if released:
         lines = [json.dumps({"id": ids[i], "text": texts[i], "label": produced[i]["label"]}, ensure_ascii=False) for i in accepted]

@@ -256,10 +256,15 @@ def _score_histogram(figs: _Figures, name: str, values: list[float], threshold: 
     bins = np.arange(-0.5, np.ceil(hi) + 1.5, max(1, int(np.ceil(hi / 30)))) if integer else np.linspace(0.0, hi * 1.05, 26)
     ax.hist(v, bins=bins, color=COLOURS["synthetic"], alpha=0.85)
     if threshold is not None:
-        ax.axvline(float(threshold), color=COLOURS["cutoff"], linestyle="--", linewidth=1.5, label=f"threshold {float(threshold):g}")
+        # integer scores: draw the line on the bin edge, so every bar right of it fails
+        ax.axvline(float(threshold) - (0.5 if integer else 0.0), color=COLOURS["cutoff"], linestyle="--", linewidth=1.5, label=f"fails at ≥ {float(threshold):g}")
         ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0))
+    if integer:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("records", fontsize=9)
-    ax.set_xlabel("score", fontsize=9)
+    ax.set_xlabel("identifiers found" if name in ("pii", "pii_replay") else "words" if name == "verbatim_span" else "score", fontsize=9)
     _style(ax)
     return figs.svg(fig)
 
@@ -431,13 +436,16 @@ def _checks_section(r: dict, figs: _Figures) -> str:
             outcome = _pill("pass", "pass: no record failed") if n_rej == 0 else _pill("warn", f"{n_rej} record(s) removed")
         thr = _threshold_text(name, rule, dist) if rule else "n/a"
         if name == "embedding_distance":
-            fig = _distance_histogram(figs, dist)
+            fig = _distance_histogram(figs, dist) if action != "off" else ""
             cap = ("Orange: each synthetic record's distance to its nearest training record. Blue: the same for real records the "
                    "generator never saw. If the generator copied its training records, orange would pile up near 0, left of the "
                    "blue; records left of the dashed line are rejected.")
         else:
             values = scores.get(name, [])
-            fig = _score_histogram(figs, name, values, (rule or {}).get("threshold")) if action != "off" else ""
+            line = (rule or {}).get("threshold")
+            if name in ("pii", "pii_replay") and line is not None:
+                line = max(1.0, float(line)) if name == "pii_replay" else 1.0  # the score is a count of identifiers
+            fig = _score_histogram(figs, name, values, line) if action != "off" else ""
             cap = "Score of every audited record; the dashed line is the policy's threshold."
             if values and not fig and action != "off":
                 cap = f"All {len(values)} audited records scored 0: nothing was found."
@@ -564,7 +572,8 @@ def _samples_section(r: dict) -> str:
         f'<div class="sample"><div class="meta">{_e(s.get("id"))} · class {_e(s.get("label"))}</div>{_e(s.get("text"))}</div>'
         for s in samples
     ) or "<p>None.</p>"
-    return (f"<h2>{_e(title)}</h2><p class=\"explain\">Synthetic text exactly as released (the first {len(samples)}); "
+    what = "Synthetic text exactly as released" if released else "Synthetic text that passed the per-record checks, held back with the release"
+    return (f"<h2>{_e(title)}</h2><p class=\"explain\">{what} (the first {len(samples)}); "
             "no real record is shown.</p>" + body)
 
 
@@ -650,7 +659,7 @@ def render_html(report: dict) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{'INTERNAL — ' if internal else ''}{_e(title)}</title><style>{CSS}</style></head><body>",
         f'<div class="internal">{_e(INTERNAL_NOTICE)}</div>' if internal else "",
-        f"<h1>Synthetic text release report</h1>",
+        "<h1>Synthetic text release report</h1>",
         f'<p class="explain">Made by {_e(r.get("tool", "smotext-private"))} {_e(r.get("version"))} on {_e(r.get("created_at"))} UTC '
         f'from <code>{_e(r.get("input", {}).get("source"))}</code>. This page is written for the people who approve a release: '
         "each figure comes with what it means and the limit the policy sets.</p>",

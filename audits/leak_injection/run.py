@@ -118,6 +118,9 @@ def run_corpus(
                                                    if row["n_host_clean"] else None),
             "examples_wrong": row["missed"],
         }
+    records = [{"kind": c.kind, "verdict": v.verdict, "reasons": [r.split(":", 1)[0] for r in v.reasons],
+                "scores": {k: round(float(x), 5) for k, x in v.scores.items()}, "host": c.host, "source": c.source}
+               for c, v in zip(cands, verdicts)]
     leak = [kinds_out[k]["rejected_share"] for k in LEAK_KINDS if k in kinds_out]
     clean = kinds_out.get(CLEAN_KIND, {}).get("rejected_share")
     return {
@@ -127,6 +130,7 @@ def run_corpus(
         "min_leak_recall": min(leak) if leak else None,
         "false_rejection": clean,
         "targets_met": bool(leak) and min(leak) >= RECALL_TARGET and clean is not None and clean <= FALSE_REJECTION_TARGET,
+        "records": records,
         "seconds": {"build": round(t_build, 1), "encode_and_fit": round(t_fit, 1), "audit": round(t_audit, 1)},
     }
 
@@ -268,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the full results as JSON here")
     ap.add_argument("--baseline", default=None, help="JSON of an earlier run, shown as a 'before' column")
     ap.add_argument("--notes", default=None, help="markdown file appended to the report as 'Notes'")
+    ap.add_argument("--cache", default=None, help="memo of vectors and PII findings (for tuning; not for reports)")
     args = ap.parse_args(argv)
     if args.clean is None:
         args.clean = 2 * args.per_kind
@@ -289,6 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from smotext_private.audit import RegexPiiDetector
 
         detector = RegexPiiDetector()
+    if args.cache:
+        from audits.leak_injection.cache import CachedDetector, CachedEncoder
+
+        encoder, detector = CachedEncoder(encoder, args.cache), CachedDetector(detector, args.cache)
     synonyms, syn_name = synonym_source(None if args.wordnet.lower() == "none" else args.wordnet)
     corpora = []
     for name in [c.strip() for c in args.corpus.split(",") if c.strip()]:
