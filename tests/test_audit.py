@@ -206,7 +206,8 @@ def test_embedding_distance_is_calibrated_on_holdout() -> None:
     auditor.fit([f"s{i}" for i in range(200)], src, hold)
     cal = auditor.calibration()
     assert cal["calibrated_on"] == "holdout-to-source" and cal["n"] == 100
-    assert cal["cutoff"] == pytest.approx(np.quantile(cal_distances(src, hold), 0.05))
+    q = load_policy("strict").checks["embedding_distance"].threshold
+    assert cal["cutoff"] == pytest.approx(np.quantile(cal_distances(src, hold), q))
     texts = [f"c{i}" for i in range(60)]
     verdicts = auditor.audit(texts, np.vstack([near, fresh]), texts)
     assert all(v.verdict == "reject" for v in verdicts[:10])

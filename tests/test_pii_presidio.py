@@ -90,3 +90,14 @@ def test_auditor_builds_presidio_lazily_and_uses_it(detector: PresidioPiiDetecto
     v = auditor.audit(texts, enc.encode(texts), ["a", "b"])
     assert v[0].verdict == "reject" and {"pii", "pii_replay"} <= {r.split(":")[0] for r in v[0].reasons}
     assert v[1].scores["pii"] == 0 and v[1].scores["pii_replay"] == 0
+
+
+def test_labelled_names_regex_phones_and_context_false_positives(detector: PresidioPiiDetector) -> None:
+    found = entities(detector, "Patient: SHANE BURNS. Pt: Page, Shane. Callback 825 912 9341.")
+    assert {("PERSON", "SHANE BURNS"), ("PERSON", "Page, Shane"), ("PHONE_NUMBER", "825 912 9341")} <= found
+    # eponyms, form labels, lower-case NER noise and places no smaller than a state are not identifiers
+    text = ("Tel: none. 24-hour Holter monitor ordered; Ottawa ankle rules negative; 5 mm lesion, mg daily. "
+            "Moved from Texas to the United States.")
+    assert not {e for e, _ in entities(detector, text)} & {"PERSON", "LOCATION"}
+    # ... while towns and people still are
+    assert ("LOCATION", "Berkeley") in entities(detector, "He moved to Berkeley last spring.")

@@ -123,3 +123,12 @@ def test_entities_outside_the_policy_are_not_indexed() -> None:
 )
 def test_parse_date(text: str, expected: tuple[int, int, int] | None) -> None:
     assert parse_date(text) == expected
+
+
+def test_values_written_in_many_sources_are_skipped_even_if_detected_once() -> None:
+    """NER tags a stock phrase as a name in one source ("mg daily"): it is in every note, so not a patient's."""
+    sources = [f"Metformin 500 mg daily, visit {i}." for i in range(30)] + ["Seen with Harriet Okonkwo today."]
+    det = ListDetector([("mg daily", "PERSON"), ("Harriet Okonkwo", "PERSON"), ("Holter", "PERSON")])
+    idx = ReplayIndex(entities=["PERSON"], common_share=0.05).fit(sources, det.detect(sources))
+    assert idx.scan("Aspirin 81 mg daily.") == []
+    assert [h.entity_type for h in idx.scan("Harriet Okonkwo called.")] == ["PERSON"]

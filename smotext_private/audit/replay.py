@@ -10,7 +10,8 @@ misses it in the candidate:
 * names, emails, hospitals by their lowercased word tokens, over token windows of the
   candidate, with one edit allowed from 8 characters on.
 
-Values found in many sources are not patient-specific and are skipped, as are
+Values found in many sources are not patient-specific and are skipped (names and
+phrases also when they are merely WRITTEN in many sources, detected or not), as are
 single-token names that are common words of the corpus or shorter than 3 letters.
 """
 
@@ -137,9 +138,12 @@ class ReplayIndex:
             for text in sources:
                 for tok in {t.lower() for t in _TOKEN.findall(text) if not t[:1].isupper()}:
                     word_df[tok] += 1
+        text_df = self._text_df(sources, seen_in)
         for key, docs in seen_in.items():
             if len(docs) > limit:
                 continue
+            if key[0] in ("phrase", "name") and text_df.get(key, 0) > limit:
+                continue  # written in many sources, detected in few ("mg daily" tagged PERSON once)
             kind, value = key
             etype = types[key]
             if kind == "digits":
@@ -160,6 +164,27 @@ class ReplayIndex:
                     self._by_edge[(len(value), value[0])].append((value, etype))
                     self._by_edge[(len(value), value[-1])].append((value, etype))
         return self
+
+    @staticmethod
+    def _text_df(sources: list[str], keys: Iterable[tuple[str, Any]]) -> dict[tuple[str, Any], int]:
+        """How many sources contain each phrase or name key as a token run, whether detected there or not."""
+        phrases = {v for kind, v in keys if kind == "phrase"}
+        names = {v for kind, v in keys if kind == "name"}
+        lengths = {len(p) for p in phrases}
+        df: dict[tuple[str, Any], int] = defaultdict(int)
+        if not phrases and not names:
+            return df
+        for text in sources:
+            toks = [_norm_token(t) for t in _TOKEN.findall(text)]
+            present: set[tuple[str, Any]] = {("name", t) for t in toks if t in names}
+            for n in lengths:
+                for i in range(len(toks) - n + 1):
+                    g = tuple(toks[i : i + n])
+                    if g in phrases:
+                        present.add(("phrase", g))
+            for key in present:
+                df[key] += 1
+        return df
 
     # -- scanning ---------------------------------------------------------------------------
 
