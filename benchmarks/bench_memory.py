@@ -117,7 +117,7 @@ def run(settings: Settings) -> Section:
     sec.notes.append(
         f"What ran: `release` (strict policy, {components}) on {n:,} demo clinical notes (6 specialties); "
         f"{per_class} synthetic records planned per class ({per_class * 6} in all) with 4 candidates each, "
-        f"fidelity sample {fidelity}. Sources are encoded, indexed, scanned by Presidio (pii_replay) and calibrated "
+        f"fidelity sample {fidelity}. Sources are encoded, indexed, scanned for identifiers (pii_replay) and calibrated "
         "against the holdout at full size; only the number of generated records is small. "
         "Peak RSS is `getrusage(RUSAGE_CHILDREN).ru_maxrss` after the subprocess exited.")
     return sec

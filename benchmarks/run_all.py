@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     load = common.other_cpu_load()
     t0 = time.perf_counter()
     sections = run(settings, only)
-    load = list(dict.fromkeys(load + common.other_cpu_load()))
+    by_pid: dict[str, str] = {}
+    for line in load + common.other_cpu_load():  # one line per process, the first sighting
+        by_pid.setdefault(line.split(",", 1)[0], line)
+    load = list(by_pid.values())
     command = " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix()] + (sys.argv[1:] if argv is None else list(argv)))
     text = render(sections, settings, command=f"python {command}", started=started, seconds=time.perf_counter() - t0, load=load)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -151,6 +151,26 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def attributable_recall(res: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Per injected kind: (rejected by a check that did NOT already fail on the host alone, n).
+
+    A span or identifier injected into a host that the audit rejects anyway is "caught" for free;
+    this counts only rejections the injected leak itself explains.
+    """
+    records = res.get("records") or []
+    host_fails = {r["host"]: {h for h in r["reasons"] if not h.endswith(" (warn)")}
+                  for r in records if r["kind"] == CLEAN_KIND}
+    out: dict[str, list[int]] = {}
+    for r in records:
+        if r["kind"] == CLEAN_KIND or r.get("host") is None or r["host"] not in host_fails:
+            continue
+        row = out.setdefault(r["kind"], [0, 0])
+        row[1] += 1
+        own = {h for h in r["reasons"] if not h.endswith(" (warn)")} - host_fails[r["host"]]
+        row[0] += r["verdict"] == "reject" and bool(own)
+    return {k: (a, n) for k, (a, n) in out.items()}
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
@@ -205,16 +225,16 @@ def render(result: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
             "### Leak kinds (recall = share rejected)",
             "",
         ]
+        attr = attributable_recall(res)
         head = "| kind | what | n | recall |" + (" before |" if base else "") + \
-            " recall, host accepted clean | checks fired (records) | only check |"
+            " lower bound: by checks the host passed | checks fired (records) | only check |"
         lines += [head, "|" + "---|" * (head.count("|") - 1)]
         for kind in LEAK_KINDS:
             k = res["kinds"].get(kind)
             if k is None:
                 continue
             flag = "" if k["rejected_share"] >= RECALL_TARGET else " **(short)**"
-            hc = k["rejected_share_host_accepted_clean"]
-            hc_s = f"{_pct(hc)} of {k['n_host_accepted_clean']}" if hc is not None else "-"
+            hc_s = f"{_pct(attr[kind][0] / attr[kind][1])}" if attr.get(kind) else "-"
             before = ""
             if base:
                 bk = base["kinds"].get(kind)
@@ -237,9 +257,10 @@ def render(result: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
         lines += [
             "",
             "`new_*` rows are the PII detector's recall on identifiers that are NOT in the sources (a detection "
-            "figure, not a leak); `clean` is the false-rejection rate. \"host accepted clean\" restricts an "
-            "injected kind to candidates whose host text passed the audit on its own, so the leak itself, not the "
-            "host, caused the rejection.",
+            "figure, not a leak); `clean` is the false-rejection rate. \"Lower bound\" counts, for a span or identifier "
+            "injected into a clean host, only rejections by a check that did not already fail on the host alone (a "
+            "host the audit rejects anyway would otherwise catch the leak for free); a leak caught by the same check "
+            "that also fails on its host (span12 on demo: verbatim_span) is not credited, so it understates recall.",
             "",
         ]
         wrong = [(kind, ex) for kind in ALL_KINDS for ex in res["kinds"].get(kind, {}).get("examples_wrong", [])]

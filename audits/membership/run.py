@@ -145,6 +145,10 @@ def render(result: dict[str, Any]) -> str:
         result["command"],
         "```",
         "",
+    ]
+    if result.get("bundle_command"):
+        lines += [f"The bundle was made by: `{result['bundle_command']}`", ""]
+    lines += [
         "| attack | AUC | TPR @ 1 % FPR | TPR @ 10 % FPR | member median | non-member median |",
         "|---|---|---|---|---|---|",
     ]
@@ -215,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "n_synthetic": len(synthetic),
         "attacks": attacks,
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
+        "bundle_command": " ".join(shlex.quote(str(a)) for a in cmd) if cmd else None,
         "decoder": ((report.get("models") or {}).get("decoder") or {}).get("decoder"),
         "warnings": warnings,
     }

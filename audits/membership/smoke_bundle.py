@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--per-class", type=int, default=20)
+    ap.add_argument("--text-column", default="text")
+    ap.add_argument("--label-column", default="label")
     args = ap.parse_args(argv)
 
     from smotext_private.audit import RegexPiiDetector
@@ -40,9 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     enc = HashingEncoder(dim=256)
     phrases = [r["text"] for r in make_demo_notes(40, args.seed + 1, identifier_rate=0.0)]
     cmd = ["python", "-m", "audits.membership.smoke_bundle"] + list(argv if argv is not None else sys.argv[1:])
-    opts = ReleaseOptions(input=args.input, text_column="text", label_column="label", out=args.out, policy="research",
+    cmd += ["--text-column", args.text_column, "--label-column", args.label_column]
+    opts = ReleaseOptions(input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out, policy="research",
                           per_class=args.per_class, seed=args.seed, progress=False, fidelity_sample=0, force=True,
-                          command=cmd + ["--text-column", "text", "--label-column", "label"])
+                          command=cmd)
     res = release(opts, encoder=enc, decoder=FakeDecoder(enc, phrases), pii_detector=RegexPiiDetector())
     print(json.dumps({"out": str(res.out), "released": res.released, "accepted": res.n_accepted}))
     return 0
