@@ -157,8 +157,7 @@ def run(settings: Settings) -> Section:
             tok_pipe = tok_plain = 0
             for b in range(n_batches):
                 zb = z[b * bs : (b + 1) * bs]
-                pb = [prompts[(b * n_cand + j) * bs % len(prompts) :][:bs] for j in range(n_cand)]
-                pb = [p if len(p) == bs else prompts[:bs] for p in pb]
+                pb = [prompts.roll(-(b * n_cand + j) * bs, dims=0)[:bs] for j in range(n_cand)]
 
                 def pipe():
                     dec.generate(zb, n_candidates=n_cand, seed=settings.seed + b)

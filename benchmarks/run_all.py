@@ -69,6 +69,9 @@ def render(sections: list[Section], settings: Settings, *, command: str, started
     if load:
         out.append("- **Shared CPU**: other processes were busy while this ran, so every timing here is pessimistic:")
         out += [f"  - {line}" for line in load]
+        if settings.threads:
+            out.append(f"- Threads were capped at {settings.threads} so that this run does not oversubscribe the cores those "
+                       "processes use (OpenMP threads spinning against a busy core slow torch down several-fold).")
     else:
         out.append("- No other busy process was seen on the machine.")
     out += ["", "Package versions: " + ", ".join(f"{k} {v}" for k, v in common.versions().items()), ""]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORTUNE = """Good health is merely the slowest possible rate at which one can die.
@@ -37,12 +38,11 @@ def test_quick_fake_run_writes_a_report_with_every_goal(tmp_path, monkeypatch):
     assert "- Machine: " in text and "Package versions: " in text and "- Command: " in text and "- Date: " in text
 
 
-def test_unknown_benchmark_is_refused(capsys):
-    sys.path.insert(0, str(ROOT))
+def test_unknown_benchmark_is_refused(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks import run_all
 
-    try:
+    with pytest.raises(SystemExit) as exc:
         run_all.main(["--only", "nope", "--fake"])
-    except SystemExit as e:
-        assert e.code == 2
+    assert exc.value.code == 2
     assert "unknown benchmark 'nope'" in capsys.readouterr().err

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The runs whose figures the README and reports/ quote, in order (each step's command is what reproduces it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+STEP=${1:-all}
+chrome() { chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+  --disable-component-update --disable-sync --user-data-dir="$(mktemp -d)" --hide-scrollbars "$@"; }
+
+if [[ $STEP == all || $STEP == demo ]]; then
+  make demo 2>&1 | tail -25
+  smotext-private verify out/demo-release
+  chrome --screenshot=reports/example-report.png --window-size=1200,3000 "file://$PWD/out/demo-release/report.html" 2>/dev/null
+fi
+if [[ $STEP == all || $STEP == fortunes ]]; then
+  python scripts/fortunes_csv.py --fortunes data/debian/usr/share/games/fortunes --out data/fortunes4.csv
+  smotext-private release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release \
+    --force --policy standard --seed 0 --no-progress || echo "release exit code $?"
+fi
+if [[ $STEP == all || $STEP == fidelity ]]; then
+  python scripts/eval_fidelity.py --bridge smotext_private/assets/bridge-minilm-smollm2 --variant "${VARIANT:-shipped}" --candidates 1 4 --limit 64
+fi
+if [[ $STEP == all || $STEP == membership ]]; then
+  python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label --out reports/membership.md
+fi
