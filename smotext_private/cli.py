@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=int, default=1024)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2, help="CPU threads for torch (1 is faster when the machine is busy)")
+    t.add_argument("--stop-at", type=int, default=None, help="stop after this step (schedule unchanged); re-run to continue")
     t.add_argument("--max-minutes", type=float, default=None, help="stop (after a checkpoint) after this long; re-run to continue")
     t.add_argument("--export", default=None, help="after training, write the bridge folder here")
     t.add_argument("--private-sources", action="store_true", help="the corpus holds private records (recorded in the model card)")
@@ -227,7 +228,7 @@ def _cmd_train_bridge(args) -> int:
     targs = TrainArgs(corpus=args.corpus, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       n_soft_tokens=args.soft_tokens, hidden=args.hidden, seed=args.seed, private_sources=args.private_sources,
                       threads=args.threads)
-    run = train(targs, max_minutes=args.max_minutes)
+    run = train(targs, max_minutes=args.max_minutes, stop_at=args.stop_at)
     if args.export:
         export_bridge(run, args.export)
         _log(f"bridge written to {args.export}")

@@ -236,7 +236,7 @@ def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None
         + (" (PRIVATE SOURCES, by explicit user request)" if args.get("private_sources") else
            " (public: WordNet 3.0 glosses and usage examples, and Debian `fortunes` categories not reserved for evaluation;"
            " built by `scripts/build_bridge_corpus.py`)"),
-        f"- Steps: {state['step']} x batch {args['batch_size']}, lr {args['lr']} (cosine, warmup {args['warmup']}), "
+        f"- Steps: {state['step']} x batch {args['batch_size']} (of a {args['steps']}-step cosine schedule), lr {args['lr']} (warmup {args['warmup']}), "
         f"seed {args['seed']}, {args['threads']} CPU threads",
         f"- Wall time: {state['elapsed_s'] / 60:.1f} min on a 2-core CPU",
         f"- Loss: first 20 steps mean {sum(head) / max(1, len(head)):.3f}, last 50 steps mean {sum(tail) / max(1, len(tail)):.3f}",
