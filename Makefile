@@ -24,6 +24,7 @@ install: $(STAMP)
 
 # Demo: realistic clinical notes made by the project (Faker + templates, planted identifiers), then a release.
 demo: install
+	mkdir -p data out
 	$(CLI) demo-data --out data/demo_notes.csv --per-class 40 --seed 0
 	# exit 3 (the policy blocked the release) is a legitimate outcome: the report says why
 	$(CLI) release data/demo_notes.csv --text-column text --label-column label --out out/demo-release --force --per-class 24 --seed 0 \
@@ -56,6 +57,7 @@ bridge: bridge-corpus
 		--export smotext_private/assets/bridge-minilm-smollm2
 
 utility-fortunes: install $(FORTUNES)
+	mkdir -p data out
 	$(PY) scripts/fortunes_csv.py --fortunes $(FORTUNES) --out data/fortunes4.csv
 	$(CLI) release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release --force --policy standard --seed 0
 
