@@ -95,3 +95,13 @@ def test_roc_helpers() -> None:
     assert tpr_at_fpr(np.array([0.985, 1.5, 0.2]), neg, 0.01) == pytest.approx(1 / 3)
     assert [band(s) for s in (9, 8, 7.9, 6, 5, 2, 1.9)] == [
         "Excellent", "Excellent", "Very Good", "Very Good", "Good", "Moderate", "Poor"]
+
+
+def test_tpr_at_1pct_fpr_blocks_only_with_enough_holdout(data: dict[str, np.ndarray]) -> None:
+    """With 200 non-members the low-FPR figure blocks; with 48 it cannot resolve 1 % and only warns."""
+    big = auditor("strict", data["train"]).dataset_checks(data["copies"], data["holdout"])
+    assert any(f.startswith("membership_tpr_at_1pct_fpr") for f in big["failures"])
+    small = auditor("strict", data["train"]).dataset_checks(data["copies"], data["holdout"][:48])
+    assert not any(f.startswith("membership_tpr_at_1pct_fpr") for f in small["failures"])
+    assert any(w.startswith("membership_tpr_at_1pct_fpr") and "not blocking" in w for w in small["warnings"])
+    assert not small["passed"]  # the other membership figures still block a copying generator
