@@ -11,7 +11,12 @@ KEYS = ("roundtrip_cosine_mean", "roundtrip_cosine_median", "top1_retrieval", "m
 
 
 def main(path: str = "reports/fidelity-runs.jsonl") -> None:
-    rows = [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+    latest = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            latest[(r["variant"], r["set"], r["n_candidates"])] = r  # a re-run replaces the earlier row
+    rows = list(latest.values())
     print("| variant | eval set | candidates | " + " | ".join(KEYS) + " | seconds |")
     print("|---|---|---:|" + "---:|" * len(KEYS) + "---:|")
     for r in rows:
