@@ -116,26 +116,32 @@ class BridgeDecoder:
         return [texts[i * n : (i + 1) * n] for i in range(z.shape[0])]
 
     def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
-        import torch
-        from tqdm.auto import tqdm
-
         if n_candidates < 1:
             raise InputError(f"--candidates must be a positive integer, got {n_candidates}")
         if vecs.ndim != 2 or vecs.shape[1] != self.encoder_dim:
             raise InputError(f"vectors have dimension {vecs.shape[-1]} but the bridge expects {self.encoder_dim}")
-        out: list[list[str]] = []
-        bs = self.settings.batch_size
-        starts = range(0, len(vecs), bs)
-        with torch.inference_mode():
-            for b, start in enumerate(tqdm(starts, desc="decode", disable=not progress, unit="batch")):
-                z = vecs[start : start + bs]
-                batch = self._generate_batch(z, do_sample=False, n=1)
-                if n_candidates > 1:
-                    torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
-                    sampled = self._generate_batch(z, do_sample=True, n=n_candidates - 1)
-                    batch = [g + s for g, s in zip(batch, sampled)]
-                out.extend(batch)
-        return out
+        return batched_candidates(self._generate_batch, vecs, batch_size=self.settings.batch_size,
+                                  n_candidates=n_candidates, seed=seed, progress=progress)
+
+
+def batched_candidates(generate_batch, vecs: np.ndarray, *, batch_size: int, n_candidates: int, seed: int,
+                       progress: bool = False) -> list[list[str]]:
+    """Shared candidate loop: per batch, one greedy text per vector, then ``n_candidates - 1`` sampled ones
+    with a seed derived from (seed, batch index), so any batch can be regenerated alone."""
+    import torch
+    from tqdm.auto import tqdm
+
+    out: list[list[str]] = []
+    with torch.inference_mode():
+        for b, start in enumerate(tqdm(range(0, len(vecs), batch_size), desc="decode", disable=not progress, unit="batch")):
+            z = vecs[start : start + batch_size]
+            batch = generate_batch(z, do_sample=False, n=1)
+            if n_candidates > 1:
+                torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
+                sampled = generate_batch(z, do_sample=True, n=n_candidates - 1)
+                batch = [g + s for g, s in zip(batch, sampled)]
+            out.extend(batch)
+    return out
 
 
 class FakeDecoder:

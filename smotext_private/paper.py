@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .decoders import DecodeSettings
+from .decoders import DecodeSettings, batched_candidates
 from .errors import InputError, ModelMissingError
 from .offline import enforce_offline
 
@@ -569,26 +569,13 @@ class XRagDecoder:
         return [texts[i * n : (i + 1) * n] for i in range(z.shape[0])]
 
     def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
-        import torch
-        from tqdm.auto import tqdm
-
         if n_candidates < 1:
             raise InputError(f"--candidates must be a positive integer, got {n_candidates}")
         vecs = np.asarray(vecs)
         if vecs.ndim != 2 or vecs.shape[1] != self.encoder_dim:
             raise InputError(f"vectors have dimension {vecs.shape[-1]} but {self.name} expects {self.encoder_dim}")
-        out: list[list[str]] = []
-        bs = self.settings.batch_size
-        with torch.inference_mode():
-            for b, start in enumerate(tqdm(range(0, len(vecs), bs), desc="decode", disable=not progress, unit="batch")):
-                z = vecs[start : start + bs]
-                batch = self._generate_batch(z, do_sample=False, n=1)
-                if n_candidates > 1:
-                    torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
-                    sampled = self._generate_batch(z, do_sample=True, n=n_candidates - 1)
-                    batch = [g + s for g, s in zip(batch, sampled)]
-                out.extend(batch)
-        return out
+        return batched_candidates(self._generate_batch, vecs, batch_size=self.settings.batch_size,
+                                  n_candidates=n_candidates, seed=seed, progress=progress)
 
 
 __all__ = [
