@@ -153,12 +153,9 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    import numpy as np
-
-    from .data import class_counts, load_records, split_holdout
+    from .data import load_records, split_holdout
     from .decoders import rerank
-    from .pipeline import ReleaseOptions, build_models
-    from .smote import per_class_targets, plan, plan_vectors
+    from .pipeline import ReleaseOptions, build_models, plan_release
 
     out = Path(args.out)
     if out.exists():
@@ -170,9 +167,7 @@ def _cmd_generate(args) -> int:
     train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
     encoder, decoder = build_models(opts)
     x = encoder.encode(list(train.texts), progress=not args.no_progress)
-    counts = {c: n for c, n in class_counts(train.labels).items() if n >= 2}
-    items = plan(x, list(train.labels), per_class_targets(counts, args.per_class), k=args.k, rng=np.random.default_rng(args.seed))
-    z = plan_vectors(x, items)
+    items, z = plan_release(train.labels, x, per_class=args.per_class, k=args.k, seed=args.seed)
     cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     chosen = rerank(cands, z, encoder)
     tmp = out.with_name(out.name + ".tmp")

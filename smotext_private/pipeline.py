@@ -216,19 +216,23 @@ def prepare(opts: ReleaseOptions, policy, log: Callable[[str], None]):
     return records, train, holdout, warnings
 
 
+def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int):
+    """Stage 3: the SMOTE plan (classes with two or more training records) and its target vectors."""
+    from .data import class_counts
+    from .smote import per_class_targets, plan, plan_vectors
+
+    counts = {c: n for c, n in class_counts(labels).items() if n >= 2}
+    items = plan(x_train, list(labels), per_class_targets(counts, per_class), k=k, rng=np.random.default_rng(seed))
+    return items, plan_vectors(x_train, items)
+
+
 def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: WorkDir, log) -> list[dict]:
     """Stages 3-4 with reranking: one chosen text (or None) per plan item, resumable chunk by chunk."""
     from tqdm.auto import tqdm
 
-    from .data import class_counts
     from .decoders import rerank
-    from .smote import per_class_targets, plan, plan_vectors
 
-    rng = np.random.default_rng(opts.seed)
-    counts = {c: n for c, n in class_counts(train.labels).items() if n >= 2}
-    targets = per_class_targets(counts, opts.per_class)
-    items = plan(x_train, list(train.labels), targets, k=opts.k, rng=rng)
-    z = plan_vectors(x_train, items)
+    items, z = plan_release(train.labels, x_train, per_class=opts.per_class, k=opts.k, seed=opts.seed)
     done = work.done()
     if done:
         log(f"resuming: {len(done)} of {len(items)} candidates already generated")
