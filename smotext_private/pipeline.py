@@ -430,10 +430,12 @@ def _rounded(values) -> list[float]:
 def _distance_section(auditor, verdicts) -> dict:
     """Nearest-source distances of every audited record next to those of the unseen real records."""
     cal = auditor.calibration()
-    reference = "holdout_to_source" if cal["calibrated_on"] == "holdout-to-source" else "source_leave_one_out"
+    holdout = auditor.holdout_distances()
+    reference = "holdout_to_source" if len(holdout) else "source_leave_one_out"
     return {
         "synthetic_to_source": _rounded(v.scores["embedding_distance"] for v in verdicts if "embedding_distance" in v.scores),
-        reference: _rounded(auditor.calibration_distances()),
+        reference: _rounded(holdout if len(holdout) else auditor.calibration_distances()),
+        "calibration_n": int(cal["n"]),
         "calibrated_on": cal["calibrated_on"],
         "cutoff": round(float(cal["cutoff"]), 6),
         "metric": "cosine distance (1 - cosine similarity) to the nearest training record",

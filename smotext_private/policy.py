@@ -21,8 +21,8 @@ DEFAULT_POLICY = "strict"
 
 # Per-record checks and the params each accepts (a typo in a param name fails validation).
 CHECK_PARAMS: dict[str, frozenset[str]] = {
-    "embedding_distance": frozenset({"min_distance"}),
-    "verbatim_span": frozenset({"index_n"}),
+    "embedding_distance": frozenset({"min_distance", "loo_sample"}),
+    "verbatim_span": frozenset({"index_n", "boilerplate_sources"}),
     "ngram_overlap": frozenset({"n"}),
     "fuzzy_similarity": frozenset({"k"}),
     "pii": frozenset({"entities"}),

@@ -29,10 +29,11 @@ CHECKS: dict[str, tuple[str, str]] = {
         "Closeness in meaning",
         "How close each synthetic record's meaning is to its nearest training record (cosine distance of the "
         "sentence embeddings; 0 means the same meaning). The cutoff is calibrated on real records the generator "
-        "never saw: a synthetic record that sits closer to a training record than almost all of those do is "
+        "never saw (the holdout) and on how close training records come to each other: a synthetic record that sits closer to a training record than almost all of those do is "
         "treated as a possible near-copy.",
     ),
-    "verbatim_span": ("Copied word runs", "The longest run of consecutive words a synthetic record shares with any one training record."),
+    "verbatim_span": ("Copied word runs", "The longest run of consecutive words a synthetic record shares with a training record. Stock wording that "
+                      "the policy counts as boilerplate (found, numbers aside, in many different training records) is not counted."),
     "ngram_overlap": ("Shared phrases", "The share of a synthetic record's short phrases (word n-grams) found in one training record."),
     "fuzzy_similarity": ("Near-duplicate text", "Character-level similarity (0-100) to the most similar training record; catches small edits and reordered copies."),
     "pii": ("Direct identifiers", "Identifiers found in the synthetic text by the PII detector (phone numbers, e-mail addresses, record numbers and the like)."),

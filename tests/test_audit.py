@@ -58,6 +58,10 @@ def with_rule(policy: Policy, name: str, **update: object) -> Policy:
     return policy.model_copy(update={"checks": checks})
 
 
+def with_params(policy: Policy, name: str, **params: object) -> Policy:
+    return with_rule(policy, name, params={**policy.checks[name].params, **params})
+
+
 TEXT_CHECKS = ("verbatim_span", "ngram_overlap", "fuzzy_similarity", "pii", "pii_replay")
 
 
@@ -107,11 +111,69 @@ def test_exact_copy_fails_every_check() -> None:
     assert v.scores["embedding_distance"] == pytest.approx(0.0, abs=1e-5)
     assert v.scores["nndr"] == pytest.approx(0.0, abs=1e-5)
     n = len(tokens(SOURCES[0]))
-    assert f"verbatim_span: {n} tokens shared with a source (threshold 8)" in v.reasons
+    assert f"verbatim_span: {n} tokens shared with a source (threshold 8; wording found in 5+ sources not counted)" in v.reasons
     assert not any("4829301" in r for r in v.reasons)  # reasons never echo the identifier
 
 
 # -- verbatim_span ---------------------------------------------------------------------------
+
+
+def test_plausible_drops_contractions_and_ellipsis_urls() -> None:
+    from smotext_private.audit.pii import PiiFinding
+    from smotext_private.audit.presidio import plausible
+
+    def f(kind: str, text: str) -> PiiFinding:
+        return PiiFinding(kind, 0, len(text), text, 0.85, "t")
+
+    assert not plausible(f("PERSON", "Y'know")) and not plausible(f("PERSON", "Why'n'tcha"))
+    assert not plausible(f("URL", "core...uh...um...co"))
+    assert all(plausible(f("PERSON", n)) for n in ("O'Brien", "D'Angelo", "Smith's", "D'arcy Jones"))
+    assert not plausible(f("PERSON", "MoCA")) and not plausible(f("PERSON", "Hgb")) and not plausible(f("LOCATION", "eGFR"))
+    assert all(plausible(f("PERSON", n)) for n in ("McDonald", "JoAnn", "DeShawn", "Ann"))
+    assert plausible(f("URL", "www.example.org")) and plausible(f("URL", "https://a.example.com/x..y"))
+
+
+BOILER = [
+    f"i am referring this patient a {age} year old man with a history of {x} for review"
+    for age, x in zip((72, 65, 81, 44, 59, 30), ("gout", "asthma", "eczema", "migraine", "anemia", "acne"))
+]
+
+
+def test_boilerplate_windows_shared_by_k_sources_are_not_counted() -> None:
+    from smotext_private.audit.spans import shape
+
+    assert shape(["a", "72", "year", "b12"]) == ["a", "#", "year", "b#"]
+    toks = [t.split() for t in BOILER] + ["the rash spread from the left wrist to the elbow over two nights".split()]
+    idx = SpanIndex(n=4).fit(toks)
+    frame = "i am referring this patient a 72 year old man with a history of lupus".split()
+    assert idx.longest_span(frame) == (14, 0)  # shared verbatim with source 0 ...
+    assert idx.longest_rare_span(frame)[:2] == (14, 0)  # ... and, without boilerplate, counted
+    idx.fit_boilerplate(toks, window=8, min_sources=5)
+    length, src, skipped = idx.longest_rare_span(frame)
+    assert (length, src) == (0, -1) and skipped > 0  # the frame is in 6 sources: boilerplate
+    # one source's own words are counted even inside a boilerplate frame
+    leak = frame + "the rash spread from the left wrist to the elbow".split()
+    assert idx.longest_rare_span(leak)[:2] == (10, 6)
+    # the wording of a window must be common, not just its tokens: 3 sources is below k = 5
+    idx3 = SpanIndex(n=4).fit(toks[3:]).fit_boilerplate(toks[3:], window=8, min_sources=5)
+    assert idx3.longest_rare_span("i am referring this patient a 44 year old man with".split())[0] == 11
+    with pytest.raises(ValueError):
+        SpanIndex(n=4).fit_boilerplate(toks, window=3, min_sources=5)
+
+
+def test_strict_span_check_skips_boilerplate_but_catches_a_spliced_span() -> None:
+    sources = BOILER + ["Rash spread from the left wrist to the elbow over two nights after gardening in the rain."]
+    auditor = Auditor(only(load_policy("strict"), "verbatim_span"), ENC).fit(sources, ENC.encode(sources))
+    clean, spliced = (
+        "I am referring this patient, a 72-year-old man with a history of lupus, for review.",
+        "I am referring this patient, a 72-year-old man with lupus; the rash spread from the left wrist to the elbow.",
+    )
+    v_clean, v_leak = auditor.audit([clean, spliced], ENC.encode([clean, spliced]), ["a", "b"])
+    assert v_clean.verdict == "accept" and v_leak.verdict == "reject"
+    assert v_leak.reasons[0].startswith("verbatim_span: 9 tokens shared with a source")
+    off = with_params(only(load_policy("strict"), "verbatim_span"), "verbatim_span", boilerplate_sources=0)
+    plain = Auditor(off, ENC).fit(sources, ENC.encode(sources))
+    assert plain.audit([clean], ENC.encode([clean]), ["a"])[0].verdict == "reject"
 
 
 def test_verbatim_span_counts_the_shared_run() -> None:
@@ -202,7 +264,8 @@ def test_embedding_distance_is_calibrated_on_holdout() -> None:
     rng = np.random.default_rng(0)
     src, hold, fresh = (_unit(rng.normal(size=(n, 32))) for n in (200, 100, 50))
     near = _unit(src[:10] + 0.05 * rng.normal(size=(10, 32)))
-    auditor = Auditor(only(load_policy("strict"), "embedding_distance"), VecEncoder())
+    holdout_only = with_params(only(load_policy("strict"), "embedding_distance"), "embedding_distance", loo_sample=0)
+    auditor = Auditor(holdout_only, VecEncoder())
     auditor.fit([f"s{i}" for i in range(200)], src, hold)
     cal = auditor.calibration()
     assert cal["calibrated_on"] == "holdout-to-source" and cal["n"] == 100
@@ -214,6 +277,26 @@ def test_embedding_distance_is_calibrated_on_holdout() -> None:
     assert sum(v.verdict == "reject" for v in verdicts[10:]) <= 5  # ~5 % of fresh real-like records
     assert all(0 <= v.scores["nndr"] <= 1 for v in verdicts)
     assert "quantile of holdout-to-source distances" in verdicts[0].reasons[0]
+
+
+def test_distance_calibration_pools_holdout_with_leave_one_out_sources() -> None:
+    rng = np.random.default_rng(3)
+    src, hold = _unit(rng.normal(size=(300, 32))), _unit(rng.normal(size=(40, 32)))
+    sims = src @ src.T
+    np.fill_diagonal(sims, -1)
+    loo = 1 - sims.max(axis=1)
+    auditor = Auditor(only(load_policy("strict"), "embedding_distance"), VecEncoder())
+    auditor.fit([f"s{i}" for i in range(300)], src, hold)
+    cal = auditor.calibration()
+    assert cal["calibrated_on"] == "holdout-to-source + leave-one-out source" and cal["n"] == 340
+    pooled = np.concatenate([cal_distances(src, hold), loo])
+    assert cal["cutoff"] == pytest.approx(np.quantile(pooled, 0.02), abs=1e-5)
+    assert np.allclose(auditor.holdout_distances(), np.sort(cal_distances(src, hold)), atol=1e-5)
+    # a cap on the leave-one-out sample: a seeded subset of the sources, never the whole index
+    capped = with_params(only(load_policy("strict"), "embedding_distance"), "embedding_distance", loo_sample=50)
+    small = Auditor(capped, VecEncoder()).fit([f"s{i}" for i in range(300)], src, hold)
+    assert small.calibration()["n"] == 90
+    assert set(np.round(small.calibration_distances(), 5)) <= set(np.round(pooled, 5))
 
 
 def cal_distances(src: np.ndarray, hold: np.ndarray) -> np.ndarray:

@@ -240,3 +240,19 @@ def test_scores_separate_members_in_a_leaky_release() -> None:
     nonmembers = [" ".join(rng.choice(words, 12)) for _ in range(40)]
     res = membership_attacks(members, nonmembers, members[:30], HashingEncoder(dim=256))  # releases copies
     assert all(a["auc"] > 0.7 for a in res.values())
+
+
+def test_span_diagnostics_half_banks_are_disjoint_and_restore_the_bank() -> None:
+    from audits.leak_injection import span_diagnostics as sd
+    from smotext_private import demo as demo_mod
+
+    before = repr(demo_mod.SPECIALTIES)
+    a = sd.half_bank_notes(2, 0, 0, 0.0)
+    b = sd.half_bank_notes(2, 0, 1, 0.0)
+    assert repr(demo_mod.SPECIALTIES) == before and a != b
+    assert sd._half(("x", "y", "z"), 0) == ("x", "z") and sd._half(("x", "y", "z"), 1) == ("y",)
+    src = ["the cat sat on the warm mat near the door today"] * 6 + ["a quiet owl flew over the old barn at dusk again"]
+    # the cat line is in 6 sources (boilerplate at k=5), the owl line in one
+    assert sd.rejected_share(src, ["the cat sat on the warm mat near the door"], 5) == 0.0
+    assert sd.rejected_share(src, ["so a quiet owl flew over the old barn at dusk"], 5) == 1.0
+    assert sd.rejected_share(src, ["the cat sat on the warm mat near the door"], 0) == 1.0

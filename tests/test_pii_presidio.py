@@ -101,3 +101,12 @@ def test_labelled_names_regex_phones_and_context_false_positives(detector: Presi
     assert not {e for e, _ in entities(detector, text)} & {"PERSON", "LOCATION"}
     # ... while towns and people still are
     assert ("LOCATION", "Berkeley") in entities(detector, "He moved to Berkeley last spring.")
+
+
+def test_contractions_and_ellipses_are_not_names_or_urls(detector: PresidioPiiDetector) -> None:
+    found = entities(detector, 'Memory fault -- core...uh...um...core... Oh, and "Y\'know, Why\'n\'tcha eat it?" she said.')
+    assert not {e for e, _ in found} & {"PERSON", "URL"}
+    # real names with apostrophes and real addresses are still found
+    kept = entities(detector, "Mr. O'Brien wrote to www.example.org and to Dana O'Neil at https://clinic.example.com/a.")
+    assert ("PERSON", "O'Brien") in kept or ("PERSON", "Mr. O'Brien") in kept or any(e == "PERSON" and "O'Brien" in t for e, t in kept)
+    assert any(e == "URL" for e, _ in kept)

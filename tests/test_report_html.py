@@ -84,7 +84,8 @@ def test_report_json_carries_distances_and_thresholds(bundles):
     dist = report["privacy"]["distances"]
     assert len(dist["synthetic_to_source"]) == report["audit"]["total"]
     assert len(dist["holdout_to_source"]) == sum(report["data"]["holdout_counts"].values())
-    assert dist["cutoff"] > 0 and dist["calibrated_on"] == "holdout-to-source"
+    assert dist["cutoff"] > 0 and dist["calibrated_on"] == "holdout-to-source + leave-one-out source"
+    assert dist["calibration_n"] == len(dist["holdout_to_source"]) + sum(report["data"]["train_counts"].values())
     assert report["policy"]["checks"]["embedding_distance"]["threshold"] == 0.01
     assert report["policy"]["dataset_checks"]["dcr_share"]["threshold"] == 0.7
     assert sum(report["data"]["generated_counts"].values()) == report["data"]["generated"]

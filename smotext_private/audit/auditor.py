@@ -19,6 +19,8 @@ from .text import tokens
 from .verdict import CheckResult, Verdict
 
 DEFAULT_K = 5
+# Sources whose leave-one-out nearest distance joins the holdout's in the distance calibration.
+DEFAULT_LOO_SAMPLE = 2000
 
 
 # Dataset checks that only mean something with enough holdout (non-member) records.
@@ -97,13 +99,30 @@ class Auditor:
         if span_rule is not None:
             n = max(1, min(n, int(span_rule.threshold)))
         self._spans = SpanIndex(n).fit(self._tokens)
+        if span_rule is not None and int(span_rule.params.get("boilerplate_sources", 0)) >= 2:
+            self._spans.fit_boilerplate(self._tokens, max(n, int(span_rule.threshold)),
+                                        int(span_rule.params["boilerplate_sources"]))
 
+        # How close real records the generator never saw come to the sources: the holdout, pooled with
+        # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on
+        # hundreds of records rather than on the smallest of a few dozen holdout distances.
+        dist_rule = self.policy.checks.get("embedding_distance")
+        loo_sample = int(dist_rule.params.get("loo_sample", DEFAULT_LOO_SAMPLE)) if dist_rule else DEFAULT_LOO_SAMPLE
+        self._holdout_dist = np.zeros(0, np.float32)
+        parts, names = [], []
         if holdout_vecs is not None and len(holdout_vecs) > 0:
             holdout = self._vectors([""] * len(holdout_vecs), holdout_vecs, "holdout vectors")
-            calib, self._calibrated_on = nearest(self._source_vecs, holdout, 1)[0][:, 0], "holdout-to-source"
-        else:
-            calib, self._calibrated_on = leave_one_out_nearest(self._source_vecs), "leave-one-out source"
-        self._calibration = np.sort(calib)
+            self._holdout_dist = np.sort(nearest(self._source_vecs, holdout, 1)[0][:, 0])
+            parts.append(self._holdout_dist)
+            names.append("holdout-to-source")
+        if loo_sample > 0 or not parts:
+            rows = None
+            if loo_sample > 0 and len(self._source_vecs) > loo_sample:
+                rows = np.sort(np.random.default_rng(self.seed).choice(len(self._source_vecs), loo_sample, replace=False))
+            parts.append(leave_one_out_nearest(self._source_vecs, rows))
+            names.append("leave-one-out source")
+        self._calibrated_on = " + ".join(names)
+        self._calibration = np.sort(np.concatenate(parts))
 
         self._replay: ReplayIndex | None = None
         replay_rule = self.policy.active("pii_replay")
@@ -143,11 +162,16 @@ class Auditor:
     def calibration_distances(self) -> np.ndarray:
         """The nearest-source cosine distances the distance check was calibrated on, sorted (a copy).
 
-        Holdout-to-source when ``fit`` was given a holdout, leave-one-out among the sources otherwise
-        (``calibration()["calibrated_on"]`` says which).
+        Holdout-to-source distances pooled with leave-one-out distances among (a sample of up to the
+        policy's ``loo_sample``) sources; ``calibration()["calibrated_on"]`` says which were used.
         """
         self._require_fit()
         return self._calibration.copy()
+
+    def holdout_distances(self) -> np.ndarray:
+        """Nearest-source cosine distances of the holdout records alone, sorted (empty without a holdout)."""
+        self._require_fit()
+        return self._holdout_dist.copy()
 
     def _require_fit(self) -> None:
         if not self._fitted:
@@ -192,8 +216,8 @@ class Auditor:
             d2 = float(dist[1]) if len(dist) > 1 else float("nan")
             scores["nndr"] = float(dist[0]) / d2 if d2 > 0 else (0.0 if dist[0] == 0 else 1.0)
         if (rule := pol.active("verbatim_span")) is not None:
-            length, _ = self._spans.longest_span(toks)
-            results.append(checks.verbatim_span(length, rule))
+            length, _, _ = self._spans.longest_rare_span(toks)
+            results.append(checks.verbatim_span(length, rule, self._spans.min_sources))
         ngram_rule, fuzzy_rule = pol.active("ngram_overlap"), pol.active("fuzzy_similarity")
         if ngram_rule is not None or fuzzy_rule is not None:
             shortlist = list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.top_sources(toks, k)))

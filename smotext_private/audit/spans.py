@@ -3,13 +3,28 @@
 Every source n-gram is stored once as (hash, source, position) in arrays sorted by hash,
 so memory and build time grow with the total source text, and a candidate costs one
 binary search per n-gram plus the hits it has, never candidates x sources comparisons.
+
+Boilerplate: with ``fit_boilerplate(window, min_sources)`` a shared window of ``window``
+tokens whose wording (numbers aside) occurs in at least ``min_sources`` different sources
+is a stock phrase, not one record's words ("I am referring this patient, a 72-year-old
+man with a history of"), and ``longest_rare_span`` leaves it out. The share itself is
+always exact: only the decision "is this common wording" ignores the numbers.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .text import ngrams
+
+_DIGITS = re.compile(r"\d+")
+
+
+def shape(toks: list[str]) -> list[str]:
+    """Tokens with every digit run replaced by ``#``: the wording of a phrase, whatever its numbers."""
+    return [_DIGITS.sub("#", t) for t in toks]
 
 
 def _hashes(toks: list[str], n: int) -> np.ndarray:
@@ -26,6 +41,9 @@ class SpanIndex:
         self._hash = np.zeros(0, np.int64)
         self._doc = np.zeros(0, np.int32)
         self._pos = np.zeros(0, np.int32)
+        self.window = 0
+        self.min_sources = 0
+        self._common = np.zeros(0, np.int64)
 
     def fit(self, token_lists: list[list[str]]) -> "SpanIndex":
         hashes, docs, poss = [], [], []
@@ -39,6 +57,35 @@ class SpanIndex:
             order = np.argsort(h, kind="stable")
             self._hash, self._doc, self._pos = h[order], d[order], p[order]
         return self
+
+    def fit_boilerplate(self, token_lists: list[list[str]], window: int, min_sources: int) -> "SpanIndex":
+        """Remember which ``window``-token wordings (numbers as ``#``) occur in ``min_sources`` or more sources."""
+        if window < self.n:
+            raise ValueError(f"boilerplate window ({window}) must be at least the index n-gram size ({self.n})")
+        self.window, self.min_sources = int(window), int(min_sources)
+        if self.min_sources < 2:
+            self._common = np.zeros(0, np.int64)
+            return self
+        per_doc = [np.unique(_hashes(shape(t), self.window)) for t in token_lists]
+        allh = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
+        uniq, counts = np.unique(allh, return_counts=True)  # each source counted once per wording
+        self._common = uniq[counts >= self.min_sources]
+        return self
+
+    def _runs(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, length, source) of every maximal token run shared with one source."""
+        ci, doc, sp = self.hits(toks)
+        if len(ci) == 0:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        diag = sp - ci
+        order = np.lexsort((ci, diag, doc))
+        ci, doc, diag = ci[order], doc[order], diag[order]
+        new_run = np.ones(len(ci), bool)
+        new_run[1:] = (doc[1:] != doc[:-1]) | (diag[1:] != diag[:-1]) | (ci[1:] != ci[:-1] + 1)
+        run_id = np.cumsum(new_run) - 1
+        lengths = np.bincount(run_id) + self.n - 1
+        return ci[new_run], lengths, doc[new_run]
 
     def hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(candidate position, source, source position) of every n-gram the candidate shares."""
@@ -60,19 +107,51 @@ class SpanIndex:
         Consecutive shared n-grams on the same diagonal (same source, same offset)
         form one contiguous shared span of ``run + n - 1`` tokens.
         """
-        ci, doc, sp = self.hits(toks)
-        if len(ci) == 0:
+        starts, lengths, docs = self._runs(toks)
+        if len(starts) == 0:
             return 0, -1
-        diag = sp - ci
-        order = np.lexsort((ci, diag, doc))
-        ci, doc, diag = ci[order], doc[order], diag[order]
-        new_run = np.ones(len(ci), bool)
-        new_run[1:] = (doc[1:] != doc[:-1]) | (diag[1:] != diag[:-1]) | (ci[1:] != ci[:-1] + 1)
-        run_id = np.cumsum(new_run) - 1
-        lengths = np.bincount(run_id)
         best = int(np.argmax(lengths))
-        first = int(np.flatnonzero(new_run)[best])
-        return int(lengths[best]) + self.n - 1, int(doc[first])
+        return int(lengths[best]), int(docs[best])
+
+    def longest_rare_span(self, toks: list[str]) -> tuple[int, int, int]:
+        """(length, source, boilerplate windows skipped): the longest shared span once stock phrases are left out.
+
+        Every ``window``-token window of the candidate that is shared verbatim with some source is
+        kept unless its wording is boilerplate (``fit_boilerplate``); the score is the longest run of
+        consecutive kept windows, in tokens. Without ``fit_boilerplate`` this is ``longest_span``.
+        """
+        if self.min_sources < 2 or self.window == 0:
+            length, doc = self.longest_span(toks)
+            return length, doc, 0
+        starts, lengths, docs = self._runs(toks)
+        w = self.window
+        keep = lengths >= w
+        if not keep.any():
+            return 0, -1, 0
+        starts, lengths, docs = starts[keep], lengths[keep], docs[keep]
+        n_win = len(toks) - w + 1
+        owner = np.full(n_win, -1, np.int64)  # a source sharing window i verbatim (the longest run's)
+        for j in np.argsort(lengths, kind="stable"):
+            owner[starts[j] : starts[j] + lengths[j] - w + 1] = docs[j]
+        shared = owner >= 0
+        common = np.zeros(n_win, bool)
+        if len(self._common):
+            h = _hashes(shape(toks), w)
+            pos = np.searchsorted(self._common, h)
+            pos = np.minimum(pos, len(self._common) - 1)
+            common = self._common[pos] == h
+        rare = shared & ~common
+        skipped = int((shared & common).sum())
+        if not rare.any():
+            return 0, -1, skipped
+        # longest chain of rare windows that overlap or touch: its token span
+        idx = np.flatnonzero(rare)
+        brk = np.flatnonzero(np.diff(idx) > 1)
+        first = np.concatenate(([0], brk + 1))
+        last = np.concatenate((brk, [len(idx) - 1]))
+        spans = idx[last] - idx[first] + w
+        b = int(np.argmax(spans))
+        return int(spans[b]), int(owner[idx[first[b]]]), skipped
 
     def top_sources(self, toks: list[str], k: int) -> list[int]:
         """The ``k`` sources sharing most n-grams with the candidate (ties: lower id first)."""
