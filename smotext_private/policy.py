@@ -29,6 +29,28 @@ CHECK_PARAMS: dict[str, frozenset[str]] = {
     "pii_replay": frozenset({"entities", "min_digits", "common_share"}),
 }
 CHECK_NAMES = tuple(CHECK_PARAMS)
+# What each param's value must be: ("int" | "float", lowest allowed, highest allowed or None) or "names".
+PARAM_KINDS: dict[str, tuple | str] = {
+    "min_distance": ("float", 0.0, 2.0), "loo_sample": ("int", 0, None), "index_n": ("int", 1, None),
+    "boilerplate_sources": ("int", 0, None), "n": ("int", 1, None), "k": ("int", 1, None),
+    "entities": "names", "min_digits": ("int", 0, None), "common_share": ("float", 0.0, 1.0),
+}
+
+
+def _param_error(check: str, name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid value of param ``name`` of ``check``; None when it is."""
+    kind = PARAM_KINDS[name]
+    if kind == "names":
+        if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+            return None
+        return f"param '{name}' of check '{check}' must be a list of entity names, got {value!r}"
+    typ, lo, hi = kind
+    ok_type = isinstance(value, int) if typ == "int" else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or value < lo or (hi is not None and value > hi):
+        span = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        what = "an integer" if typ == "int" else "a number"
+        return f"param '{name}' of check '{check}' must be {what} {span}, got {value!r}"
+    return None
 
 # Dataset-level checks: "max" fails when the value is above the threshold, "min" below.
 DATASET_CHECK_DIRECTIONS: dict[str, Literal["max", "min"]] = {
@@ -89,6 +111,9 @@ class Policy(BaseModel):
             if bad_params:
                 valid = tuple(sorted(CHECK_PARAMS[name])) or ("(none)",)
                 raise ValueError(_unknown(f"param for check '{name}':", bad_params, valid))
+            for pname, value in rule.params.items():
+                if (why := _param_error(name, pname, value)) is not None:
+                    raise ValueError(why)
         return checks
 
     @field_validator("dataset_checks")

@@ -87,6 +87,11 @@ def test_unknown_dataset_check_and_param(tmp_path: Path) -> None:
         ("checks: {}\nholdout_fraction: 1.5\n", "holdout_fraction"),
         ("checks: {}\nsingle_record_classes: duplicate\n", "single_record_classes"),
         ("checks: {}\ncolour: red\n", "colour"),
+        ("checks:\n  verbatim_span: {threshold: 8, params: {boilerplate_sources: five}}\n",
+         "param 'boilerplate_sources' of check 'verbatim_span' must be an integer >= 0, got 'five'"),
+        ("checks:\n  embedding_distance: {threshold: 0.02, params: {loo_sample: -1}}\n", "must be an integer >= 0, got -1"),
+        ("checks:\n  pii_replay: {threshold: 1, params: {common_share: 2}}\n", "must be a number in [0.0, 1.0], got 2"),
+        ("checks:\n  pii: {threshold: 0.4, params: {entities: PERSON}}\n", "must be a list of entity names"),
     ],
 )
 def test_bad_files_raise_one_line_policy_error(tmp_path: Path, text: str, expect: str) -> None:
