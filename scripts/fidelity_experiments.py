@@ -1,0 +1,78 @@
+"""Decoding variants tried on the held-out fortunes / demo sets (reports/decoder-fidelity.md, "Other things tried").
+
+    python scripts/fidelity_experiments.py correction --bridge smotext_private/assets/bridge-minilm-smollm2 --set fortunes:data/fortunes4.csv
+    python scripts/fidelity_experiments.py max-new-tokens --bridge smotext_private/assets/bridge-minilm-smollm2 --set demo:data/demo_notes.csv
+
+``correction``: a vec2text-style second round without a trained corrector. Decode 2 candidates,
+re-encode the best, move the target away from it (z + a (z - e)), decode 2 more from there, and
+keep the best of all 4 against the original target; compared with 4 candidates in one round.
+``max-new-tokens``: the same decoding with 48 and 96 new tokens (the demo notes are long).
+Same 64 records (seed 0) as ``scripts/eval_fidelity.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("experiment", choices=("correction", "max-new-tokens"))
+    ap.add_argument("--bridge", required=True)
+    ap.add_argument("--set", required=True, help="NAME:CSV with text and label columns")
+    ap.add_argument("--limit", type=int, default=64)
+    a = ap.parse_args()
+
+    from smotext_private.data import load_records
+    from smotext_private.decoders import BridgeDecoder, DecodeSettings, rerank
+    from smotext_private.encoders import MiniLMEncoder
+    from smotext_private.fidelity import measure_fidelity, top1_retrieval
+
+    name, path = a.set.split(":", 1)
+    rec = load_records(path, "text", "label")
+    pick = np.sort(np.random.default_rng(0).choice(len(rec.texts), size=min(a.limit, len(rec.texts)), replace=False))
+    texts, labels = [rec.texts[i] for i in pick], [rec.labels[i] for i in pick]
+    enc = MiniLMEncoder()
+    x = enc.encode(texts)
+
+    def show(mode: str, row: dict, t0: float) -> None:
+        print(json.dumps({"set": name, "mode": mode, **row, "seconds": round(time.time() - t0, 1)}), flush=True)
+
+    if a.experiment == "max-new-tokens":
+        for mt in (48, 96):
+            dec = BridgeDecoder.default(bridge_dir=a.bridge, settings=DecodeSettings(max_new_tokens=mt))
+            t0 = time.time()
+            res = measure_fidelity(texts, labels, enc, dec, n_candidates=1, seed=0, x=x)
+            show(f"max_new_tokens {mt}, 1 candidate", {k: res[k] for k in ("roundtrip_cosine_mean", "top1_retrieval")}, t0)
+        return
+
+    dec = BridgeDecoder.default(bridge_dir=a.bridge)
+
+    def best(cands: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        chosen = [t or "" for t, _, _ in rerank(cands, x, enc)]
+        v = enc.encode(chosen)
+        return np.sum(_unit(v) * _unit(x), axis=1), v
+
+    t0 = time.time()
+    cos, v = best(dec.generate(x, n_candidates=4, seed=0))
+    show("4 candidates, one round", {"roundtrip_cosine_mean": round(float(cos.mean()), 4), "top1_retrieval": top1_retrieval(v, x)}, t0)
+    for alpha in (0.5, 1.0):
+        t0 = time.time()
+        first = dec.generate(x, n_candidates=2, seed=0)
+        _, v1 = best(first)
+        second = dec.generate(_unit(x + alpha * (_unit(x) - _unit(v1))), n_candidates=2, seed=1)
+        cos, v = best([p + q for p, q in zip(first, second)])
+        show(f"2 + 2 corrected, a = {alpha}", {"roundtrip_cosine_mean": round(float(cos.mean()), 4),
+                                               "top1_retrieval": top1_retrieval(v, x)}, t0)
+
+
+if __name__ == "__main__":
+    main()
