@@ -52,7 +52,7 @@ bridge-corpus: install $(FORTUNES)
 
 # Retrain the shipped bridge (hours on 2 cores; resumable: re-run to continue).
 bridge: bridge-corpus
-	$(CLI) train-bridge data/bridge-corpus.txt --run-dir runs/bridge --steps 1400 --stop-at 540 --lr 2e-3 --soft-tokens 8 --hidden 1024 \
+	$(CLI) train-bridge data/bridge-corpus.txt --run-dir runs/bridge --steps 1400 --lr 2e-3 --soft-tokens 8 --hidden 1024 \
 		--seed 0 --threads 1 \
 		--export smotext_private/assets/bridge-minilm-smollm2
 
