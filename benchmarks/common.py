@@ -137,8 +137,8 @@ def other_cpu_load() -> list[str]:
     busy = []
     for line in out.splitlines()[1:]:
         parts = line.split(None, 3)
-        if len(parts) < 4 or int(parts[0]) == me:
-            continue
+        if len(parts) < 4 or int(parts[0]) == me or parts[3].startswith("ps -eo "):
+            continue  # this process and the ps call itself are not "other" load
         if float(parts[1]) >= 20.0 or "train-bridge" in parts[3]:
             busy.append(f"pid {parts[0]}, {parts[1]} % CPU: {parts[3][:160]}")
     return busy
