@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Figure, Section, Settings, Timer, at_least, paired_best
+from .common import Section, Settings, Timer, mean_words, paired_best, speed_vs_baseline
 from .corpus import base_pool
 
 GOAL = 0.95
@@ -48,13 +48,10 @@ def run(settings: Settings) -> Section:
         if not np.allclose(a, b, atol=1e-5):
             sec.notes.append("WARNING: MiniLMEncoder.encode and SentenceTransformer.encode disagree on these texts.")
     t_ours, t_ref = paired_best(ours, reference, repeats)
-    ratio = t_ref / t_ours
-    words = float(np.mean([len(t.split()) for t in texts]))
-    sec.figures += [
-        Figure("MiniLMEncoder.encode", len(texts) / t_ours, "records/s", detail=f"{len(texts)} texts, batch {BATCH}"),
-        Figure("SentenceTransformer.encode (same texts)", len(texts) / t_ref, "records/s", detail="baseline"),
-        Figure("ratio (ours / library)", ratio, "", goal=f">= {GOAL}", passed=at_least(ratio, GOAL)),
-    ]
+    words = mean_words(texts)
+    sec.figures += speed_vs_baseline(("MiniLMEncoder.encode", f"{len(texts)} texts, batch {BATCH}"),
+                                     "SentenceTransformer.encode (same texts)", "ratio (ours / library)",
+                                     len(texts), t_ours, t_ref, GOAL)
     sec.notes.append(
         f"{what}; {len(texts)} texts (fortunes and demo notes, {words:.0f} words on average), batch {BATCH}, "
         f"normalised float32 output; best of {repeats} interleaved runs each.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Figure, Section, Settings, Timer, at_least, paired_best
+from .common import Section, Settings, Timer, mean_words, paired_best, speed_vs_baseline
 from .corpus import base_pool
 
 GOAL = 0.7
@@ -54,15 +54,12 @@ def run(settings: Settings) -> Section:
     ours = lambda: found.append(det.detect(texts))  # noqa: E731
     reference = lambda: [d for d in nlp.pipe(texts, batch_size=batch)]  # noqa: E731
     t_ours, t_ref = paired_best(ours, reference, repeats)
-    ratio = t_ref / t_ours
     per_text = sum(len(f) for f in found[-1]) / len(texts)
-    words = float(np.mean([len(t.split()) for t in texts]))
-    sec.figures += [
-        Figure("PresidioPiiDetector.detect" if not settings.fake else "RegexPiiDetector.detect", len(texts) / t_ours,
-               "records/s", detail=f"batch {batch}; {per_text:.2f} findings per record"),
-        Figure("spaCy nlp.pipe, same pipeline and texts", len(texts) / t_ref, "records/s", detail="baseline"),
-        Figure("ratio (detector / nlp.pipe)", ratio, "", goal=f">= {GOAL}", passed=at_least(ratio, GOAL)),
-    ]
+    words = mean_words(texts)
+    sec.figures += speed_vs_baseline(
+        ("PresidioPiiDetector.detect" if not settings.fake else "RegexPiiDetector.detect",
+         f"batch {batch}; {per_text:.2f} findings per record"),
+        "spaCy nlp.pipe, same pipeline and texts", "ratio (detector / nlp.pipe)", len(texts), t_ours, t_ref, GOAL)
     sec.notes.append(
         f"{what}; {len(texts)} texts ({words:.0f} words on average): half demo clinical notes (60 % with planted "
         f"identifiers), half fortunes; best of {repeats} interleaved runs each.")

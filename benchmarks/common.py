@@ -100,6 +100,21 @@ def paired_best(a: Callable[[], object], b: Callable[[], object], repeats: int) 
 # -- the machine --------------------------------------------------------------------------------
 
 
+def speed_vs_baseline(ours: tuple[str, str], baseline: str, ratio_name: str, n: int,
+                      t_ours: float, t_ref: float, goal: float) -> list[Figure]:
+    """Records/s of our path (name, detail) and of the library baseline, and their ratio against ``goal``."""
+    ratio = t_ref / t_ours
+    return [
+        Figure(ours[0], n / t_ours, "records/s", detail=ours[1]),
+        Figure(baseline, n / t_ref, "records/s", detail="baseline"),
+        Figure(ratio_name, ratio, "", goal=f">= {goal}", passed=at_least(ratio, goal)),
+    ]
+
+
+def mean_words(texts: list[str]) -> float:
+    return sum(len(t.split()) for t in texts) / max(1, len(texts))
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

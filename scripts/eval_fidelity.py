@@ -18,6 +18,15 @@ from pathlib import Path
 import numpy as np
 
 
+def held_out_sample(path: str, limit: int, seed: int) -> tuple[list[str], list[str]]:
+    """The evaluation records of one set: ``limit`` rows drawn with ``seed``, in file order."""
+    from smotext_private.data import load_records
+
+    rec = load_records(path, "text", "label")
+    pick = np.sort(np.random.default_rng(seed).choice(len(rec.texts), size=min(limit, len(rec.texts)), replace=False))
+    return [rec.texts[i] for i in pick], [rec.labels[i] for i in pick]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bridge", required=True)
@@ -29,7 +38,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
 
-    from smotext_private.data import load_records
     from smotext_private.decoders import BridgeDecoder
     from smotext_private.encoders import MiniLMEncoder
     from smotext_private.fidelity import measure_fidelity
@@ -38,11 +46,7 @@ def main() -> None:
     dec = BridgeDecoder.default(bridge_dir=a.bridge)
     for spec in a.sets:
         name, path = spec.split(":", 1)
-        rec = load_records(path, "text", "label")
-        rng = np.random.default_rng(a.seed)
-        pick = np.sort(rng.choice(len(rec.texts), size=min(a.limit, len(rec.texts)), replace=False))
-        texts = [rec.texts[i] for i in pick]
-        labels = [rec.labels[i] for i in pick]
+        texts, labels = held_out_sample(path, a.limit, a.seed)
         for n in a.candidates:
             t0 = time.time()
             res = measure_fidelity(texts, labels, enc, dec, n_candidates=n, seed=a.seed, progress=True)

@@ -31,15 +31,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=64)
     a = ap.parse_args()
 
-    from smotext_private.data import load_records
+    from eval_fidelity import held_out_sample  # scripts/ is on sys.path when run as a script
     from smotext_private.decoders import BridgeDecoder, DecodeSettings, rerank
     from smotext_private.encoders import MiniLMEncoder
     from smotext_private.fidelity import measure_fidelity, top1_retrieval
 
     name, path = a.set.split(":", 1)
-    rec = load_records(path, "text", "label")
-    pick = np.sort(np.random.default_rng(0).choice(len(rec.texts), size=min(a.limit, len(rec.texts)), replace=False))
-    texts, labels = [rec.texts[i] for i in pick], [rec.labels[i] for i in pick]
+    texts, labels = held_out_sample(path, a.limit, 0)
     enc = MiniLMEncoder()
     x = enc.encode(texts)
 

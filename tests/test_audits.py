@@ -256,3 +256,14 @@ def test_span_diagnostics_half_banks_are_disjoint_and_restore_the_bank() -> None
     assert sd.rejected_share(src, ["the cat sat on the warm mat near the door"], 5) == 0.0
     assert sd.rejected_share(src, ["so a quiet owl flew over the old barn at dusk"], 5) == 1.0
     assert sd.rejected_share(src, ["the cat sat on the warm mat near the door"], 0) == 1.0
+
+
+def test_pii_cache_is_keyed_by_the_detectors_code(tmp_path: Path) -> None:
+    from audits.leak_injection import cache
+    from smotext_private.audit import RegexPiiDetector
+
+    det = cache.CachedDetector(RegexPiiDetector(), tmp_path)
+    first = det.detect(["Call 555-123-4567 today."])
+    files = list(tmp_path.glob("pii-*.pkl"))
+    assert len(files) == 1 and cache._code_fingerprint(RegexPiiDetector()) in files[0].name
+    assert cache.CachedDetector(RegexPiiDetector(), tmp_path).detect(["Call 555-123-4567 today."]) == first

@@ -2,7 +2,9 @@
 
 Only for tuning: a policy or check change re-runs the audit on cached vectors and
 findings in seconds instead of re-encoding and re-running Presidio. The cache is
-keyed by the encoder's / detector's name and the text's sha256.
+keyed by the encoder's / detector's name and the text's sha256; PII findings also by a
+fingerprint of the detector's source files, so a change to the detector's filters is
+never answered with findings from before it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,19 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+
+def _code_fingerprint(obj: Any) -> str:
+    """sha256 (12 hex) of the source files of ``obj``'s class and of the shared pattern module."""
+    import inspect
+
+    from smotext_private.audit import pii
+
+    h = hashlib.sha256()
+    for path in sorted({inspect.getsourcefile(type(obj)) or "", inspect.getsourcefile(pii) or ""}):
+        if path and Path(path).is_file():
+            h.update(Path(path).read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _key(name: str, text: str) -> str:
@@ -67,7 +82,7 @@ class CachedDetector:
     def __init__(self, detector: Any, directory: str | Path) -> None:
         self.inner = detector
         self.name = getattr(detector, "name", type(detector).__name__)
-        self.store = _Store(Path(directory) / f"pii-{self.name}.pkl")
+        self.store = _Store(Path(directory) / f"pii-{self.name}-{_code_fingerprint(detector)}.pkl")
 
     def detect(self, texts: list[str]) -> list[list[Any]]:
         keys = [_key(self.name, t) for t in texts]

@@ -81,11 +81,10 @@ def run_corpus(
     verdicts = auditor.audit(texts, vecs, [f"{c.kind}-{i}" for i, c in enumerate(cands)])
     t_audit = time.time() - t2
 
-    clean_ok = {c.host: v.verdict == "accept" for c, v in zip(cands, verdicts) if c.kind == CLEAN_KIND}
     per: dict[str, dict[str, Any]] = {}
     for c, v in zip(cands, verdicts):
         row = per.setdefault(c.kind, {"n": 0, "rejected": 0, "checks": Counter(), "warnings": Counter(),
-                                      "n_host_clean": 0, "rejected_host_clean": 0, "missed": [], "only": Counter()})
+                                      "missed": [], "only": Counter()})
         rej, warn = _heads(v.reasons)
         row["n"] += 1
         row["rejected"] += v.verdict == "reject"
@@ -93,9 +92,6 @@ def run_corpus(
         row["warnings"].update(set(warn))
         if len(set(rej)) == 1:
             row["only"][rej[0]] += 1
-        if c.host is not None and c.kind != CLEAN_KIND and clean_ok.get(c.host):
-            row["n_host_clean"] += 1
-            row["rejected_host_clean"] += v.verdict == "reject"
         wrong = (v.verdict == "accept") if c.kind != CLEAN_KIND else (v.verdict == "reject")
         if wrong and len(row["missed"]) < EXAMPLES:
             row["missed"].append({"text": c.text, "meta": c.meta, "reasons": list(v.reasons),
@@ -113,9 +109,6 @@ def run_corpus(
             "checks_fired": dict(row["checks"].most_common()),
             "sole_check": dict(row["only"].most_common()),
             "warnings": dict(row["warnings"].most_common()),
-            "n_host_accepted_clean": row["n_host_clean"],
-            "rejected_share_host_accepted_clean": (row["rejected_host_clean"] / row["n_host_clean"]
-                                                   if row["n_host_clean"] else None),
             "examples_wrong": row["missed"],
         }
     records = [{"kind": c.kind, "verdict": v.verdict, "reasons": [r.split(":", 1)[0] for r in v.reasons],

@@ -99,9 +99,9 @@ class Auditor:
         if span_rule is not None:
             n = max(1, min(n, int(span_rule.threshold)))
         self._spans = SpanIndex(n).fit(self._tokens)
-        if span_rule is not None and int(span_rule.params.get("boilerplate_sources", 0)) >= 2:
+        if span_rule is not None:  # boilerplate_sources below 2 leaves every shared window counted
             self._spans.fit_boilerplate(self._tokens, max(n, int(span_rule.threshold)),
-                                        int(span_rule.params["boilerplate_sources"]))
+                                        int(span_rule.params.get("boilerplate_sources", 0)))
 
         # How close real records the generator never saw come to the sources: the holdout, pooled with
         # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on

@@ -44,6 +44,6 @@ def leave_one_out_nearest(vecs: np.ndarray, rows: np.ndarray | None = None) -> n
     if len(vecs) < 2:
         return np.zeros(0, np.float32)
     rows = np.arange(len(vecs)) if rows is None else np.asarray(rows, dtype=np.int64)
-    dist, ids = search(flat_index(vecs), np.ascontiguousarray(vecs[rows]), 2)
+    dist, ids = nearest(vecs, np.ascontiguousarray(vecs[rows]), k=2)
     self_first = ids[:, 0] == rows
     return np.where(self_first, dist[:, 1], dist[:, 0]).astype(np.float32)

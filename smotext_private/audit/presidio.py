@@ -49,11 +49,10 @@ _CONTRACTION = re.compile(r"[A-Za-z]['’](?:know|n|t|ll|re|ve|d|m|all|em|cha|tc
 def plausible(f: PiiFinding) -> bool:
     """False for known false positives: code-like tokens tagged as names or licences, names with digits,
     spoken contractions tagged as names, and "URLs" with an empty host label ("core...um...co")."""
-    if f.entity_type in _CODE_PRONE and _CODE_LIKE.match(f.text.strip()):
+    text = f.text.strip()
+    if f.entity_type in _CODE_PRONE and (_CODE_LIKE.match(text) or text.lower() in _CLINICAL_ABBREVIATIONS):
         return False
     if f.entity_type == "PERSON" and any(ch.isdigit() for ch in f.text):
-        return False
-    if f.entity_type in _CODE_PRONE and f.text.strip().lower() in _CLINICAL_ABBREVIATIONS:
         return False
     if f.entity_type == "PERSON" and _CONTRACTION.search(f.text):
         return False
@@ -74,7 +73,7 @@ _LABEL_WORDS = frozenset(
 _EPONYM_NOUNS = frozenset(
     "monitor monitoring rules rule criteria score scale sign signs test tests manoeuvre maneuver surgery "
     "procedure type types classification class stage staging syndrome disease phenomenon reflex position "
-    "index equation formula questionnaire ankle knee positive negative manoeuvre".split()
+    "index equation formula questionnaire ankle knee positive negative".split()
 )
 # HIPAA Safe Harbor keeps states and anything larger: US states, countries, continents are not identifiers.
 _BROAD_PLACES = frozenset(
