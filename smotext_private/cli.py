@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=None, help="stop (after a checkpoint) after this long; re-run to continue")
     t.add_argument("--export", default=None, help="after training, write the bridge folder here")
     t.add_argument("--private-sources", action="store_true", help="the corpus holds private records (recorded in the model card)")
+    t.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
+    t.add_argument("--init-from", default=None, help="start from this bridge folder (same shape) instead of random weights")
+    t.add_argument("--max-target-tokens", type=int, default=48, help="longest target text in tokens (default 48)")
 
     sub.add_parser("models", help="list backends and where their weights were found")
 
@@ -222,7 +225,8 @@ def _cmd_train_bridge(args) -> int:
 
     targs = TrainArgs(corpus=args.corpus, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       n_soft_tokens=args.soft_tokens, hidden=args.hidden, seed=args.seed, private_sources=args.private_sources,
-                      threads=args.threads)
+                      threads=args.threads, device=args.device, init_from=args.init_from,
+                      max_target_tokens=args.max_target_tokens)
     run = train(targs, max_minutes=args.max_minutes, stop_at=args.stop_at)
     if args.export:
         export_bridge(run, args.export)

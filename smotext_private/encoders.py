@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -33,12 +34,12 @@ class MiniLMEncoder:
     dim = 384
     normalized = True
 
-    def __init__(self, *, device: str = "cpu") -> None:
+    def __init__(self, *, device: str = "cpu", path: str | None = None) -> None:
         enforce_offline()
         from sentence_transformers import SentenceTransformer
 
-        self.path = minilm_dir()
-        self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
+        self.path = Path(path) if path else minilm_dir()
+        self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True).float()
         self.max_tokens = int(self.model.max_seq_length)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:

@@ -51,6 +51,14 @@ class FrozenLM:
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
         return cls(model, tok, "SmolLM2-135M-Instruct")
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> "FrozenLM":
+        self.model.to(device)
+        return self
+
     # -- prompts -------------------------------------------------------------------
     def prompt_parts(self, template: str) -> PromptParts:
         before, after = template.split("{soft}")
@@ -65,8 +73,8 @@ class FrozenLM:
     def assemble(self, parts: PromptParts, soft: torch.Tensor) -> torch.Tensor:
         """``[prefix][soft tokens][suffix]`` as input embeddings, shape (B, L, H)."""
         b = soft.shape[0]
-        pre = self.embed(torch.tensor(parts.prefix)).unsqueeze(0).expand(b, -1, -1)
-        suf = self.embed(torch.tensor(parts.suffix)).unsqueeze(0).expand(b, -1, -1)
+        pre = self.embed(torch.tensor(parts.prefix, device=self.device)).unsqueeze(0).expand(b, -1, -1)
+        suf = self.embed(torch.tensor(parts.suffix, device=self.device)).unsqueeze(0).expand(b, -1, -1)
         return torch.cat([pre, soft.to(pre.dtype), suf], dim=1)
 
     def tokenize_targets(self, texts: Sequence[str], max_tokens: int) -> list[list[int]]:

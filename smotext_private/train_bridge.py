@@ -39,6 +39,9 @@ class TrainArgs:
     seed: int = 0
     threads: int = 2
     private_sources: bool = False  # recorded in the card when the corpus holds private data
+    device: str = "cpu"  # "cuda" trains on a GPU (LM float32 with TF32 matmuls)
+    init_from: str | None = None  # start from this bridge folder's weights instead of random ones
+    corpus_note: str | None = None  # what the corpus is, for the model card (default: the public corpus of make bridge-corpus)
 
 
 def read_corpus(path: str | Path) -> list[str]:
@@ -73,26 +76,35 @@ def _lr_at(step: int, args: TrainArgs) -> float:
 
 
 def teacher_forced_loss(lm, bridge: Bridge, vecs: torch.Tensor, texts: list[str], templates: list[str], max_tokens: int) -> torch.Tensor:
-    """Mean NLL of each text given its soft tokens inside its template (loss on the text only)."""
-    soft = bridge(vecs)
+    """Mean NLL of each text given its soft tokens inside its template (loss on the text only).
+
+    The batch is built as one padded id matrix (``[prefix][soft slots][suffix][text][eos]``,
+    right-padded), embedded in one call; the soft tokens are written into their slots.
+    """
+    device = lm.device
+    soft = bridge(vecs.to(device))
+    n_soft = soft.shape[1]
     targets = lm.tokenize_targets(texts, max_tokens)
-    rows, labels = [], []
-    for i, tmpl in enumerate(templates):
-        parts = lm.prompt_parts(tmpl)
-        prompt = lm.assemble(parts, soft[i : i + 1])[0]
-        tgt = torch.tensor(targets[i])
-        rows.append(torch.cat([prompt, lm.embed(tgt)], dim=0))
-        labels.append(torch.cat([torch.full((prompt.shape[0],), -100), tgt]))
-    length = max(r.shape[0] for r in rows)
-    h = rows[0].shape[1]
-    emb = torch.zeros(len(rows), length, h)
-    lab = torch.full((len(rows), length), -100, dtype=torch.long)
-    mask = torch.zeros(len(rows), length, dtype=torch.long)
-    for i, (r, l) in enumerate(zip(rows, labels)):
-        emb[i, : r.shape[0]] = r
-        lab[i, : l.shape[0]] = l
-        mask[i, : r.shape[0]] = 1
-    out = lm.model(inputs_embeds=emb, attention_mask=mask, labels=lab)
+    parts = {t: lm.prompt_parts(t) for t in set(templates)}
+    seqs, starts, prompt_lens = [], [], []
+    for tmpl, tgt in zip(templates, targets):
+        p = parts[tmpl]
+        seqs.append(p.prefix + [lm.pad_id] * n_soft + p.suffix + tgt)
+        starts.append(len(p.prefix))
+        prompt_lens.append(len(p.prefix) + n_soft + len(p.suffix))
+    b, length = len(seqs), max(len(s) for s in seqs)
+    ids = torch.full((b, length), lm.pad_id, dtype=torch.long)
+    lab = torch.full((b, length), -100, dtype=torch.long)
+    mask = torch.zeros(b, length, dtype=torch.long)
+    for i, (seq, plen) in enumerate(zip(seqs, prompt_lens)):
+        ids[i, : len(seq)] = torch.tensor(seq)
+        lab[i, plen : len(seq)] = ids[i, plen : len(seq)]
+        mask[i, : len(seq)] = 1
+    emb = lm.embed(ids.to(device))
+    rows = torch.arange(b, device=device)[:, None]
+    cols = torch.tensor(starts, device=device)[:, None] + torch.arange(n_soft, device=device)[None, :]
+    emb = emb.index_put((rows, cols), soft.to(emb.dtype))
+    out = lm.model(inputs_embeds=emb, attention_mask=mask.to(device), labels=lab.to(device))
     return out.loss
 
 
@@ -107,7 +119,7 @@ def _save_checkpoint(run: Path, bridge: Bridge, opt: torch.optim.Optimizer, step
         st = opt.state.get(p, {})
         for key in ("exp_avg", "exp_avg_sq"):
             if key in st:
-                tensors[f"{i}.{key}"] = st[key].contiguous()
+                tensors[f"{i}.{key}"] = st[key].detach().cpu().contiguous()
         if "step" in st:
             tensors[f"{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
     save_file(tensors, str(tmp / "optimizer.safetensors"))
@@ -136,8 +148,8 @@ def _load_checkpoint(run: Path, bridge: Bridge, opt: torch.optim.Optimizer) -> t
         if f"{i}.exp_avg" in tensors:
             opt.state[p] = {
                 "step": tensors[f"{i}.step"].reshape(()),
-                "exp_avg": tensors[f"{i}.exp_avg"],
-                "exp_avg_sq": tensors[f"{i}.exp_avg_sq"],
+                "exp_avg": tensors[f"{i}.exp_avg"].to(p.device),
+                "exp_avg_sq": tensors[f"{i}.exp_avg_sq"].to(p.device),
             }
     return int(state["step"]), float(state.get("elapsed_s", 0.0))
 
@@ -167,6 +179,16 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     )
     torch.manual_seed(args.seed)
     bridge = Bridge(cfg)
+    if args.init_from:
+        init = Bridge.load(args.init_from)
+        if init.config.to_dict() | {"extra": {}} != cfg.to_dict() | {"extra": {}}:
+            raise InputError(f"--init-from {args.init_from}: its config {init.config.to_dict()} does not match this run's {cfg.to_dict()}")
+        bridge.load_state_dict(init.state_dict())
+    if args.device != "cpu":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        lm.to(args.device)
+    bridge.to(args.device)
     opt = torch.optim.AdamW(bridge.parameters(), lr=args.lr, weight_decay=0.0)
     step, elapsed = _load_checkpoint(run, bridge, opt)
     log_path = run / "loss.log"
@@ -213,7 +235,8 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     return run
 
 
-def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None = None) -> Path:
+def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None = None,
+                  reproduce: str = "`make bridge` (see README)") -> Path:
     """Copy the latest checkpoint's bridge into ``dest`` with a model card built from the run's own logs."""
     run = Path(run_dir)
     state = json.loads((run / "ckpt" / "state.json").read_text())
@@ -234,15 +257,22 @@ def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None
         f"- Parameters: {bridge.n_params:,}",
         f"- Training corpus: `{corpus.name}`"
         + (" (PRIVATE SOURCES, by explicit user request)" if args.get("private_sources") else
+           f" ({args['corpus_note']})" if args.get("corpus_note") else
            " (public: WordNet 3.0 glosses and usage examples, and Debian `fortunes` categories not reserved for evaluation;"
            " built by `scripts/build_bridge_corpus.py`)"),
         f"- Steps: {state['step']} x batch {args['batch_size']} (of a {args['steps']}-step cosine schedule), lr {args['lr']} (warmup {args['warmup']}), "
-        f"seed {args['seed']}, {args['threads']} CPU threads",
-        f"- Wall time: {state['elapsed_s'] / 60:.1f} min on a 2-core CPU",
+        f"seed {args['seed']}, targets up to {args['max_target_tokens']} tokens, "
+        + (f"{args['threads']} CPU threads" if args.get("device", "cpu") == "cpu" else f"device {args['device']}"),
+        f"- Wall time: {state['elapsed_s'] / 60:.1f} min"
+        + (" on a 2-core CPU" if args.get("device", "cpu") == "cpu" else f" on {args['device']}"),
+    ]
+    if args.get("init_from"):
+        card.append(f"- Initialised from the bridge in `{args['init_from']}` (its own card, steps and corpus precede these)")
+    card += [
         f"- Loss: first 20 steps mean {sum(head) / max(1, len(head)):.3f}, last 50 steps mean {sum(tail) / max(1, len(tail)):.3f}",
         "- Decode prompt: `" + bridge.config.decode_template.replace("\n", "\\n") + "` in SmolLM2's chat format, no system turn",
     ]
     if metrics:
         card += ["", "## Fidelity (held-out text)", "", "```json", json.dumps(metrics, indent=2), "```"]
-    card += ["", "Reproduce: `make bridge` (see README).", ""]
+    card += ["", f"Reproduce: {reproduce}.", ""]
     return bridge.save(dest, card="\n".join(card), metrics=metrics)
