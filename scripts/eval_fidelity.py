@@ -36,14 +36,16 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=["fortunes:data/fortunes4.csv", "demo:data/demo_notes.csv"])
     ap.add_argument("--log", default="reports/fidelity-runs.jsonl")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-new-tokens", type=int, default=None, help="decode length (default: the decoder's)")
     a = ap.parse_args()
 
-    from smotext_private.decoders import BridgeDecoder
+    from smotext_private.decoders import BridgeDecoder, DecodeSettings
     from smotext_private.encoders import MiniLMEncoder
     from smotext_private.fidelity import measure_fidelity
 
     enc = MiniLMEncoder()
-    dec = BridgeDecoder.default(bridge_dir=a.bridge)
+    dec = BridgeDecoder.default(bridge_dir=a.bridge,
+                                settings=DecodeSettings(max_new_tokens=a.max_new_tokens) if a.max_new_tokens else None)
     for spec in a.sets:
         name, path = spec.split(":", 1)
         texts, labels = held_out_sample(path, a.limit, a.seed)
@@ -51,6 +53,7 @@ def main() -> None:
             t0 = time.time()
             res = measure_fidelity(texts, labels, enc, dec, n_candidates=n, seed=a.seed, progress=True)
             row = {"variant": a.variant, "set": name, "n_candidates": n, "seconds": round(time.time() - t0, 1),
+                   "max_new_tokens": dec.settings.max_new_tokens,
                    "bridge": dec.describe()["bridge"], "bridge_sha256": dec.describe().get("bridge_sha256"), **res}
             with open(a.log, "a") as fh:
                 fh.write(json.dumps(row) + "\n")

@@ -658,12 +658,43 @@ def _fit(note_type: str, c: _Content, ids: dict, rng: np.random.Generator) -> tu
 
 
 # -- public API --------------------------------------------------------------------------------------
+def _phrase_lists(obj) -> list[tuple[str, ...]]:
+    """Every tuple of two or more phrases inside a phrase bank."""
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _phrase_lists(v)]
+    if isinstance(obj, tuple) and len(obj) >= 2 and all(isinstance(x, str) for x in obj):
+        return [obj]
+    if isinstance(obj, tuple):
+        return [t for x in obj for t in _phrase_lists(x)]
+    return []
+
+
+def _phrase_half(obj, h: int, taken: frozenset[str]):
+    """Every phrase list cut to its even (h=0) or odd (h=1) items; half 1 also drops any phrase
+    half 0 uses in another list (some phrases recur across lists), unless that empties the list."""
+    if isinstance(obj, dict):
+        return {key: _phrase_half(v, h, taken) for key, v in obj.items()}
+    if isinstance(obj, tuple) and len(obj) >= 2 and all(isinstance(x, str) for x in obj):
+        half = tuple(x for i, x in enumerate(obj) if i % 2 == h)
+        return tuple(x for x in half if x not in taken) or half
+    if isinstance(obj, tuple):
+        return tuple(_phrase_half(x, h, taken) for x in obj)
+    return obj
+
+
+def _half_banks(h: int) -> dict[str, dict]:
+    taken = frozenset() if h == 0 else frozenset(
+        x for lst in _phrase_lists(_phrase_half(SPECIALTIES, 0, frozenset())) for x in lst)
+    return _phrase_half(SPECIALTIES, h, taken)
+
+
 def make_demo_notes(
     n_per_class: int = 60,
     seed: int = 0,
     *,
     specialties: Sequence[str] | None = None,
     identifier_rate: float = 0.6,
+    phrase_half: int | None = None,
 ) -> list[dict]:
     """Synthetic outpatient notes, triage messages, referral letters, follow-ups and discharge summaries.
 
@@ -673,6 +704,10 @@ def make_demo_notes(
     into the text; it is empty for notes without identifiers (about
     ``1 - identifier_rate`` of them). Every text has 25-70 words.
     Deterministic for a given seed.
+
+    ``phrase_half`` (0 or 1) writes the notes from every other phrase of each phrase
+    list only, so that notes written from half 0 and notes written from half 1 share
+    the frames and topics but no phrase (the leak-injection suite's clean notes).
     """
     from faker import Faker
 
@@ -687,6 +722,10 @@ def make_demo_notes(
     if unknown or not labels:
         raise InputError(f"unknown specialty {unknown[0] if unknown else '(none given)'!r}; choose from {', '.join(SPECIALTIES)}")
 
+    if phrase_half not in (None, 0, 1):
+        raise InputError(f"phrase_half must be 0, 1 or None, got {phrase_half!r}")
+    banks = SPECIALTIES if phrase_half is None else _half_banks(phrase_half)
+
     rng = np.random.default_rng(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -696,7 +735,7 @@ def make_demo_notes(
     order = [order[int(i)] for i in rng.permutation(len(order))]
     rows = []
     for i, label in enumerate(order):
-        c = _Content(SPECIALTIES[label], rng)
+        c = _Content(banks[label], rng)
         note_type = _pick(rng, _NOTE_TYPES_BY_SPECIALTY.get(label, NOTE_TYPES))
         dos = start + _dt.timedelta(days=int(rng.integers(0, 3 * 365)))
         ids = _identifiers(fake, rng, c, dos) if rng.random() < identifier_rate else {}

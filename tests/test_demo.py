@@ -94,3 +94,14 @@ def test_demo_csv_loads_with_data_module(tmp_path):
     path = write_demo_csv(tmp_path / "notes.csv", n_per_class=4, seed=2)
     rec = load_records(path, "text", "label")
     assert len(rec) == 4 * len(SPECIALTIES) and rec.ids[0] == "demo-00000"
+
+
+def test_phrase_halves_share_no_phrase():
+    from smotext_private.demo import _half_banks, _phrase_lists
+
+    halves = [{x for lst in _phrase_lists(_half_banks(h)) for x in lst} for h in (0, 1)]
+    assert halves[0] and halves[1] and not halves[0] & halves[1]
+    a = make_demo_notes(3, 0, phrase_half=0)
+    assert a == make_demo_notes(3, 0, phrase_half=0) and a != make_demo_notes(3, 0)
+    with pytest.raises(InputError, match="phrase_half"):
+        make_demo_notes(2, 0, phrase_half=2)

@@ -90,16 +90,25 @@ def _dedupe(texts: list[str], labels: list[str], planted: list[dict]) -> tuple[l
     return out
 
 
-def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction: float = 0.2) -> Corpus:
+def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction: float = 0.2,
+                disjoint_clean: bool = True) -> Corpus:
+    """Demo notes as sources and clean pool.
+
+    ``disjoint_clean`` (the default) writes the sources from one half of every phrase list
+    of ``make_demo_notes`` and the clean notes from the other half: same specialties, note
+    frames and topics, no shared phrase. Drawn from the same lists, a "clean" note repeats
+    whole clauses that only one or two sources contain, which is what a span leak is.
+    """
     from smotext_private.demo import SPECIALTIES, make_demo_notes
 
     k = len(SPECIALTIES)
-    rows = make_demo_notes(max(2, -(-n_sources // k)), seed)
+    src_half, clean_half = (0, 1) if disjoint_clean else (None, None)
+    rows = make_demo_notes(max(2, -(-n_sources // k)), seed, phrase_half=src_half)
     texts, labels, planted = _dedupe([r["text"] for r in rows], [r["label"] for r in rows],
                                      [{kk: v for kk, v in r["planted"].items()} for r in rows])
     train, holdout, idx_planted = _split(texts, labels, planted, holdout_fraction, seed, "demo")
     seen = {norm_key(t) for t in texts}
-    clean_rows = make_demo_notes(max(2, -(-(n_clean * 2) // k)), seed + 1, identifier_rate=0.0)
+    clean_rows = make_demo_notes(max(2, -(-(n_clean * 2) // k)), seed + 1, identifier_rate=0.0, phrase_half=clean_half)
     clean, clean_labels, dropped = [], [], 0
     for r in clean_rows:
         key = norm_key(r["text"])
@@ -111,10 +120,14 @@ def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction
     order = list(range(len(clean)))
     random.Random(seed).shuffle(order)
     order = order[:n_clean]
+    half = lambda h: "" if h is None else f", phrase_half={h}"  # noqa: E731
     notes = [
-        f"sources: make_demo_notes(n_per_class={max(2, -(-n_sources // k))}, seed={seed}) "
+        f"sources: make_demo_notes(n_per_class={max(2, -(-n_sources // k))}, seed={seed}{half(src_half)}) "
         f"({len(texts)} notes, {len(train.texts)} index + {len(holdout.texts)} holdout)",
-        f"clean pool: make_demo_notes(seed={seed + 1}, identifier_rate=0), {dropped} duplicate(s) of sources dropped",
+        f"clean pool: make_demo_notes(seed={seed + 1}, identifier_rate=0{half(clean_half)}), "
+        f"{dropped} duplicate(s) of sources dropped"
+        + ("; the two halves of every phrase list are disjoint, so clean notes share frames and topics with the "
+           "sources but no phrase" if disjoint_clean else ""),
     ]
     return Corpus("demo", list(train.texts), list(train.labels), idx_planted, list(holdout.texts),
                   [clean[i] for i in order], [clean_labels[i] for i in order], notes)
