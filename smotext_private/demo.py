@@ -669,14 +669,25 @@ def _phrase_lists(obj) -> list[tuple[str, ...]]:
     return []
 
 
+_ALTERNATIVES = re.compile(r"\{([^{}]*\|[^{}]*)\}")
+
+
+def _renderings(phrase: str) -> set[str]:
+    """A phrase with every ``{a|b}`` choice spelled out (named slots such as ``{bmi}`` stay)."""
+    m = _ALTERNATIVES.search(phrase)
+    if not m:
+        return {phrase}
+    return {r for alt in m.group(1).split("|") for r in _renderings(phrase[: m.start()] + alt + phrase[m.end() :])}
+
+
 def _phrase_half(obj, h: int, taken: frozenset[str]):
-    """Every phrase list cut to its even (h=0) or odd (h=1) items; half 1 also drops any phrase
-    half 0 uses in another list (some phrases recur across lists), unless that empties the list."""
+    """Every phrase list cut to its even (h=0) or odd (h=1) items; half 1 also drops any phrase that
+    can read like one of half 0 (some phrases recur across lists), unless that empties the list."""
     if isinstance(obj, dict):
         return {key: _phrase_half(v, h, taken) for key, v in obj.items()}
     if isinstance(obj, tuple) and len(obj) >= 2 and all(isinstance(x, str) for x in obj):
         half = tuple(x for i, x in enumerate(obj) if i % 2 == h)
-        return tuple(x for x in half if x not in taken) or half
+        return tuple(x for x in half if not _renderings(x) & taken) or half
     if isinstance(obj, tuple):
         return tuple(_phrase_half(x, h, taken) for x in obj)
     return obj
@@ -684,7 +695,7 @@ def _phrase_half(obj, h: int, taken: frozenset[str]):
 
 def _half_banks(h: int) -> dict[str, dict]:
     taken = frozenset() if h == 0 else frozenset(
-        x for lst in _phrase_lists(_phrase_half(SPECIALTIES, 0, frozenset())) for x in lst)
+        r for lst in _phrase_lists(_phrase_half(SPECIALTIES, 0, frozenset())) for x in lst for r in _renderings(x))
     return _phrase_half(SPECIALTIES, h, taken)
 
 

@@ -134,7 +134,7 @@ def test_demo_corpus_uses_the_pipeline_split(demo: Corpus) -> None:
     from smotext_private.data import Records, split_holdout
     from smotext_private.demo import make_demo_notes
 
-    rows = make_demo_notes(10, 3)
+    rows = make_demo_notes(10, 3, phrase_half=0)
     recs = Records(tuple(r["text"] for r in rows), tuple(r["label"] for r in rows),
                    tuple(str(i) for i in range(len(rows))), "demo", "")
     train, holdout = split_holdout(recs, 0.2, 3)
@@ -242,20 +242,25 @@ def test_scores_separate_members_in_a_leaky_release() -> None:
     assert all(a["auc"] > 0.7 for a in res.values())
 
 
-def test_span_diagnostics_half_banks_are_disjoint_and_restore_the_bank() -> None:
+def test_span_diagnostics_rejected_share() -> None:
     from audits.leak_injection import span_diagnostics as sd
-    from smotext_private import demo as demo_mod
 
-    before = repr(demo_mod.SPECIALTIES)
-    a = sd.half_bank_notes(2, 0, 0, 0.0)
-    b = sd.half_bank_notes(2, 0, 1, 0.0)
-    assert repr(demo_mod.SPECIALTIES) == before and a != b
-    assert sd._half(("x", "y", "z"), 0) == ("x", "z") and sd._half(("x", "y", "z"), 1) == ("y",)
     src = ["the cat sat on the warm mat near the door today"] * 6 + ["a quiet owl flew over the old barn at dusk again"]
     # the cat line is in 6 sources (boilerplate at k=5), the owl line in one
     assert sd.rejected_share(src, ["the cat sat on the warm mat near the door"], 5) == 0.0
     assert sd.rejected_share(src, ["so a quiet owl flew over the old barn at dusk"], 5) == 1.0
     assert sd.rejected_share(src, ["the cat sat on the warm mat near the door"], 0) == 1.0
+
+
+def test_demo_clean_pool_shares_no_phrase_with_the_sources(demo: Corpus) -> None:
+    from smotext_private.demo import _half_banks, _phrase_lists, _renderings
+
+    half0 = {x for lst in _phrase_lists(_half_banks(0)) for x in lst}
+    half1 = {r for lst in _phrase_lists(_half_banks(1)) for x in lst for r in _renderings(x)}
+    # the sources' phrases that half 1 can never write (most of them), taken where they have no slots
+    own = {x for x in half0 if "{" not in x and len(x.split()) >= 4 and x not in half1}
+    assert any(p in t for t in demo.index_texts for p in own)
+    assert not any(p in t for t in demo.clean_texts for p in own)
 
 
 def test_pii_cache_is_keyed_by_the_detectors_code(tmp_path: Path) -> None:

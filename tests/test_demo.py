@@ -96,11 +96,14 @@ def test_demo_csv_loads_with_data_module(tmp_path):
     assert len(rec) == 4 * len(SPECIALTIES) and rec.ids[0] == "demo-00000"
 
 
-def test_phrase_halves_share_no_phrase():
-    from smotext_private.demo import _half_banks, _phrase_lists
+def test_phrase_halves_share_almost_no_phrase():
+    from smotext_private.demo import _half_banks, _phrase_lists, _renderings
 
     halves = [{x for lst in _phrase_lists(_half_banks(h)) for x in lst} for h in (0, 1)]
-    assert halves[0] and halves[1] and not halves[0] & halves[1]
+    read0 = {r for x in halves[0] for r in _renderings(x)}
+    shared = {x for x in halves[1] if _renderings(x) & read0}
+    # only a list whose every other phrase also recurs in half 0 keeps one (a drug that two problems list)
+    assert halves[1] and len(shared) <= 0.05 * len(halves[1])
     a = make_demo_notes(3, 0, phrase_half=0)
     assert a == make_demo_notes(3, 0, phrase_half=0) and a != make_demo_notes(3, 0)
     with pytest.raises(InputError, match="phrase_half"):
