@@ -659,10 +659,10 @@ def _fit(note_type: str, c: _Content, ids: dict, rng: np.random.Generator) -> tu
 
 # -- public API --------------------------------------------------------------------------------------
 def _phrase_lists(obj) -> list[tuple[str, ...]]:
-    """Every tuple of two or more phrases inside a phrase bank."""
+    """Every tuple of phrases inside a phrase bank."""
     if isinstance(obj, dict):
         return [t for v in obj.values() for t in _phrase_lists(v)]
-    if isinstance(obj, tuple) and len(obj) >= 2 and all(isinstance(x, str) for x in obj):
+    if isinstance(obj, tuple) and obj and all(isinstance(x, str) for x in obj):
         return [obj]
     if isinstance(obj, tuple):
         return [t for x in obj for t in _phrase_lists(x)]
@@ -680,23 +680,45 @@ def _renderings(phrase: str) -> set[str]:
     return {r for alt in m.group(1).split("|") for r in _renderings(phrase[: m.start()] + alt + phrase[m.end() :])}
 
 
-def _phrase_half(obj, h: int, taken: frozenset[str]):
-    """Every phrase list cut to its even (h=0) or odd (h=1) items; half 1 also drops any phrase that
-    can read like one of half 0 (some phrases recur across lists), unless that empties the list."""
+def _phrase_half(obj, h: int, owner: dict[str, int]):
+    """Every phrase list cut to the phrases of half ``h``: a phrase that recurs in several lists
+    (a drug two problems prescribe) belongs to one half everywhere (``owner``), the others
+    alternate by position; a list left with nothing keeps its alternate half."""
     if isinstance(obj, dict):
-        return {key: _phrase_half(v, h, taken) for key, v in obj.items()}
+        return {key: _phrase_half(v, h, owner) for key, v in obj.items()}
     if isinstance(obj, tuple) and len(obj) >= 2 and all(isinstance(x, str) for x in obj):
-        half = tuple(x for i, x in enumerate(obj) if i % 2 == h)
-        return tuple(x for x in half if not _renderings(x) & taken) or half
+        mine = tuple(x for i, x in enumerate(obj) if owner.get(x, i % 2) == h)
+        return mine or tuple(x for i, x in enumerate(obj) if i % 2 == h)
     if isinstance(obj, tuple):
-        return tuple(_phrase_half(x, h, taken) for x in obj)
+        return tuple(_phrase_half(x, h, owner) for x in obj)
     return obj
 
 
 def _half_banks(h: int) -> dict[str, dict]:
-    taken = frozenset() if h == 0 else frozenset(
-        r for lst in _phrase_lists(_phrase_half(SPECIALTIES, 0, frozenset())) for x in lst for r in _renderings(x))
-    return _phrase_half(SPECIALTIES, h, taken)
+    # phrases that can read alike (after spelling out {a|b} choices) and sit in more than one
+    # list are given to one half, alternately in order of first appearance
+    lists = _phrase_lists(SPECIALTIES)
+    seen: dict[str, int] = {}
+    for lst in lists:
+        for x in lst:
+            for r in _renderings(x):
+                seen[r] = seen.get(r, 0) + 1
+    owner: dict[str, int] = {}
+    group: dict[str, int] = {}
+    n_groups = 0
+    for lst in lists:
+        for x in lst:
+            reads = _renderings(x)
+            if x in owner or not any(seen[r] > 1 for r in reads):
+                continue
+            known = [group[r] for r in reads if r in group]
+            if known:
+                owner[x] = known[0]
+            else:
+                owner[x], n_groups = n_groups % 2, n_groups + 1
+            for r in reads:
+                group.setdefault(r, owner[x])
+    return _phrase_half(SPECIALTIES, h, owner)
 
 
 def make_demo_notes(

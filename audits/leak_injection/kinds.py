@@ -9,7 +9,9 @@ Leak kinds (the audit must reject them):
 * ``verbatim``: a source, unchanged;
 * ``edit_1to3``: a source with 1-3 word edits (substitution, insertion, deletion);
 * ``eda_sr`` / ``eda_ri`` / ``eda_rs`` / ``eda_rd``: EDA at alpha 0.1;
-* ``span12``: a clean text with a 12-token span of a source inserted;
+* ``span12``: a clean text with a 12-token span of a source inserted, a span whose wording
+  (numbers aside) no other source has: that record's own words, not the corpus' stock
+  phrasing ("Dear Doctor, I am referring this patient, a 59-year-old woman");
 * ``replay_<id>``: a clean text carrying one identifier of a source (name, MRN,
   phone, e-mail, date of birth), re-formatted where the identifier has formats.
 
@@ -20,6 +22,7 @@ should reject it, a recall figure for the detector, not a leak) and ``clean``.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 import random
 import re
 from dataclasses import dataclass, field
@@ -43,7 +46,7 @@ KIND_DESCRIPTIONS = {
     "eda_ri": "EDA random insertion of synonyms, alpha 0.1",
     "eda_rs": "EDA random swap, alpha 0.1",
     "eda_rd": "EDA random deletion, p 0.1",
-    "span12": "clean text + a 12-token span of a source",
+    "span12": "clean text + a 12-token span only that source has (numbers aside)",
     "replay_name": "clean text + a source's patient name",
     "replay_mrn": "clean text + a source's record number",
     "replay_phone": "clean text + a source's phone (re-formatted)",
@@ -213,13 +216,27 @@ def token_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN.finditer(text)]
 
 
+def own_span_starts(texts: Sequence[str], length: int) -> list[list[int]]:
+    """For each text, the token positions where a ``length``-token span starts whose wording
+    (lowercased, every digit run as ``#``) occurs in no other text."""
+    grams = []
+    df: Counter = Counter()
+    for t in texts:
+        sh = [re.sub(r"\d+", "#", w.lower()) for w in _TOKEN.findall(t)]
+        g = [tuple(sh[i : i + length]) for i in range(len(sh) - length + 1)]
+        grams.append(g)
+        df.update(set(g))
+    return [[i for i, gram in enumerate(g) if df[gram] == 1] for g in grams]
+
+
 def build_span(corpus: Corpus, n: int, rng: random.Random, length: int = 12) -> list[Candidate]:
-    eligible = [i for i, t in enumerate(corpus.index_texts) if len(token_spans(t)) >= length]
+    own = own_span_starts(corpus.index_texts, length)
+    eligible = [i for i, starts in enumerate(own) if starts]
     out = []
     for i in _pick_sources(len(corpus.index_texts), n, rng, eligible):
         src = corpus.index_texts[i]
         spans = token_spans(src)
-        start = rng.randrange(len(spans) - length + 1)
+        start = rng.choice(own[i])
         span = src[spans[start][0] : spans[start + length - 1][1]]
         h = rng.randrange(len(corpus.clean_texts))
         text = insert_sentence(corpus.clean_texts[h], span + ".", rng)

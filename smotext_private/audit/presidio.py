@@ -102,15 +102,38 @@ LABELLED_NAME = re.compile(
 )
 
 
+# Two or three capitalised words where a note introduces its patient: before an identifier or
+# an age ("Tracy English, MRN ...", "Amber Ruiz, 65yo F", "Nathan Cross (DOB ..."), before what a
+# patient does in a note ("Ebony Hardin returns ...", "Mackenzie Miranda reports ..."), or after
+# "referring" ("I am referring Nathan Cross"). spaCy's small model misses some of these.
+_TWO_TO_THREE = _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){1,2}"
+CUED_NAME = re.compile(
+    r"(?:\breferring[ \t]+(?P<after>" + _TWO_TO_THREE + r"))"
+    r"|(?:\b(?P<before>" + _TWO_TO_THREE + r")(?=,?[ \t]*\(?(?:MRN|MR#|DOB|D\.O\.B)\b"
+    r"|,?[ \t]*(?:a[ \t]+)?\d{1,3}(?:[ \t]?(?:yo|y/o|y\.o\.)\b|-year-old)"
+    r"|[ \t]+(?:returns|reports|presents|presented|agrees|agreed|denies|states|complains|was seen|is seen|was admitted)\b))"
+)
+
+
 def labelled_names(text: str, detector: str = "labelled") -> list[PiiFinding]:
-    """PERSON findings for capitalised words after a form label or title, label words themselves excluded."""
+    """PERSON findings for capitalised words after a form label or title, or in the places a note
+    introduces its patient (``CUED_NAME``); label and function words at the start are not names."""
     out = []
-    for m in LABELLED_NAME.finditer(text):
-        start, end = m.span("value")
-        if _words(text[start:end])[0].lower() in _LABEL_WORDS:
+    for m in list(LABELLED_NAME.finditer(text)) + list(CUED_NAME.finditer(text)):
+        group = next(g for g in ("value", "after", "before") if g in m.re.groupindex and m.group(g))
+        start, end = m.span(group)
+        if _words(text[start:end])[0].lower() in _LABEL_WORDS | _FUNCTION_WORDS:
             continue
-        out.append(PiiFinding("PERSON", start, end, text[start:end], 0.7, detector))
+        # 0.9: the context says it is a name, so it outranks spaCy calling the same words a place or organisation
+        out.append(PiiFinding("PERSON", start, end, text[start:end], 0.9, detector))
     return out
+
+
+# Capitalised at a sentence start, never a name's first word.
+_FUNCTION_WORDS = frozenset(
+    "the a an this that these those his her their our my your its and but or if when while then so "
+    "dear today yesterday tomorrow she he they we it follow-up follow up".split()
+)
 
 
 def _words(s: str) -> list[str]:
