@@ -103,6 +103,21 @@ def test_labelled_names_regex_phones_and_context_false_positives(detector: Presi
     assert ("LOCATION", "Berkeley") in entities(detector, "He moved to Berkeley last spring.")
 
 
+def test_names_where_a_note_introduces_its_patient(detector: PresidioPiiDetector) -> None:
+    # spaCy's small model reads these as places or organisations, or misses them
+    for text, name in [
+        ("CC: Flaking on the scalp. Amber Ruiz, 65yo F with hypothyroidism reports flaking.", "Amber Ruiz"),
+        ("Phone triage 03/25/2023: Mackenzie Miranda reports recurrent throbbing headaches.", "Mackenzie Miranda"),
+        ("Dear Doctor, I am referring Nathan Cross (DOB 07/01/1928), a 96-year-old man.", "Nathan Cross"),
+        ("Pt: Amanda Daniels. Discharge summary, Ward 2 North.", "Amanda Daniels"),
+        ("Amber Ruiz agrees with the plan.", "Amber Ruiz"),
+    ]:
+        assert ("PERSON", name) in entities(detector, text), text
+    # stock phrasing in the same places is not a name
+    text = "Dear Doctor, I am referring this patient, a 59-year-old woman. The Army reports no change. Pt reports pain."
+    assert not {t for e, t in entities(detector, text) if e == "PERSON"}
+
+
 def test_contractions_and_ellipses_are_not_names_or_urls(detector: PresidioPiiDetector) -> None:
     found = entities(detector, 'Memory fault -- core...uh...um...core... Oh, and "Y\'know, Why\'n\'tcha eat it?" she said.')
     assert not {e for e, _ in found} & {"PERSON", "URL"}
