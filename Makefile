@@ -59,7 +59,9 @@ bridge: bridge-corpus
 utility-fortunes: install $(FORTUNES)
 	mkdir -p data out
 	$(PY) scripts/fortunes_csv.py --fortunes $(FORTUNES) --out data/fortunes4.csv
-	$(CLI) release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release --force --policy standard --seed 0
+	# exit 3 (standard's dataset checks blocked the release) is a measured outcome: the report has the utility table and why
+	$(CLI) release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release --force --policy standard --seed 0 \
+		|| test $$? -eq 3
 
 bench: install $(FORTUNES)
 	$(PY) benchmarks/run_all.py --fortunes $(FORTUNES) --out reports/benchmarks.md
