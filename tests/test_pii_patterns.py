@@ -21,6 +21,8 @@ POSITIVE = [
     ("Patient ID: 55-1234", ("PATIENT_ID", "55-1234")),
     ("pt #: A123456", ("PATIENT_ID", "A123456")),
     ("Acct# 99887766", ("ACCOUNT_NUMBER", "99887766")),
+    ("File 9447528 updated.", ("PATIENT_ID", "9447528")),
+    ("Ref 34398738.", ("PATIENT_ID", "34398738")),
     ("Encounter no. 20231115", ("ACCOUNT_NUMBER", "20231115")),
     ("a 92-year-old woman", ("AGE_OVER_89", "92")),
     ("92 yo male with dyspnea", ("AGE_OVER_89", "92")),
@@ -45,6 +47,7 @@ POSITIVE = [
 
 NEGATIVE = [
     "the MRN is pending",                  # MRN without a number
+    "ref 500 mg; file 12 of 30",           # short numbers after ref / file
     "the patient was seen 3 times",        # patient without an id
     "a 45-year-old man",                   # age under 90
     "age 89",                              # 89 is not over 89

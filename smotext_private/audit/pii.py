@@ -133,6 +133,13 @@ CLINICAL_PATTERNS: tuple[ClinicalPattern, ...] = (
         0.8, _min_digits(4),
     ),
     ClinicalPattern(
+        # a bare reference or file number is still "any other unique identifying number" (HIPAA)
+        "PATIENT_ID", "reference",
+        re.compile(
+            r"\b(?:ref(?:erence)?|file|case)\.?\s*(?:(?:id|no\.?|number|num)\s*)?[:#]{0,2}\s*(?P<value>\d{5,12})\b", I),
+        0.75, _min_digits(5),
+    ),
+    ClinicalPattern(
         "ACCOUNT_NUMBER", "account",
         re.compile(
             r"\b(?:account|acct\.?|encounter|visit|admission|billing|claim|FIN|CSN|HAR)\s*"

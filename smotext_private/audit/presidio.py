@@ -109,7 +109,7 @@ LABELLED_NAME = re.compile(
 _TWO_TO_THREE = _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){1,2}"
 CUED_NAME = re.compile(
     r"(?:\breferring[ \t]+(?P<after>" + _TWO_TO_THREE + r"))"
-    r"|(?:\b(?P<before>" + _TWO_TO_THREE + r")(?=,?[ \t]*\(?(?:MRN|MR#|DOB|D\.O\.B)\b"
+    r"|(?:\b(?P<before>" + _TWO_TO_THREE + r")(?=[,;|]?[ \t]*\(?(?:MRN|MR#|DOB|D\.O\.B)\b"
     r"|,?[ \t]*(?:a[ \t]+)?\d{1,3}(?:[ \t]?(?:yo|y/o|y\.o\.)\b|-year-old)"
     r"|[ \t]+(?:returns|reports|presents|presented|agrees|agreed|denies|states|complains|was seen|is seen|was admitted)\b))"
 )
@@ -122,6 +122,10 @@ def labelled_names(text: str, detector: str = "labelled") -> list[PiiFinding]:
     for m in list(LABELLED_NAME.finditer(text)) + list(CUED_NAME.finditer(text)):
         group = next(g for g in ("value", "after", "before") if g in m.re.groupindex and m.group(g))
         start, end = m.span(group)
+        # "Patient: Donna Lopez, MRN 7299530": the label that follows is not part of the name
+        while (last := re.search(r"[,;]?[ \t]*([A-Za-z][A-Za-z'’-]*)$", text[start:end])) and \
+                last.group(1).lower() in _LABEL_WORDS and last.start() > 0:
+            end = start + last.start()
         if _words(text[start:end])[0].lower() in _LABEL_WORDS | _FUNCTION_WORDS:
             continue
         # 0.9: the context says it is a name, so it outranks spaCy calling the same words a place or organisation
