@@ -97,6 +97,7 @@ def test_labelled_names_regex_phones_and_context_false_positives(detector: Presi
     assert {("PERSON", "SHANE BURNS"), ("PERSON", "Page, Shane"), ("PHONE_NUMBER", "825 912 9341")} <= found
     # eponyms, form labels, lower-case NER noise and places no smaller than a state are not identifiers
     text = ("Tel: none. 24-hour Holter monitor ordered; Ottawa ankle rules negative; 5 mm lesion, mg daily. "
+            "Total bilirubin 2.5 mg/dL; troponin 12 ng/L. Meds: none. "
             "Moved from Texas to the United States.")
     assert not {e for e, _ in entities(detector, text)} & {"PERSON", "LOCATION"}
     # ... while towns and people still are

@@ -66,7 +66,8 @@ _NER_NAME_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
 # Form labels, units and kinship words spaCy tags as names ("Tel: ...", "Patient: ...", "5 mm", "Grandma").
 _LABEL_WORDS = frozenset(
     "patient pt tel ph phone email e-mail name dob mrn chart site facility ward unit location referring "
-    "date callback contact ref file today mm cm mg kg ml mcg meds medications exam plan "
+    "date callback contact ref file today mm cm mg kg ml mcg l dl ul mmol meq ng pg ug iu g "
+    "meds medications exam plan "
     "mom mum dad mother father grandma grandpa granny nana son daughter wife husband god lord".split()
 )
 # Words that follow a clinical eponym ("Holter monitor", "Ottawa ankle rules", "Mohs surgery").
