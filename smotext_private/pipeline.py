@@ -298,7 +298,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     x_hold = encoder.encode(list(holdout.texts), progress=opts.progress)
     auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=opts.progress, seed=opts.seed)
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
-    auditor.fit(list(train.texts), x_train, x_hold)
+    auditor.fit(list(train.texts), x_train, x_hold, holdout_texts=list(holdout.texts))
 
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
     key = _run_key({

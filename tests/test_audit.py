@@ -111,7 +111,7 @@ def test_exact_copy_fails_every_check() -> None:
     assert v.scores["embedding_distance"] == pytest.approx(0.0, abs=1e-5)
     assert v.scores["nndr"] == pytest.approx(0.0, abs=1e-5)
     n = len(tokens(SOURCES[0]))
-    assert f"verbatim_span: {n} tokens shared with a source (threshold 8; wording found in 5+ sources not counted)" in v.reasons
+    assert f"verbatim_span: {n} tokens shared with a source (threshold 8; wording found in 5+ real records not counted)" in v.reasons
     assert not any("4829301" in r for r in v.reasons)  # reasons never echo the identifier
 
 
@@ -159,6 +159,18 @@ def test_boilerplate_windows_shared_by_k_sources_are_not_counted() -> None:
     assert idx3.longest_rare_span("i am referring this patient a 44 year old man with".split())[0] == 11
     with pytest.raises(ValueError):
         SpanIndex(n=4).fit_boilerplate(toks, window=3, min_sources=5)
+
+
+def test_boilerplate_counts_the_holdout_records_too() -> None:
+    # the frame is in 3 sources and 2 holdout records: 5 real records, boilerplate at k = 5
+    sources, holdout = BOILER[:3] + ["the rash spread from the left wrist to the elbow over two nights"], BOILER[3:5]
+    pol = only(load_policy("strict"), "verbatim_span")
+    frame = "I am referring this patient, a 72-year-old man with a history of lupus, for review."
+    without = Auditor(pol, ENC).fit(sources, ENC.encode(sources))
+    with_holdout = Auditor(pol, ENC).fit(sources, ENC.encode(sources), ENC.encode(holdout), holdout_texts=holdout)
+    assert without.audit([frame], ENC.encode([frame]), ["a"])[0].verdict == "reject"
+    assert with_holdout.audit([frame], ENC.encode([frame]), ["a"])[0].verdict == "accept"
+    assert with_holdout.calibration()["boilerplate_counted_over"] == 6
 
 
 def test_strict_span_check_skips_boilerplate_but_catches_a_spliced_span() -> None:

@@ -72,7 +72,7 @@ def run_corpus(
     xh = encoder.encode(corpus.holdout_texts)
     auditor = Auditor(policy, encoder, pii_detector=detector, seed=seed)
     log(f"{corpus.name}: fitting the auditor on {len(corpus.index_texts)} sources")
-    auditor.fit(corpus.index_texts, xs, xh)
+    auditor.fit(corpus.index_texts, xs, xh, holdout_texts=corpus.holdout_texts)
     t_fit = time.time() - t1
     log(f"{corpus.name}: auditing")
     t2 = time.time()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import sys
 from pathlib import Path
+from typing import Sequence
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -26,9 +27,11 @@ from smotext_private.audit.text import tokens  # noqa: E402
 WINDOW = 8
 
 
-def rejected_share(sources: list[str], texts: list[str], k: int) -> float:
+def rejected_share(sources: list[str], texts: list[str], k: int, holdout: Sequence[str] = ()) -> float:
+    """Share of ``texts`` with a shared non-boilerplate window; wording is counted over sources + holdout,
+    as ``Auditor.fit`` does."""
     toks = [tokens(t) for t in sources]
-    idx = SpanIndex(4).fit(toks).fit_boilerplate(toks, WINDOW, k)
+    idx = SpanIndex(4).fit(toks).fit_boilerplate(toks + [tokens(t) for t in holdout], WINDOW, k)
     return sum(idx.longest_rare_span(tokens(t))[0] >= WINDOW for t in texts) / len(texts)
 
 
@@ -43,8 +46,8 @@ def main() -> int:
             clean = [x.text for x in build_clean(c, 160)]
             spans = [x.text for x in build_span(c, 80, random.Random(0))]
             for k in ((0, 3, 5, 10) if n == 250 else (5,)):
-                print(f"| {what} | {len(c.index_texts)} | {k or 'off'} | {rejected_share(c.index_texts, clean, k):.1%} "
-                      f"| {rejected_share(c.index_texts, spans, k):.1%} |")
+                print(f"| {what} | {len(c.index_texts)} | {k or 'off'} | {rejected_share(c.index_texts, clean, k, c.holdout_texts):.1%} "
+                      f"| {rejected_share(c.index_texts, spans, k, c.holdout_texts):.1%} |")
     return 0
 
 

@@ -84,8 +84,14 @@ class Auditor:
             out.extend(self.detector.detect(texts[start : start + chunk]))
         return out
 
-    def fit(self, sources: list[str], source_vecs: np.ndarray, holdout_vecs: np.ndarray | None = None) -> "Auditor":
-        """Index the sources and calibrate; ``holdout_vecs`` are real records the generator never saw."""
+    def fit(self, sources: list[str], source_vecs: np.ndarray, holdout_vecs: np.ndarray | None = None,
+            holdout_texts: list[str] | None = None) -> "Auditor":
+        """Index the sources and calibrate; the holdout is real records the generator never saw.
+
+        ``holdout_vecs`` join the distance calibration; ``holdout_texts`` join the count of how many
+        real records share a wording (``verbatim_span``'s boilerplate): stock phrasing of the whole
+        export, not only of the part the generator saw.
+        """
         if len(sources) == 0:
             raise InputError("audit: no source records to audit against")
         self._sources = list(sources)
@@ -99,8 +105,10 @@ class Auditor:
         if span_rule is not None:
             n = max(1, min(n, int(span_rule.threshold)))
         self._spans = SpanIndex(n).fit(self._tokens)
+        self._boilerplate_records = len(self._tokens) + len(holdout_texts or ())
         if span_rule is not None:  # boilerplate_sources below 2 leaves every shared window counted
-            self._spans.fit_boilerplate(self._tokens, max(n, int(span_rule.threshold)),
+            self._spans.fit_boilerplate(self._tokens + [tokens(t) for t in holdout_texts or ()],
+                                        max(n, int(span_rule.threshold)),
                                         int(span_rule.params.get("boilerplate_sources", 0)))
 
         # How close real records the generator never saw come to the sources: the holdout, pooled with
@@ -157,6 +165,7 @@ class Auditor:
             "median_distance": float(np.median(cal)) if len(cal) else None,
             "cutoff": self.distance_cutoff,
             "replayable_identifiers": len(self._replay) if self._replay is not None else 0,
+            "boilerplate_counted_over": self._boilerplate_records,
         }
 
     def calibration_distances(self) -> np.ndarray:

@@ -28,7 +28,7 @@ def embedding_distance(distance: float, cutoff: float, rule: CheckRule, calibrat
 
 def verbatim_span(length: int, rule: CheckRule, boilerplate_sources: int = 0) -> CheckResult:
     why = f"{length} tokens shared with a source (threshold {rule.threshold:g}"
-    why += f"; wording found in {boilerplate_sources}+ sources not counted)" if boilerplate_sources >= 2 else ")"
+    why += f"; wording found in {boilerplate_sources}+ real records not counted)" if boilerplate_sources >= 2 else ")"
     return _result("verbatim_span", length, rule, length >= rule.threshold, why)
 
 
