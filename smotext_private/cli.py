@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", default="strict", help="policy name (strict, standard, research) or YAML path; default strict")
     r.add_argument("--per-class", type=int, default=None, help="synthetic records per class (default: match the largest class)")
     r.add_argument("--k", type=int, default=5, help="nearest same-class neighbours to interpolate towards (default 5)")
+    r.add_argument("--lambda-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
+                   help="interpolation step drawn uniformly from [LO, HI] (default 0 1, SMOTE's); e.g. 0.2 0.8 keeps "
+                        "every target away from both parents")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")
     r.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="JSONL file to write")
     g.add_argument("--per-class", type=int, default=None)
     g.add_argument("--k", type=int, default=5)
+    g.add_argument("--lambda-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-progress", action="store_true")
     _models(g)
@@ -142,6 +146,7 @@ def _cmd_release(args) -> int:
     opts = ReleaseOptions(
         input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
         policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
+        lambda_range=tuple(args.lambda_range),
         fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
         internal_report=args.internal_report, progress=not args.no_progress, **_model_opts(args),
         command=["smotext-private"] + sys.argv[1:],
@@ -165,12 +170,16 @@ def _cmd_generate(args) -> int:
         from .errors import InputError
 
         raise InputError(f"output file {out} already exists")
+    from .smote import check_lambda_range
+
+    check_lambda_range(args.lambda_range)  # before any model loads
     opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), n_candidates=args.n_candidates, **_model_opts(args))
     records = load_records(args.input, args.text_column, args.label_column)
     train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
     encoder, decoder = build_models(opts)
     x = encoder.encode(list(train.texts), progress=not args.no_progress)
-    items, z = plan_release(train.labels, x, per_class=args.per_class, k=args.k, seed=args.seed)
+    items, z = plan_release(train.labels, x, per_class=args.per_class, k=args.k, seed=args.seed,
+                            lambda_range=tuple(args.lambda_range))
     cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     chosen = rerank(cands, z, encoder)
     tmp = out.with_name(out.name + ".tmp")

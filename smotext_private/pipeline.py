@@ -35,6 +35,7 @@ class ReleaseOptions:
     policy: str = "strict"
     per_class: int | None = None
     k: int = 5
+    lambda_range: tuple[float, float] = (0.0, 1.0)
     seed: int = 0
     n_candidates: int = 4
     fidelity_sample: int = 32
@@ -216,13 +217,15 @@ def prepare(opts: ReleaseOptions, policy, log: Callable[[str], None]):
     return records, train, holdout, warnings
 
 
-def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int):
+def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int,
+                 lambda_range: tuple[float, float] = (0.0, 1.0)):
     """Stage 3: the SMOTE plan (classes with two or more training records) and its target vectors."""
     from .data import class_counts
     from .smote import per_class_targets, plan, plan_vectors
 
     counts = {c: n for c, n in class_counts(labels).items() if n >= 2}
-    items = plan(x_train, list(labels), per_class_targets(counts, per_class), k=k, rng=np.random.default_rng(seed))
+    items = plan(x_train, list(labels), per_class_targets(counts, per_class), k=k, rng=np.random.default_rng(seed),
+                 lam_range=lambda_range)
     return items, plan_vectors(x_train, items)
 
 
@@ -232,7 +235,8 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
 
     from .decoders import rerank
 
-    items, z = plan_release(train.labels, x_train, per_class=opts.per_class, k=opts.k, seed=opts.seed)
+    items, z = plan_release(train.labels, x_train, per_class=opts.per_class, k=opts.k, seed=opts.seed,
+                            lambda_range=opts.lambda_range)
     done = work.done()
     if done:
         log(f"resuming: {len(done)} of {len(items)} candidates already generated")
@@ -280,6 +284,9 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         raise InputError(f"--k must be a positive integer, got {opts.k}")
     if opts.n_candidates < 1:
         raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
+    from .smote import check_lambda_range
+
+    check_lambda_range(opts.lambda_range)
     if opts.fidelity_sample < 0:
         raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
     if opts.chunk_size < 1:
@@ -304,6 +311,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     key = _run_key({
         "input": records.fingerprint, "policy": policy.sha256, "seed": opts.seed, "per_class": opts.per_class,
         "k": opts.k, "candidates": opts.n_candidates, "models": models, "chunk": opts.chunk_size,
+        **({"lambda_range": list(opts.lambda_range)} if tuple(opts.lambda_range) != (0.0, 1.0) else {}),
     })
     work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
@@ -371,6 +379,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             "rejected": len(verdicts) - len(accepted),
             "n_candidates": opts.n_candidates,
             "k": opts.k,
+            "lambda_range": [float(v) for v in opts.lambda_range],
         },
         "audit": auditor.summary(verdicts),
         "privacy": dataset,

@@ -64,10 +64,23 @@ def per_class_targets(counts: dict[str, int], per_class: int | None) -> dict[str
     return {c: max(largest, n) for c, n in counts.items()}
 
 
-def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, rng: np.random.Generator) -> list[PlanItem]:
-    """Draw (base, neighbour, lambda) for every new record, class by class, from one generator."""
+def check_lambda_range(lam_range: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = (float(v) for v in lam_range)
+    if not 0.0 <= lo < hi <= 1.0:
+        raise InputError(f"--lambda-range must be two numbers with 0 <= LO < HI <= 1, got {lo:g} {hi:g}")
+    return lo, hi
+
+
+def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, rng: np.random.Generator,
+         lam_range: tuple[float, float] = (0.0, 1.0)) -> list[PlanItem]:
+    """Draw (base, neighbour, lambda) for every new record, class by class, from one generator.
+
+    lambda is uniform on ``lam_range`` (SMOTE: [0, 1]); a narrower range such as [0.2, 0.8] keeps
+    every target at least that far from both its parents.
+    """
     if k < 1:
         raise InputError(f"--k must be a positive integer, got {k}")
+    lo, hi = check_lambda_range(lam_range)
     labels_arr = np.asarray(labels)
     items: list[PlanItem] = []
     for label in sorted(targets):
@@ -78,7 +91,7 @@ def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, r
         n_new = targets[label]
         base_local = rng.integers(0, len(members), size=n_new)
         pick = rng.integers(0, nbrs.shape[1], size=n_new)
-        lams = rng.random(n_new)
+        lams = lo + (hi - lo) * rng.random(n_new)
         for b, p, lam in zip(base_local, pick, lams):
             items.append(PlanItem(len(items), label, int(members[b]), int(members[nbrs[b, p]]), float(lam)))
     return items

@@ -188,8 +188,9 @@ def _out_is_a_file(d):
 
 
 def _option(flag, value, needles):
+    values = value.split()
     def setup(d):
-        return _release_argv(_good_csv(d), d / "bundle", flag, value), needles
+        return _release_argv(_good_csv(d), d / "bundle", flag, *values), needles
     setup.__name__ = f"{flag}={value}"
     return setup
 
@@ -223,6 +224,8 @@ CASES = [
     _option("--seed", "1.5", ["--seed", "'1.5'"]),
     _option("--candidates", "0", ["--candidates", "got 0"]),
     _option("--fidelity-sample", "-1", ["--fidelity-sample", "got -1"]),
+    _option("--lambda-range", "0.8 0.2", ["--lambda-range", "got 0.8 0.2"]),
+    _option("--lambda-range", "0 1.5", ["--lambda-range", "got 0 1.5"]),
 ]
 
 

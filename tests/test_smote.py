@@ -43,3 +43,17 @@ def test_single_record_class_is_skipped_by_plan():
     x = np.eye(4, dtype=np.float32)
     items = plan(x, ["a", "a", "a", "b"], {"a": 2, "b": 2}, k=2, rng=np.random.default_rng(0))
     assert {it.label for it in items} == {"a"}
+
+
+def test_lambda_range_bounds_every_step_and_defaults_to_smote():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    labels = ["a"] * 10 + ["b"] * 10
+    full = plan(x, labels, {"a": 50, "b": 50}, k=3, rng=np.random.default_rng(2))
+    same = plan(x, labels, {"a": 50, "b": 50}, k=3, rng=np.random.default_rng(2), lam_range=(0.0, 1.0))
+    narrow = plan(x, labels, {"a": 50, "b": 50}, k=3, rng=np.random.default_rng(2), lam_range=(0.2, 0.8))
+    assert full == same
+    assert all(0.2 <= it.lam <= 0.8 for it in narrow) and min(it.lam for it in full) < 0.2
+    assert [(it.base, it.neighbour) for it in narrow] == [(it.base, it.neighbour) for it in full]
+    with pytest.raises(InputError, match="lambda-range"):
+        plan(x, labels, {"a": 2}, k=3, rng=np.random.default_rng(0), lam_range=(0.5, 0.5))
