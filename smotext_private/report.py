@@ -32,7 +32,8 @@ def render_markdown(r: dict) -> str:
         lines.append(f"| {c} | {d['train_counts'].get(c, 0)} | {d['holdout_counts'].get(c, 0)} | {d['accepted_counts'].get(c, 0)} |")
     lines += [
         "",
-        f"Planned {d['planned']} synthetic records ({d['n_candidates']} decoded candidates each, k = {d['k']}); "
+        f"Planned {d['planned']} synthetic records ({d['n_candidates']} decoded candidates each, k = {d['k']}, "
+        f"interpolation step in [{lambda_range_text(d)}]); "
         f"{d['no_candidate_passed']} ended with no candidate passing the audit; "
         f"{d['accepted']} accepted and {d['rejected']} rejected by the final audit.",
         "",
@@ -88,3 +89,9 @@ def render_markdown(r: dict) -> str:
     lines.append(json.dumps(r["models"], indent=2, sort_keys=True))
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def lambda_range_text(d: dict) -> str:
+    """The interpolation step range of a report's data section ("0, 1" for reports made before it was recorded)."""
+    lo, hi = d.get("lambda_range") or (0.0, 1.0)
+    return f"{lo:g}, {hi:g}"
