@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from smotext_private.bridge import XRAG_TEMPLATES  # noqa: E402
 from smotext_private.encoders import MiniLMEncoder  # noqa: E402
-from smotext_private.lm import FrozenLM  # noqa: E402
+from smotext_private.lm import CHAT_FORMAT, FrozenLM  # noqa: E402
 from smotext_private.train_bridge import TrainArgs, export_bridge, read_corpus, teacher_forced_loss, train  # noqa: E402
 
 NOTE_TYPES = (
@@ -70,7 +70,7 @@ def generate_texts(lm: FrozenLM, *, minutes: float, max_texts: int, batch: int, 
             kind, cond = NOTE_TYPES[rng.integers(len(NOTE_TYPES))], CONDITIONS[rng.integers(len(CONDITIONS))]
             words = int(rng.integers(25, 70))
             msg = f"Write {kind} about a patient with {cond}, in about {words} words. Plain text, no headings."
-            prompts.append(f"<|im_start|>user\n{msg}<|im_end|>\n<|im_start|>assistant\n")
+            prompts.append(CHAT_FORMAT.format(msg))
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
         with torch.no_grad():
             gen = lm.model.generate(**enc, do_sample=True, temperature=0.9, top_p=0.95, max_new_tokens=96,
@@ -93,7 +93,7 @@ def probe_step_seconds(lm, encoder, texts: list[str], *, batch: int, args: Train
     """Seconds per training step (encode + forward + backward) at this batch size, after a warm-up."""
     from smotext_private.bridge import Bridge, BridgeConfig
 
-    bridge = Bridge(BridgeConfig(encoder="minilm", encoder_dim=384, lm=lm.name, lm_hidden=lm.hidden,
+    bridge = Bridge(BridgeConfig(encoder=encoder.name, encoder_dim=encoder.dim, lm=lm.name, lm_hidden=lm.hidden,
                                  n_soft_tokens=args.n_soft_tokens, hidden=args.hidden)).to(lm.device)
     rng = np.random.default_rng(0)
     times = []

@@ -11,6 +11,10 @@ from .bridge import SOFT
 from .offline import enforce_offline, smollm2_gguf
 
 
+# One user turn in SmolLM2's chat format, no system turn, ending where the assistant writes.
+CHAT_FORMAT = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+
+
 @dataclass
 class PromptParts:
     """Token ids before and after the soft-token slot, shared by a whole batch."""
@@ -61,9 +65,7 @@ class FrozenLM:
 
     # -- prompts -------------------------------------------------------------------
     def prompt_parts(self, template: str) -> PromptParts:
-        before, after = template.split("{soft}")
-        head = f"<|im_start|>user\n{before}"
-        tail = f"{after}<|im_end|>\n<|im_start|>assistant\n"
+        head, tail = CHAT_FORMAT.format(template).split("{soft}")
         enc = self.tokenizer
         return PromptParts(enc(head, add_special_tokens=False)["input_ids"], enc(tail, add_special_tokens=False)["input_ids"])
 
@@ -82,4 +84,4 @@ class FrozenLM:
         return [x + [self.eos_id] for x in ids]
 
 
-__all__ = ["FrozenLM", "PromptParts", "SOFT"]
+__all__ = ["CHAT_FORMAT", "FrozenLM", "PromptParts", "SOFT"]

@@ -246,6 +246,7 @@ def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None
     tail = [r["loss"] for r in losses[-50:]]
     head = [r["loss"] for r in losses[:20]]
     corpus = Path(args["corpus"])
+    on_cpu = args.get("device", "cpu") == "cpu"
     card = [
         "# Bridge: all-MiniLM-L6-v2 -> SmolLM2-135M-Instruct",
         "",
@@ -262,9 +263,8 @@ def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None
            " built by `scripts/build_bridge_corpus.py`)"),
         f"- Steps: {state['step']} x batch {args['batch_size']} (of a {args['steps']}-step cosine schedule), lr {args['lr']} (warmup {args['warmup']}), "
         f"seed {args['seed']}, targets up to {args['max_target_tokens']} tokens, "
-        + (f"{args['threads']} CPU threads" if args.get("device", "cpu") == "cpu" else f"device {args['device']}"),
-        f"- Wall time: {state['elapsed_s'] / 60:.1f} min"
-        + (" on a 2-core CPU" if args.get("device", "cpu") == "cpu" else f" on {args['device']}"),
+        + (f"{args['threads']} CPU threads" if on_cpu else f"device {args['device']}"),
+        f"- Wall time: {state['elapsed_s'] / 60:.1f} min" + (" on a 2-core CPU" if on_cpu else f" on {args['device']}"),
     ]
     if args.get("init_from"):
         card.append(f"- Initialised from the bridge in `{args['init_from']}` (its own card, steps and corpus precede these)")

@@ -90,6 +90,10 @@ def _dedupe(texts: list[str], labels: list[str], planted: list[dict]) -> tuple[l
     return out
 
 
+def _half_arg(h: int | None) -> str:
+    return "" if h is None else f", phrase_half={h}"
+
+
 def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction: float = 0.2,
                 disjoint_clean: bool = True) -> Corpus:
     """Demo notes as sources and clean pool.
@@ -120,11 +124,10 @@ def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction
     order = list(range(len(clean)))
     random.Random(seed).shuffle(order)
     order = order[:n_clean]
-    half = lambda h: "" if h is None else f", phrase_half={h}"  # noqa: E731
     notes = [
-        f"sources: make_demo_notes(n_per_class={max(2, -(-n_sources // k))}, seed={seed}{half(src_half)}) "
+        f"sources: make_demo_notes(n_per_class={max(2, -(-n_sources // k))}, seed={seed}{_half_arg(src_half)}) "
         f"({len(texts)} notes, {len(train.texts)} index + {len(holdout.texts)} holdout)",
-        f"clean pool: make_demo_notes(seed={seed + 1}, identifier_rate=0{half(clean_half)}), "
+        f"clean pool: make_demo_notes(seed={seed + 1}, identifier_rate=0{_half_arg(clean_half)}), "
         f"{dropped} duplicate(s) of sources dropped"
         + ("; the two halves of every phrase list are disjoint, so clean notes share frames and topics with the "
            "sources but no phrase" if disjoint_clean else ""),

@@ -22,13 +22,15 @@ should reject it, a recall figure for the detector, not a leak) and ``clean``.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from smotext_private.audit.replay import parse_date
+from smotext_private.audit.spans import shape
+from smotext_private.audit.text import tokens
 
 from .corpora import REPLAY_KINDS, Corpus, fake_identifiers
 from .eda import OPERATIONS, Synonyms, eda, split_word
@@ -222,7 +224,7 @@ def own_span_starts(texts: Sequence[str], length: int) -> list[list[int]]:
     grams = []
     df: Counter = Counter()
     for t in texts:
-        sh = [re.sub(r"\d+", "#", w.lower()) for w in _TOKEN.findall(t)]
+        sh = shape(tokens(t))
         g = [tuple(sh[i : i + length]) for i in range(len(sh) - length + 1)]
         grams.append(g)
         df.update(set(g))

@@ -103,6 +103,15 @@ LABELLED_NAME = re.compile(
 )
 
 
+# Capitalised at a sentence start, never a name's first word.
+_FUNCTION_WORDS = frozenset(
+    "the a an this that these those his her their our my your its and but or if when while then so "
+    "dear today yesterday tomorrow she he they we it follow-up follow up".split()
+)
+# A name found by a label or a cue never starts with one of these.
+_NOT_A_NAME_START = _LABEL_WORDS | _FUNCTION_WORDS
+
+
 # Two or three capitalised words where a note introduces its patient: before an identifier or
 # an age ("Tracy English, MRN ...", "Amber Ruiz, 65yo F", "Nathan Cross (DOB ..."), before what a
 # patient does in a note ("Ebony Hardin returns ...", "Mackenzie Miranda reports ..."), or after
@@ -127,18 +136,11 @@ def labelled_names(text: str, detector: str = "labelled") -> list[PiiFinding]:
         while (last := re.search(r"[,;]?[ \t]*([A-Za-z][A-Za-z'’-]*)$", text[start:end])) and \
                 last.group(1).lower() in _LABEL_WORDS and last.start() > 0:
             end = start + last.start()
-        if _words(text[start:end])[0].lower() in _LABEL_WORDS | _FUNCTION_WORDS:
+        if _words(text[start:end])[0].lower() in _NOT_A_NAME_START:
             continue
         # 0.9: the context says it is a name, so it outranks spaCy calling the same words a place or organisation
         out.append(PiiFinding("PERSON", start, end, text[start:end], 0.9, detector))
     return out
-
-
-# Capitalised at a sentence start, never a name's first word.
-_FUNCTION_WORDS = frozenset(
-    "the a an this that these those his her their our my your its and but or if when while then so "
-    "dear today yesterday tomorrow she he they we it follow-up follow up".split()
-)
 
 
 def _words(s: str) -> list[str]:
