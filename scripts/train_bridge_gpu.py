@@ -7,13 +7,16 @@ what it adds is what a time-boxed GPU session needs:
 1. ``--gen-minutes``: SmolLM2 itself writes short clinical-style texts (note types x
    conditions below, sampled), which join the public corpus. Nothing private goes in;
    the texts are written to ``OUT/generated.txt.gz`` so the corpus can be inspected.
-2. The step count is set from a timed probe of the forward/backward pass so that the
-   cosine schedule ends inside ``--minutes``.
-3. The bridge is exported (float16, with its model card) to ``OUT/bridge``.
+   ``--extra-corpus`` adds texts written that way before (``corpora/smollm2-clinical-10k.txt.gz``).
+2. The step count is set from the first ``--time-steps`` real training steps (all inside the
+   warm-up, whose learning rate does not depend on the step count) so that the cosine
+   schedule ends inside ``--minutes``; the run then resumes from that checkpoint.
+3. ``--lora-rank`` also trains a LoRA adapter on the LM (``smotext_private/lora.py``).
+4. The bridge is exported (float16, with its model card) to ``OUT/bridge``.
 
-    python scripts/train_bridge_gpu.py --corpus data/bridge-corpus.txt --gguf PATH/SmolLM2-135M-Instruct.Q4_1.gguf \\
-        --minilm PATH/all-MiniLM-L6-v2 --init-from smotext_private/assets/bridge-minilm-smollm2 \\
-        --minutes 6 --gen-minutes 1 --out OUT
+    python scripts/train_bridge_gpu.py --corpus data/bridge-corpus.txt --extra-corpus corpora/smollm2-clinical-10k.txt.gz \\
+        --gguf PATH/SmolLM2-135M-Instruct.Q4_1.gguf --minilm PATH/all-MiniLM-L6-v2 \\
+        --init-from smotext_private/assets/bridge-minilm-smollm2 --minutes 6 --gen-minutes 0 --out OUT
 """
 
 from __future__ import annotations
@@ -31,10 +34,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from smotext_private.bridge import XRAG_TEMPLATES  # noqa: E402
 from smotext_private.encoders import MiniLMEncoder  # noqa: E402
 from smotext_private.lm import CHAT_FORMAT, FrozenLM  # noqa: E402
-from smotext_private.train_bridge import TrainArgs, export_bridge, read_corpus, teacher_forced_loss, train  # noqa: E402
+from smotext_private.train_bridge import TrainArgs, export_bridge, read_corpus, train  # noqa: E402
 
 NOTE_TYPES = (
     "a short clinic progress note", "a brief discharge summary", "a phone triage note", "a referral letter to a specialist",
@@ -84,35 +86,10 @@ def generate_texts(lm: FrozenLM, *, minutes: float, max_texts: int, batch: int, 
     return out
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def probe_step_seconds(lm, encoder, texts: list[str], *, batch: int, args: TrainArgs) -> float:
-    """Seconds per training step (encode + forward + backward) at this batch size, after a warm-up."""
-    from smotext_private.bridge import Bridge, BridgeConfig
-
-    bridge = Bridge(BridgeConfig(encoder=encoder.name, encoder_dim=encoder.dim, lm=lm.name, lm_hidden=lm.hidden,
-                                 n_soft_tokens=args.n_soft_tokens, hidden=args.hidden)).to(lm.device)
-    rng = np.random.default_rng(0)
-    times = []
-    for i in range(6):
-        sample = [texts[j] for j in rng.integers(len(texts), size=batch)]
-        tmpl = [XRAG_TEMPLATES[j % len(XRAG_TEMPLATES)] for j in range(batch)]
-        _sync(lm.device)
-        t = time.time()
-        vecs = torch.from_numpy(encoder.encode(sample, batch_size=batch))
-        loss = teacher_forced_loss(lm, bridge, vecs, sample, tmpl, args.max_target_tokens)
-        loss.backward()
-        _sync(lm.device)
-        times.append(time.time() - t)
-    return float(np.median(times[2:]))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", required=True)
+    ap.add_argument("--extra-corpus", default=None, help="more LM-written texts, one per line (.txt or .txt.gz)")
     ap.add_argument("--gguf", required=True)
     ap.add_argument("--minilm", required=True)
     ap.add_argument("--init-from", default=None)
@@ -126,6 +103,9 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--max-target-tokens", type=int, default=96)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lora-rank", type=int, default=0)
+    ap.add_argument("--lora-alpha", type=float, default=32.0)
+    ap.add_argument("--time-steps", type=int, default=30, help="steps timed to size the schedule (inside the warm-up)")
     ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
 
@@ -146,9 +126,12 @@ def main() -> int:
 
     texts = read_corpus(a.corpus)
     generated: list[str] = []
+    if a.extra_corpus:
+        with (gzip.open if a.extra_corpus.endswith(".gz") else open)(a.extra_corpus, "rt", encoding="utf-8") as fh:
+            generated = [line.strip() for line in fh if line.strip()]
     if a.gen_minutes > 0:
         try:
-            generated = generate_texts(lm, minutes=a.gen_minutes, max_texts=a.gen_max, batch=a.gen_batch, seed=a.seed)
+            generated += generate_texts(lm, minutes=a.gen_minutes, max_texts=a.gen_max, batch=a.gen_batch, seed=a.seed)
         except Exception as exc:  # the public corpus alone still trains a bridge
             print(f"generation failed, training on the public corpus only: {exc!r}", flush=True)
         with gzip.open(out / "generated.txt.gz", "wt", encoding="utf-8") as fh:
@@ -158,15 +141,22 @@ def main() -> int:
     corpus = run / "corpus.txt"
     corpus.write_text("".join(t + "\n" for t in texts + generated), encoding="utf-8")
 
-    args = TrainArgs(corpus=str(corpus), run_dir=str(run / "run"), batch_size=a.batch_size, lr=a.lr, warmup=50,
+    warmup = 50
+    if a.time_steps >= warmup:
+        raise SystemExit(f"--time-steps must stay inside the {warmup}-step warm-up")
+    args = TrainArgs(corpus=str(corpus), run_dir=str(run / "run"), batch_size=a.batch_size, lr=a.lr, warmup=warmup,
                      max_target_tokens=a.max_target_tokens, checkpoint_every=250, seed=a.seed, device=a.device,
-                     init_from=a.init_from,
+                     init_from=a.init_from, lora_rank=a.lora_rank, lora_alpha=a.lora_alpha, steps=10**6,
                      corpus_note=f"public corpus of `make bridge-corpus` ({len(texts):,} texts) + {len(generated):,} clinical-style "
                                  "texts written by SmolLM2-135M-Instruct itself (scripts/train_bridge_gpu.py)")
-    per_step = probe_step_seconds(lm, encoder, texts + generated, batch=a.batch_size, args=args)
-    args.steps = max(100, int(60 * a.minutes / (per_step * 1.08)))
-    print(f"{per_step * 1000:.0f} ms per step at batch {a.batch_size}: {args.steps} steps planned", flush=True)
-    train(args, encoder=encoder, lm=lm, progress=False, max_minutes=a.minutes)
+    t_train = time.time()
+    train(args, encoder=encoder, lm=lm, progress=False, stop_at=a.time_steps)  # warm-up steps: lr independent of args.steps
+    log = [json.loads(line) for line in (run / "run" / "loss.log").read_text().splitlines()]
+    per_step = (log[-1]["t"] - log[4]["t"]) / (len(log) - 5)  # the first steps include CUDA warm-up
+    left = max(60 * a.minutes - (time.time() - t_train), 20 * per_step)
+    args.steps = a.time_steps + max(20, int(left / (per_step * 1.05)))
+    print(f"{per_step * 1000:.0f} ms per step at batch {a.batch_size} (timed in the loop): {args.steps} steps planned", flush=True)
+    train(args, encoder=encoder, lm=lm, progress=False, max_minutes=left / 60)
     state = json.loads((run / "run" / "ckpt" / "state.json").read_text())
     export_bridge(run / "run", out / "bridge", reproduce="`scripts/train_bridge_gpu.py` on a GPU (its docstring and "
                   "reports/decoder-fidelity.md give the command)")

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .errors import InputError, ModelMissingError
+from .lora import LoRA, target_shapes
 
 SOFT = "<soft>"
 
@@ -47,9 +48,20 @@ class BridgeConfig:
     projector_type: str = "mlp2x_gelu"
     decode_template: str = DECODE_TEMPLATE
     extra: dict = field(default_factory=dict)
+    # LoRA on the LM (0 = the LM is used as shipped): rank, alpha and the linear layers it adapts
+    lora_rank: int = 0
+    lora_alpha: float = 0.0
+    lora_targets: tuple = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lora_targets", tuple(self.lora_targets))  # JSON gives a list
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def projector_dict(self) -> dict:
+        """The fields that shape the projector alone (a bridge with or without LoRA shares them)."""
+        return {k: v for k, v in self.to_dict().items() if not k.startswith("lora_") and k != "extra"}
 
 
 class Bridge(nn.Module):
@@ -59,7 +71,7 @@ class Bridge(nn.Module):
     LM's ``inputs_embeds`` where the placeholder tokens stand.
     """
 
-    def __init__(self, config: BridgeConfig) -> None:
+    def __init__(self, config: BridgeConfig, *, lora_shapes: dict[str, tuple[int, int]] | None = None) -> None:
         super().__init__()
         self.config = config
         self.fc1 = nn.Linear(config.encoder_dim, config.hidden)
@@ -67,6 +79,30 @@ class Bridge(nn.Module):
         self.fc2 = nn.Linear(config.hidden, config.n_soft_tokens * config.lm_hidden)
         nn.init.normal_(self.fc2.weight, std=0.02)
         nn.init.zeros_(self.fc2.bias)
+        self.lora: LoRA | None = None
+        if config.lora_rank:
+            if not lora_shapes:
+                raise InputError("a bridge with LoRA needs the LM's layer shapes (Bridge.for_lm) or saved weights (Bridge.load)")
+            self.lora = LoRA(lora_shapes, config.lora_rank, config.lora_alpha)
+
+    @classmethod
+    def for_lm(cls, config: BridgeConfig, lm_model: nn.Module) -> "Bridge":
+        """A fresh bridge for this LM; with ``config.lora_rank`` its adapter matches the LM's target layers."""
+        shapes = target_shapes(lm_model, config.lora_targets) if config.lora_rank else None
+        return cls(config, lora_shapes=shapes)
+
+    def adapt(self, lm) -> None:
+        """Make ``lm`` (a FrozenLM) decode with this bridge: merge its LoRA into the LM's weights, once.
+
+        An LM that already carries another adapter is refused rather than adapted twice.
+        """
+        current = getattr(lm, "adapter", None)
+        if current is self.lora:  # already adapted by this bridge, or neither has an adapter
+            return
+        if current is not None:
+            raise InputError("this LM already carries another bridge's LoRA adapter; load a fresh LM for this bridge")
+        self.lora.merge(lm.model)
+        lm.adapter = self.lora
 
     @property
     def n_params(self) -> int:
@@ -110,8 +146,9 @@ class Bridge(nn.Module):
         if not cfg_path.exists() or not w_path.exists():
             raise ModelMissingError(f"no bridge at {folder}: expected config.json and bridge.safetensors")
         meta = json.loads(cfg_path.read_text())
-        bridge = cls(BridgeConfig(**meta["config"]))
-        bridge.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
+        state = {k: v.float() for k, v in load_file(str(w_path)).items()}
+        bridge = cls(BridgeConfig(**meta["config"]), lora_shapes=LoRA.shapes_in(state))
+        bridge.load_state_dict(state)
         bridge.eval()
         return bridge
 

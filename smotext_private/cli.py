@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
     t.add_argument("--init-from", default=None, help="start from this bridge folder (same shape) instead of random weights")
     t.add_argument("--max-target-tokens", type=int, default=48, help="longest target text in tokens (default 48)")
+    t.add_argument("--lora-rank", type=int, default=0,
+                   help="also train a LoRA adapter of this rank on the LM's attention and MLP projections (default 0: LM as shipped)")
+    t.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA scale numerator (delta = alpha / rank * B A; default 32)")
 
     sub.add_parser("models", help="list backends and where their weights were found")
 
@@ -235,7 +238,7 @@ def _cmd_train_bridge(args) -> int:
     targs = TrainArgs(corpus=args.corpus, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       n_soft_tokens=args.soft_tokens, hidden=args.hidden, seed=args.seed, private_sources=args.private_sources,
                       threads=args.threads, device=args.device, init_from=args.init_from,
-                      max_target_tokens=args.max_target_tokens)
+                      max_target_tokens=args.max_target_tokens, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha)
     run = train(targs, max_minutes=args.max_minutes, stop_at=args.stop_at)
     if args.export:
         export_bridge(run, args.export)

@@ -66,6 +66,7 @@ class BridgeDecoder:
         self.encoder_dim = bridge.config.encoder_dim
         if bridge.config.lm_hidden != lm.hidden:
             raise InputError(f"bridge writes {bridge.config.lm_hidden}-d soft tokens but the LM's hidden size is {lm.hidden}")
+        bridge.adapt(lm)  # a bridge trained with LoRA folds its adapter into the LM's weights
         self.parts = lm.prompt_parts(bridge.config.decode_template)
 
     @classmethod

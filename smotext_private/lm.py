@@ -34,6 +34,7 @@ class FrozenLM:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
+        self.adapter = None  # the LoRA merged into the weights by Bridge.adapt, if any
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)

@@ -21,6 +21,7 @@ import torch
 
 from .bridge import XRAG_TEMPLATES, Bridge, BridgeConfig
 from .errors import InputError
+from .lora import DEFAULT_TARGETS
 
 
 @dataclass
@@ -42,6 +43,8 @@ class TrainArgs:
     device: str = "cpu"  # "cuda" trains on a GPU (LM float32 with TF32 matmuls)
     init_from: str | None = None  # start from this bridge folder's weights instead of random ones
     corpus_note: str | None = None  # what the corpus is, for the model card (default: the public corpus of make bridge-corpus)
+    lora_rank: int = 0  # > 0: also train a LoRA adapter of this rank on the LM's attention and MLP projections
+    lora_alpha: float = 32.0
 
 
 def read_corpus(path: str | Path) -> list[str]:
@@ -161,8 +164,6 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     ``stop_at`` / ``max_minutes`` end this invocation early (after a checkpoint) without
     changing the schedule, so the same command later continues the same run.
     """
-    from tqdm.auto import tqdm
-
     from .encoders import MiniLMEncoder
     from .lm import FrozenLM
 
@@ -173,17 +174,17 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     texts = read_corpus(args.corpus)
     encoder = encoder or MiniLMEncoder()
     lm = lm or FrozenLM.smollm2(threads=args.threads)
+    if getattr(lm, "adapter", None) is not None:
+        raise InputError("the LM already carries a merged LoRA adapter; train with a freshly loaded LM")
+    lora = dict(lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=DEFAULT_TARGETS) if args.lora_rank else {}
     cfg = BridgeConfig(
         encoder=encoder.name, encoder_dim=encoder.dim, lm=lm.name, lm_hidden=lm.hidden,
-        n_soft_tokens=args.n_soft_tokens, hidden=args.hidden, normalize_input=encoder.normalized,
+        n_soft_tokens=args.n_soft_tokens, hidden=args.hidden, normalize_input=encoder.normalized, **lora,
     )
     torch.manual_seed(args.seed)
-    bridge = Bridge(cfg)
+    bridge = Bridge.for_lm(cfg, lm.model)
     if args.init_from:
-        init = Bridge.load(args.init_from)
-        if init.config.to_dict() | {"extra": {}} != cfg.to_dict() | {"extra": {}}:
-            raise InputError(f"--init-from {args.init_from}: its config {init.config.to_dict()} does not match this run's {cfg.to_dict()}")
-        bridge.load_state_dict(init.state_dict())
+        _init_from(bridge, args.init_from)
     if args.device != "cpu":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -191,6 +192,34 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     bridge.to(args.device)
     opt = torch.optim.AdamW(bridge.parameters(), lr=args.lr, weight_decay=0.0)
     step, elapsed = _load_checkpoint(run, bridge, opt)
+    hooks = bridge.lora.attach(lm.model) if bridge.lora is not None else []
+    try:
+        _train_loop(args, run, texts, encoder, lm, bridge, opt, step, elapsed, progress, stop_at, max_minutes)
+    finally:
+        for h in hooks:
+            h.remove()
+    return run
+
+
+def _init_from(bridge: Bridge, folder: str) -> None:
+    """Start from a saved bridge: the projector must match; a LoRA adapter is loaded when both have one
+    of the same shape, and starts fresh (a zero delta) when the saved bridge has none."""
+    init = Bridge.load(folder)
+    cfg = bridge.config
+    if init.config.projector_dict() != cfg.projector_dict():
+        raise InputError(f"--init-from {folder}: its config {init.config.projector_dict()} does not match this run's {cfg.projector_dict()}")
+    if init.lora is not None and (init.config.lora_rank, init.config.lora_targets) != (cfg.lora_rank, cfg.lora_targets):
+        raise InputError(f"--init-from {folder}: its LoRA adapter (rank {init.config.lora_rank}) does not match this run's "
+                         f"(rank {cfg.lora_rank}); a projector trained with an adapter cannot be used without it")
+    missing, unexpected = bridge.load_state_dict(init.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("lora.") for k in missing):
+        raise InputError(f"--init-from {folder}: weights do not match (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def _train_loop(args: TrainArgs, run: Path, texts: list[str], encoder, lm, bridge: Bridge, opt, step: int, elapsed: float,
+                progress: bool, stop_at: int | None, max_minutes: float | None) -> None:
+    from tqdm.auto import tqdm
+
     log_path = run / "loss.log"
     if log_path.exists():  # drop lines logged after the last checkpoint by a killed run
         kept = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
@@ -232,7 +261,6 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
             _save_checkpoint(run, bridge, opt, step, args, time.time() - t0)
     bar.close()
     log.close()
-    return run
 
 
 def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None = None,
@@ -252,8 +280,13 @@ def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None
         "",
         "xRAG-style modality bridge (`mlp2x_gelu`: Linear-GELU-Linear) mapping a 384-d sentence vector to "
         f"{bridge.config.n_soft_tokens} soft tokens of {bridge.config.lm_hidden} dims in the LM's input space. "
-        "The LM is frozen; only the bridge is trained, with xRAG's stage-1 paraphrase objective "
-        "(NLL of the text given its own embedding inside a paraphrase template).",
+        + ("The LM is frozen; only the bridge is trained"
+           if bridge.lora is None else
+           f"The LM's weights are frozen; the bridge is trained together with a rank-{bridge.config.lora_rank} LoRA adapter "
+           f"(alpha {bridge.config.lora_alpha:g}) on the LM's {', '.join(bridge.config.lora_targets)} projections "
+           f"({len(bridge.lora.names)} layers, {sum(p.numel() for p in bridge.lora.parameters()):,} parameters), "
+           "merged into the LM's weights when decoding")
+        + ", with xRAG's stage-1 paraphrase objective (NLL of the text given its own embedding inside a paraphrase template).",
         "",
         f"- Parameters: {bridge.n_params:,}",
         f"- Training corpus: `{corpus.name}`"

@@ -76,3 +76,74 @@ def test_bridge_rejects_wrong_dimension():
     assert b(torch.ones(3, 8)).shape == (3, 2, 4)
     with pytest.raises(InputError, match="dimension 5"):
         b(torch.ones(1, 5))
+
+
+def _lora_args(corpus, run, steps, **kw):
+    args = _args(corpus, run, steps)
+    args.lora_rank, args.lora_alpha = 4, 8.0
+    for k, v in kw.items():
+        setattr(args, k, v)
+    return args
+
+
+def test_lora_trains_saves_and_merges_to_the_same_outputs(tmp_path, corpus):
+    """A LoRA bridge: resumes exactly, round-trips through safetensors, and its merged weights
+    give the logits the training hooks gave."""
+    from smotext_private.decoders import BridgeDecoder
+
+    enc, lm = HashingEncoder(dim=16), tiny_lm()
+    base = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    train(_lora_args(corpus, tmp_path / "full", 6), encoder=enc, lm=lm, progress=False)
+    train(_lora_args(corpus, tmp_path / "cut", 6), encoder=enc, lm=lm, progress=False, stop_at=3)
+    train(_lora_args(corpus, tmp_path / "cut", 6), encoder=enc, lm=lm, progress=False)
+    a = Bridge.load(tmp_path / "full" / "ckpt")
+    b = Bridge.load(tmp_path / "cut" / "ckpt").state_dict()
+    assert a.lora is not None and len(a.lora.names) == 2 * 7  # 2 layers x q,k,v,o,gate,up,down
+    assert any(k.startswith("lora.B.") and v.abs().sum() > 0 for k, v in a.state_dict().items())  # the adapter learned
+    for k, v in a.state_dict().items():
+        torch.testing.assert_close(v, b[k], rtol=1e-5, atol=1e-6)
+    for k, v in lm.model.state_dict().items():  # training never touches the LM's own weights
+        torch.testing.assert_close(v, base[k])
+
+    ids = torch.tensor([[3, 5, 7, 9, 4]])
+    hooks = a.lora.attach(lm.model)
+    with torch.no_grad():
+        hooked = lm.model(input_ids=ids).logits
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        plain = lm.model(input_ids=ids).logits
+    out = export_bridge(tmp_path / "full", tmp_path / "bridge")
+    assert "rank-4 LoRA adapter" in (out / "MODEL_CARD.md").read_text()
+    shipped = Bridge.load(out)
+    BridgeDecoder(shipped, lm)  # merges the adapter into the LM
+    with torch.no_grad():
+        merged = lm.model(input_ids=ids).logits
+    assert not torch.allclose(plain, hooked, atol=1e-4)
+    torch.testing.assert_close(merged, hooked, rtol=1e-2, atol=2e-3)  # float16 on disk
+    BridgeDecoder(shipped, lm)  # the same adapter again: nothing merged twice
+    with torch.no_grad():
+        torch.testing.assert_close(lm.model(input_ids=ids).logits, merged)
+    with pytest.raises(Exception, match="another bridge's LoRA adapter"):
+        BridgeDecoder(Bridge.load(tmp_path / "full" / "ckpt"), lm)
+
+
+def test_lora_starts_from_a_plain_bridge_unchanged(tmp_path, corpus):
+    """--init-from a bridge without an adapter: the fresh adapter is a zero delta, so step 1's loss is the plain bridge's."""
+    enc = HashingEncoder(dim=16)
+    train(_args(corpus, tmp_path / "plain", 4), encoder=enc, lm=tiny_lm(), progress=False)
+    export_bridge(tmp_path / "plain", tmp_path / "plain-bridge")
+    init = str(tmp_path / "plain-bridge")
+
+    def first_loss(run, args):
+        args.init_from = init
+        train(args, encoder=enc, lm=tiny_lm(), progress=False)
+        return json.loads((tmp_path / run / "loss.log").read_text().splitlines()[0])["loss"]
+
+    plain = first_loss("p", _args(corpus, tmp_path / "p", 1))
+    lora = first_loss("l", _lora_args(corpus, tmp_path / "l", 1))
+    assert lora == pytest.approx(plain, abs=1e-4)
+    plain_from_lora = _args(corpus, tmp_path / "x", 1)
+    plain_from_lora.init_from = str(tmp_path / "l" / "ckpt")
+    with pytest.raises(Exception, match="does not match"):  # a LoRA bridge's projector is not reused without its adapter
+        train(plain_from_lora, encoder=enc, lm=tiny_lm(), progress=False)
