@@ -152,6 +152,9 @@ def test_fortunes_corpus_plants_identifiers() -> None:
     if not (fdir / "computers").is_file():
         pytest.skip("fortunes not unpacked")
     corpus = fortunes_corpus(40, 20, fortunes_dir=fdir, seed=0)
+    from audits.leak_injection.corpora import identifier_like
+
+    assert all(identifier_like(t) is None for t in corpus.clean_texts)  # the clean text: no identifiers
     assert len(corpus.index_texts) + len(corpus.holdout_texts) == 40 and len(corpus.clean_texts) == 20
     planted = [p for p in corpus.index_planted if p]
     assert planted and all(all(v in t for v in p.values()) for t, p in zip(corpus.index_texts, corpus.index_planted))
@@ -159,6 +162,21 @@ def test_fortunes_corpus_plants_identifiers() -> None:
 
 
 # -- a tiny run of the suite ------------------------------------------------------------------------
+@pytest.mark.parametrize("text, why", [
+    ("Never trust a computer you can't repair yourself.", None),
+    ("\"Who are you?\" said the cat. I'm not sure. OK.", None),
+    ("HEY KIDS! ANN LANDERS SAYS: be sure it's true.", "capitalised"),
+    ("He met Bob at the market.", "capitalised"),
+    ("Great moments in history: August 27, 1949.", "digit"),
+    ("Write to me at someone@example.org.", "address"),
+])
+def test_identifier_like_marks_text_a_clean_candidate_cannot_be(text: str, why: str | None) -> None:
+    from audits.leak_injection.corpora import identifier_like
+
+    got = identifier_like(text)
+    assert (got is None) if why is None else (got is not None and got.startswith(why))
+
+
 def test_tiny_leak_run_reports_every_kind(tmp_path: Path, demo: Corpus) -> None:
     from audits.leak_injection.run import main
 

@@ -8,16 +8,17 @@ that are not duplicates of any source.
 * ``demo``: ``make_demo_notes(seed)`` for the sources (about 60 % carry planted
   identifiers), ``make_demo_notes(seed + 1, identifier_rate=0)`` for the clean pool.
 * ``fortunes``: fortunes of a few categories, shuffled; the first ``n`` are the
-  sources, the next ones the clean pool. Fortunes carry no patient identifiers, so
-  identifiers (name, record number, date of birth, phone, e-mail; Faker) are
-  planted into 60 % of the sources first, as a header or footer line, so that the
-  replay kinds have something to replay.
+  sources, the next ones with no identifier-like wording (``identifier_like``) the
+  clean pool. Fortunes carry no patient identifiers, so identifiers (name, record
+  number, date of birth, phone, e-mail; Faker) are planted into 60 % of the sources
+  first, as a header or footer line, so that the replay kinds have something to replay.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -186,6 +187,32 @@ def plant_identifiers(text: str, fake, rng: random.Random) -> tuple[str, dict[st
     return planted, ids
 
 
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"'(]\s*|--\s*|\n\s*)$")
+_I_FORMS = {"I", "I'm", "I've", "I'll", "I'd", "OK"}
+
+
+def identifier_like(text: str) -> str | None:
+    """Why ``text`` may carry an identifier by its surface alone, or None.
+
+    The issue's clean candidates carry no identifiers. Demo clean notes have none by
+    construction; a fortune may quote a real person, place or date ("Ann Landers says",
+    "August 27, 1949"), which strict rejects by design. This rule is independent of the
+    audit's detectors: a digit, an ``@`` or web address, or a word with a capital letter
+    that does not start a sentence (proper nouns, shouted names) marks the text.
+    """
+    if re.search(r"\d", text):
+        return "digit"
+    if re.search(r"@|https?:|www\.", text):
+        return "address"
+    for m in re.finditer(r"[A-Za-z][A-Za-z'.-]*", text):
+        word = m.group()
+        if word in _I_FORMS or not any(ch.isupper() for ch in word):
+            continue
+        if not _SENTENCE_START.search(text[: m.start()]):
+            return f"capitalised word not starting a sentence: {word}"
+    return None
+
+
 def fortunes_corpus(
     n_sources: int, n_clean: int, *, fortunes_dir: str | Path = DEFAULT_FORTUNES, seed: int = 0,
     holdout_fraction: float = 0.2, categories: Sequence[str] | None = None,
@@ -201,7 +228,12 @@ def fortunes_corpus(
     random.Random(seed).shuffle(order)
     if len(order) < n_sources + n_clean:
         raise ValueError(f"only {len(order)} distinct fortunes in {', '.join(cats)}; ask for fewer")
-    src_idx, clean_idx = order[:n_sources], order[n_sources : n_sources + n_clean]
+    src_idx = order[:n_sources]
+    rest = order[n_sources:]
+    clean_idx = [i for i in rest if identifier_like(texts[i]) is None][:n_clean]
+    if len(clean_idx) < n_clean:
+        raise ValueError(f"only {len(clean_idx)} fortunes without identifier-like wording after the sources; ask for fewer")
+    skipped = rest.index(clean_idx[-1]) + 1 - n_clean
     fake = Faker("en_US")
     fake.seed_instance(seed)
     rng = random.Random(seed + 7)
@@ -219,7 +251,9 @@ def fortunes_corpus(
         f"sources: the first {n_sources} ({len(train.texts)} index + {len(holdout.texts)} holdout); identifiers "
         f"(Faker: name, MRN, DOB, phone, e-mail) planted into {sum(1 for p in src_planted if p)} of them as a header "
         "or footer line, since fortunes carry none",
-        f"clean pool: the next {n_clean} fortunes of the same categories (not in the sources, no planted identifiers)",
+        f"clean pool: the next {n_clean} fortunes of the same categories with no identifier-like wording (not in the "
+        f"sources, no planted identifiers; {skipped} skipped for a digit, an address or a capitalised word inside a "
+        "sentence: `identifier_like`, a rule independent of the audit's detectors)",
     ]
     return Corpus("fortunes", list(train.texts), list(train.labels), idx_planted, list(holdout.texts),
                   [texts[i] for i in clean_idx], [labels[i] for i in clean_idx], notes)
