@@ -108,6 +108,9 @@ def main() -> int:
     ap.add_argument("--time-steps", type=int, default=30, help="steps timed to size the schedule (inside the warm-up)")
     ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
+    warmup = 50
+    if not 5 < a.time_steps < warmup:  # the timing skips 5 warm-up steps and must end inside the warm-up
+        raise SystemExit(f"--time-steps must be between 6 and {warmup - 1}")
 
     t_start = time.time()
     out = Path(a.out)
@@ -141,9 +144,6 @@ def main() -> int:
     corpus = run / "corpus.txt"
     corpus.write_text("".join(t + "\n" for t in texts + generated), encoding="utf-8")
 
-    warmup = 50
-    if a.time_steps >= warmup:
-        raise SystemExit(f"--time-steps must stay inside the {warmup}-step warm-up")
     args = TrainArgs(corpus=str(corpus), run_dir=str(run / "run"), batch_size=a.batch_size, lr=a.lr, warmup=warmup,
                      max_target_tokens=a.max_target_tokens, checkpoint_every=250, seed=a.seed, device=a.device,
                      init_from=a.init_from, lora_rank=a.lora_rank, lora_alpha=a.lora_alpha, steps=10**6,

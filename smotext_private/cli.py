@@ -233,8 +233,12 @@ def _cmd_fidelity(args) -> int:
 
 
 def _cmd_train_bridge(args) -> int:
+    from .errors import InputError
     from .train_bridge import TrainArgs, export_bridge, train
 
+    if args.lora_rank < 0 or (args.lora_rank and args.lora_alpha <= 0):  # before any model loads
+        raise InputError(f"--lora-rank must be 0 (no adapter) or a positive integer with a positive --lora-alpha; "
+                         f"got rank {args.lora_rank}, alpha {args.lora_alpha}")
     targs = TrainArgs(corpus=args.corpus, run_dir=args.run_dir, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       n_soft_tokens=args.soft_tokens, hidden=args.hidden, seed=args.seed, private_sources=args.private_sources,
                       threads=args.threads, device=args.device, init_from=args.init_from,

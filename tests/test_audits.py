@@ -263,6 +263,17 @@ def test_scores_separate_members_in_a_leaky_release() -> None:
     nonmembers = [" ".join(rng.choice(words, 12)) for _ in range(40)]
     res = membership_attacks(members, nonmembers, members[:30], HashingEncoder(dim=256))  # releases copies
     assert all(a["auc"] > 0.7 for a in res.values())
+    assert all(a["auc_ci95"][0] <= a["auc"] <= a["auc_ci95"][1] for a in res.values())
+
+
+def test_auc_interval_narrows_with_more_records() -> None:
+    from audits.membership.run import auc_interval
+
+    rng = np.random.default_rng(1)
+    small = auc_interval(rng.normal(0.2, 1, 48), rng.normal(0, 1, 48))
+    large = auc_interval(rng.normal(0.2, 1, 2000), rng.normal(0, 1, 2000), n_boot=300)
+    assert small[1] - small[0] > 2 * (large[1] - large[0])
+    assert large[0] < 0.556 < large[1]  # the true AUC of a 0.2-sigma shift is about 0.556
 
 
 def test_span_diagnostics_rejected_share() -> None:

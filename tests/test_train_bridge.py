@@ -147,3 +147,11 @@ def test_lora_starts_from_a_plain_bridge_unchanged(tmp_path, corpus):
     plain_from_lora.init_from = str(tmp_path / "l" / "ckpt")
     with pytest.raises(Exception, match="does not match"):  # a LoRA bridge's projector is not reused without its adapter
         train(plain_from_lora, encoder=enc, lm=tiny_lm(), progress=False)
+
+
+@pytest.mark.parametrize("flags", [["--lora-rank", "-1"], ["--lora-rank", "4", "--lora-alpha", "0"]])
+def test_train_bridge_refuses_a_bad_lora_before_loading_models(tmp_path, corpus, capsys, flags):
+    from smotext_private.cli import main
+
+    assert main(["train-bridge", str(corpus), "--run-dir", str(tmp_path / "run"), *flags]) == 2
+    assert "--lora-rank" in capsys.readouterr().err and not (tmp_path / "run").exists()

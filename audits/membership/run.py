@@ -89,11 +89,23 @@ def recompute_split(report: dict, sources: str, text_column: str, label_column: 
     return train, holdout, warnings
 
 
+def auc_interval(pos: np.ndarray, neg: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of the AUC: members and non-members resampled separately (their counts fixed)."""
+    from smotext_private.audit.dataset import roc_auc
+
+    rng = np.random.default_rng(seed)
+    aucs = [roc_auc(rng.choice(pos, len(pos)), rng.choice(neg, len(neg))) for _ in range(n_boot)]
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def attack_scores(pos: np.ndarray, neg: np.ndarray) -> dict[str, Any]:
     from smotext_private.audit.dataset import roc_auc, tpr_at_fpr
 
+    lo, hi = auc_interval(pos, neg)
     return {
         "auc": round(roc_auc(pos, neg), 4),
+        "auc_ci95": [round(lo, 4), round(hi, 4)],
         "tpr_at_1pct_fpr": round(tpr_at_fpr(pos, neg, 0.01), 4),
         "tpr_at_10pct_fpr": round(tpr_at_fpr(pos, neg, 0.10), 4),
         "member_score_median": round(float(np.median(pos)), 4),
@@ -149,16 +161,21 @@ def render(result: dict[str, Any]) -> str:
     if result.get("bundle_command"):
         lines += [f"The bundle was made by: `{result['bundle_command']}`", ""]
     lines += [
-        "| attack | AUC | TPR @ 1 % FPR | TPR @ 10 % FPR | member median | non-member median |",
-        "|---|---|---|---|---|---|",
+        "| attack | AUC | AUC 95 % interval | TPR @ 1 % FPR | TPR @ 10 % FPR | member median | non-member median |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, s in result["attacks"].items():
-        lines.append(f"| {name} | {s['auc']:.3f} | {s['tpr_at_1pct_fpr']:.3f} | {s['tpr_at_10pct_fpr']:.3f} | "
+        ci = s.get("auc_ci95")
+        ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-"
+        lines.append(f"| {name} | {s['auc']:.3f} | {ci_text} | {s['tpr_at_1pct_fpr']:.3f} | {s['tpr_at_10pct_fpr']:.3f} | "
                      f"{s['member_score_median']:.3f} | {s['nonmember_score_median']:.3f} |")
     pipe = result.get("pipeline_membership")
     if pipe:
         lines += ["", f"The release's own report: membership AUC {pipe.get('auc')}, TPR @ 1 % FPR "
                       f"{pipe.get('tpr_at_1pct_fpr')} ({pipe.get('attack')}, training sampled to the holdout's size)."]
+    lines += ["", "AUC 95 % interval: 2,000 bootstrap resamples of the members and of the non-members (each "
+                  "resampled on its own, counts fixed); it shows how far the AUC could move on another draw of "
+                  "records of the same size."]
     n_neg = result["n_nonmembers"]
     if n_neg < 100:
         lines += ["", f"With {n_neg} non-members, 1 % FPR is below one record: TPR @ 1 % FPR is the share of members "
