@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import re
@@ -234,6 +235,20 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
         assert 0.0 <= a["auc"] <= 1.0 and 0.0 <= a["tpr_at_1pct_fpr"] <= 1.0
     md = out.read_text()
     assert "| attack | AUC |" in md and "python -m audits.membership --bundle" in md
+
+    # more non-members of the same population: a row that repeats a source is dropped, the rest join the holdout
+    rows = list(csv.DictReader(open(toy_csv)))
+    extra = tmp_path / "extra.csv"
+    with extra.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["text", "label"])
+        w.writeheader()
+        w.writerow({"text": rows[0]["text"], "label": rows[0]["label"]})
+        w.writerows({"text": f"an unseen note number {i} about a cough", "label": "x"} for i in range(5))
+    assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
+                 "--json", str(js), "--extra-nonmembers", str(extra)]) == 0
+    res = json.loads(js.read_text())
+    assert res["n_extra_nonmembers"] == 5 and len(res["attacks_with_extra"]) == 3
+    assert "5 more non-members" in out.read_text()
 
 
 def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:

@@ -160,15 +160,13 @@ def render(result: dict[str, Any]) -> str:
     ]
     if result.get("bundle_command"):
         lines += [f"The bundle was made by: `{result['bundle_command']}`", ""]
-    lines += [
-        "| attack | AUC | AUC 95 % interval | TPR @ 1 % FPR | TPR @ 10 % FPR | member median | non-member median |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, s in result["attacks"].items():
-        ci = s.get("auc_ci95")
-        ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-"
-        lines.append(f"| {name} | {s['auc']:.3f} | {ci_text} | {s['tpr_at_1pct_fpr']:.3f} | {s['tpr_at_10pct_fpr']:.3f} | "
-                     f"{s['member_score_median']:.3f} | {s['nonmember_score_median']:.3f} |")
+    lines += _attack_table(result["attacks"])
+    if result.get("attacks_with_extra"):
+        n = result["n_nonmembers"] + result["n_extra_nonmembers"]
+        lines += ["", f"The same attacks with {result['n_extra_nonmembers']} more non-members, records of the same "
+                      f"population that the release never saw (`{result['extra_nonmembers']}`, any text also in the "
+                      f"sources dropped), {n} non-members in all:", ""]
+        lines += _attack_table(result["attacks_with_extra"])
     pipe = result.get("pipeline_membership")
     if pipe:
         lines += ["", f"The release's own report: membership AUC {pipe.get('auc')}, TPR @ 1 % FPR "
@@ -191,6 +189,17 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _attack_table(attacks: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| attack | AUC | AUC 95 % interval | TPR @ 1 % FPR | TPR @ 10 % FPR | member median | non-member median |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in attacks.items():
+        ci = s.get("auc_ci95")
+        ci_text = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-"
+        lines.append(f"| {name} | {s['auc']:.3f} | {ci_text} | {s['tpr_at_1pct_fpr']:.3f} | {s['tpr_at_10pct_fpr']:.3f} | "
+                     f"{s['member_score_median']:.3f} | {s['nonmember_score_median']:.3f} |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m audits.membership", description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", required=True, help="release bundle (report.json + synthetic.jsonl)")
@@ -202,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--encoder", default="minilm", choices=("minilm", "hashing"))
     ap.add_argument("--out", default="reports/membership.md")
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
+    ap.add_argument("--extra-nonmembers", default=None,
+                    help="more records of the same population that the release never saw (same text column): "
+                         "the attacks are also run against the holdout plus these, for a tighter estimate")
     args = ap.parse_args(argv)
 
     from smotext_private.encoders import load_encoder
@@ -216,7 +228,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         train, holdout, warnings = recompute_split(report, args.sources, text_col, label_col,
                                                    policy=args.policy, seed=args.seed)
         encoder = load_encoder(args.encoder)
-        attacks = membership_attacks(list(train.texts), list(holdout.texts), [r["text"] for r in synthetic], encoder)
+        released = [r["text"] for r in synthetic]
+        attacks = membership_attacks(list(train.texts), list(holdout.texts), released, encoder)
+        extra: list[str] = []
+        if args.extra_nonmembers:
+            from smotext_private.data import load_texts
+
+            seen = {" ".join(t.lower().split()) for t in load_texts(args.sources, text_col)}
+            extra = [t for t in load_texts(args.extra_nonmembers, text_col) if " ".join(t.lower().split()) not in seen]
+            if not extra:
+                raise InputError(f"{args.extra_nonmembers}: no record that is not also in the sources")
+            attacks_extra = membership_attacks(list(train.texts), list(holdout.texts) + extra, released, encoder)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -235,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "n_nonmembers": len(holdout.texts),
         "n_synthetic": len(synthetic),
         "attacks": attacks,
+        **({"extra_nonmembers": str(args.extra_nonmembers), "n_extra_nonmembers": len(extra),
+            "attacks_with_extra": attacks_extra} if extra else {}),
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
         "bundle_command": " ".join(shlex.quote(str(a)) for a in cmd) if cmd else None,
         "decoder": ((report.get("models") or {}).get("decoder") or {}).get("decoder"),
@@ -246,7 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     best = max(a["auc"] for a in attacks.values())
-    print(json.dumps({"out": str(out), "max_auc": best, "attacks": attacks}))
+    summary = {"out": str(out), "max_auc": best, "attacks": attacks}
+    if extra:
+        summary["max_auc_with_extra"] = max(a["auc"] for a in attacks_extra.values())
+    print(json.dumps(summary))
     return 0 if math.isfinite(best) else 1
 
 
