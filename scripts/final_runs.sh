@@ -21,5 +21,8 @@ if [[ $STEP == all || $STEP == fidelity ]]; then
   python scripts/eval_fidelity.py --bridge smotext_private/assets/bridge-minilm-smollm2 --variant "${VARIANT:-shipped}" --candidates 1 4 --limit 64
 fi
 if [[ $STEP == all || $STEP == membership ]]; then
-  python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label --out reports/membership.md
+  # 240 more notes of the same population (another seed) that the release never saw: a tighter estimate
+  smotext-private demo-data --out data/demo_extra.csv --per-class 40 --seed 1
+  python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label \
+    --extra-nonmembers data/demo_extra.csv --out reports/membership.md
 fi
