@@ -68,7 +68,9 @@ class Bridge(nn.Module):
     """``Linear(d_enc -> hidden) -> GELU -> Linear(hidden -> n_soft * d_lm)``, then a LayerNorm-free rescale.
 
     The output is shaped ``(batch, n_soft_tokens, lm_hidden)`` and written into the
-    LM's ``inputs_embeds`` where the placeholder tokens stand.
+    LM's ``inputs_embeds`` where the placeholder tokens stand. With ``config.lora_rank``
+    the bridge also carries a LoRA adapter for the LM (``self.lora``), saved in the same
+    file and merged into the LM by ``adapt``.
     """
 
     def __init__(self, config: BridgeConfig, *, lora_shapes: dict[str, tuple[int, int]] | None = None) -> None:
@@ -147,7 +149,8 @@ class Bridge(nn.Module):
             raise ModelMissingError(f"no bridge at {folder}: expected config.json and bridge.safetensors")
         meta = json.loads(cfg_path.read_text())
         state = {k: v.float() for k, v in load_file(str(w_path)).items()}
-        bridge = cls(BridgeConfig(**meta["config"]), lora_shapes=LoRA.shapes_in(state))
+        lora_state = {k[len("lora."):]: v for k, v in state.items() if k.startswith("lora.")}
+        bridge = cls(BridgeConfig(**meta["config"]), lora_shapes=LoRA.shapes_in(lora_state))
         bridge.load_state_dict(state)
         bridge.eval()
         return bridge

@@ -55,9 +55,13 @@ class LoRA(nn.Module):
 
     @classmethod
     def shapes_in(cls, state: dict[str, torch.Tensor]) -> dict[str, tuple[int, int]]:
-        """Target shapes recorded in a saved state dict (keys ``lora.A.<key>`` / ``lora.B.<key>``)."""
-        return {k[len("lora.B."):].replace("__", "."): (v.shape[0], state["lora.A." + k[len("lora.B."):]].shape[1])
-                for k, v in state.items() if k.startswith("lora.B.")}
+        """Target shapes recorded in this module's own saved state (keys ``A.<key>`` / ``B.<key>``)."""
+        shapes = {}
+        for k, b in state.items():
+            if k.startswith("B."):
+                key = k[len("B."):]
+                shapes[key.replace("__", ".")] = (b.shape[0], state["A." + key].shape[1])
+        return shapes
 
     def _modules_of(self, model: nn.Module) -> dict[str, nn.Linear]:
         mods = dict(model.named_modules())
