@@ -7,6 +7,8 @@
 re-encode the best, move the target away from it (z + a (z - e)), decode 2 more from there, and
 keep the best of all 4 against the original target; compared with 4 candidates in one round.
 ``max-new-tokens``: the same decoding with 48 and 96 new tokens (the demo notes are long).
+``decode-settings``: greedy decoding (1 candidate) with other xRAG templates the bridge was trained
+on, and without the repetition controls (repetition penalty 1.1, no repeated 4-gram).
 Same 64 records (seed 0) as ``scripts/eval_fidelity.py``.
 """
 
@@ -25,7 +27,7 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("experiment", choices=("correction", "max-new-tokens"))
+    ap.add_argument("experiment", choices=("correction", "max-new-tokens", "decode-settings"))
     ap.add_argument("--bridge", required=True)
     ap.add_argument("--set", required=True, help="NAME:CSV with text and label columns")
     ap.add_argument("--limit", type=int, default=64)
@@ -50,6 +52,21 @@ def main() -> None:
             t0 = time.time()
             res = measure_fidelity(texts, labels, enc, dec, n_candidates=1, seed=0, x=x)
             show(f"max_new_tokens {mt}, 1 candidate", {k: res[k] for k in ("roundtrip_cosine_mean", "top1_retrieval")}, t0)
+        return
+
+    if a.experiment == "decode-settings":
+        from smotext_private.bridge import XRAG_TEMPLATES
+
+        variants = [(f"template {i}: {t!r}", t, DecodeSettings()) for i, t in enumerate(XRAG_TEMPLATES) if i in (0, 1, 3, 6, 8)]
+        variants.append(("template 0, no repetition controls", XRAG_TEMPLATES[0],
+                         DecodeSettings(repetition_penalty=1.0, no_repeat_ngram_size=0)))
+        dec = BridgeDecoder.default(bridge_dir=a.bridge)
+        for mode, template, settings in variants:
+            dec.parts, dec.settings = dec.lm.prompt_parts(template), settings
+            t0 = time.time()
+            res = measure_fidelity(texts, labels, enc, dec, n_candidates=1, seed=0, x=x)
+            show(mode + ", 1 candidate", {k: res[k] for k in ("roundtrip_cosine_mean", "top1_retrieval",
+                                                               "midpoint_label_consistency")}, t0)
         return
 
     dec = BridgeDecoder.default(bridge_dir=a.bridge)
