@@ -24,5 +24,5 @@ if [[ $STEP == all || $STEP == membership ]]; then
   # 240 more notes of the same population (another seed) that the release never saw: a tighter estimate
   smotext-private demo-data --out data/demo_extra.csv --per-class 40 --seed 1
   python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label \
-    --extra-nonmembers data/demo_extra.csv --out reports/membership.md
+    --extra-nonmembers data/demo_extra.csv --distance-sweep 2 10 30 50 70 --out reports/membership.md
 fi

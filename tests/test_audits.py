@@ -250,6 +250,15 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
     assert res["n_extra_nonmembers"] == 5 and len(res["attacks_with_extra"]) == 3
     assert "5 more non-members" in out.read_text()
 
+    # a stricter distance filter, simulated: q = 0 keeps everything, a higher q never keeps more
+    assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
+                 "--json", str(js), "--distance-sweep", "0", "50", "100"]) == 0
+    sweep = json.loads(js.read_text())["distance_sweep"]
+    assert [r["quantile"] for r in sweep] == [0, 50, 100]
+    assert sweep[0]["kept"] == res["n_synthetic"] and sweep[0]["auc"] == res["attacks"][next(iter(res["attacks"]))]["auc"]
+    assert sweep[0]["kept"] >= sweep[1]["kept"] >= sweep[2]["kept"]
+    assert "stricter per-record distance check" in out.read_text()
+
 
 def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import main

@@ -113,6 +113,33 @@ def attack_scores(pos: np.ndarray, neg: np.ndarray) -> dict[str, Any]:
     }
 
 
+def embedding_attack(vs: np.ndarray, vm: np.ndarray, vn: np.ndarray) -> dict[str, Any]:
+    """Each member's and non-member's max cosine to a released record (unit vectors), scored as an attack."""
+    from smotext_private.audit.neighbours import nearest
+
+    dm, _ = nearest(vs, vm, 1)
+    dn, _ = nearest(vs, vn, 1)
+    return attack_scores(1.0 - dm[:, 0], 1.0 - dn[:, 0])
+
+
+def distance_filter_sweep(synthetic: Sequence[str], members: Sequence[str], nonmembers: Sequence[str],
+                          holdout: Sequence[str], encoder: Any, quantiles: Sequence[float]) -> list[dict[str, Any]]:
+    """Would a stricter per-record distance check lower the attack? For each quantile q, drop the released
+    records closer to a member than q % of the holdout is, and rerun the embedding attack on the rest."""
+    from smotext_private.audit.neighbours import as_unit, nearest
+
+    vs, vm, vn, vh = (as_unit(encoder.encode(list(x))) for x in (synthetic, members, nonmembers, holdout))
+    d_syn = nearest(vm, vs, 1)[0][:, 0]  # each released record's distance to its nearest member
+    d_hold = nearest(vm, vh, 1)[0][:, 0]
+    rows = []
+    for q in quantiles:
+        cut = float(np.percentile(d_hold, q))
+        keep = d_syn >= cut
+        rows.append({"quantile": q, "cutoff": round(cut, 4), "kept": int(keep.sum()),
+                     **(embedding_attack(vs[keep], vm, vn) if keep.any() else {})})
+    return rows
+
+
 def membership_attacks(members: Sequence[str], nonmembers: Sequence[str], synthetic: Sequence[str], encoder: Any,
                        orders: Sequence[int] = (2, 3)) -> dict[str, dict[str, Any]]:
     """AUC and TPR at low FPR of the embedding and n-gram attacks."""
@@ -123,9 +150,7 @@ def membership_attacks(members: Sequence[str], nonmembers: Sequence[str], synthe
     vs = as_unit(encoder.encode(list(synthetic)))
     vm = as_unit(encoder.encode(list(members)))
     vn = as_unit(encoder.encode(list(nonmembers)))
-    dm, _ = nearest(vs, vm, 1)
-    dn, _ = nearest(vs, vn, 1)
-    out = {f"embedding ({encoder.name}): max cosine to a released record": attack_scores(1.0 - dm[:, 0], 1.0 - dn[:, 0])}
+    out = {f"embedding ({encoder.name}): max cosine to a released record": embedding_attack(vs, vm, vn)}
     for order in orders:
         lm = NgramLM(order).fit(synthetic)
         pos = np.array([lm.mean_log_prob(t) for t in members])
@@ -167,6 +192,17 @@ def render(result: dict[str, Any]) -> str:
                       f"population that the release never saw (`{result['extra_nonmembers']}`, any text also in the "
                       f"sources dropped), {n} non-members in all:", ""]
         lines += _attack_table(result["attacks_with_extra"])
+    if result.get("distance_sweep"):
+        n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
+        lines += ["", "Would a stricter per-record distance check lower the embedding attack? Released records closer "
+                      "to a member than q % of the holdout is are dropped, and the attack is rerun on the rest "
+                      f"({n_non} non-members; the release's own check, strict, uses q = 2):", "",
+                  "| q | cosine-distance cutoff | released records kept | AUC | AUC 95 % interval | TPR @ 1 % FPR |",
+                  "|---|---|---|---|---|---|"]
+        for r in result["distance_sweep"]:
+            ci = r.get("auc_ci95") or (float("nan"), float("nan"))
+            lines.append(f"| {r['quantile']:g} % | {r['cutoff']:.3f} | {r['kept']} of {result['n_synthetic']} | "
+                         f"{r.get('auc', float('nan')):.3f} | {ci[0]:.3f}-{ci[1]:.3f} | {r.get('tpr_at_1pct_fpr', float('nan')):.3f} |")
     pipe = result.get("pipeline_membership")
     if pipe:
         lines += ["", f"The release's own report: membership AUC {pipe.get('auc')}, TPR @ 1 % FPR "
@@ -211,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--encoder", default="minilm", choices=("minilm", "hashing"))
     ap.add_argument("--out", default="reports/membership.md")
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
+    ap.add_argument("--distance-sweep", type=float, nargs="+", default=None, metavar="Q",
+                    help="also rerun the embedding attack after dropping released records closer to a member than "
+                         "Q %% of the holdout is (a stricter per-record distance check), for each Q")
     ap.add_argument("--extra-nonmembers", default=None,
                     help="more records of the same population that the release never saw (same text column): "
                          "the attacks are also run against the holdout plus these, for a tighter estimate")
@@ -239,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not extra:
                 raise InputError(f"{args.extra_nonmembers}: no record that is not also in the sources")
             attacks_extra = membership_attacks(list(train.texts), list(holdout.texts) + extra, released, encoder)
+        sweep = (distance_filter_sweep(released, list(train.texts), list(holdout.texts) + extra, list(holdout.texts),
+                                       encoder, args.distance_sweep) if args.distance_sweep else None)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -259,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "attacks": attacks,
         **({"extra_nonmembers": str(args.extra_nonmembers), "n_extra_nonmembers": len(extra),
             "attacks_with_extra": attacks_extra} if extra else {}),
+        **({"distance_sweep": sweep} if sweep else {}),
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
         "bundle_command": " ".join(shlex.quote(str(a)) for a in cmd) if cmd else None,
         "decoder": ((report.get("models") or {}).get("decoder") or {}).get("decoder"),
