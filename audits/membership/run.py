@@ -1,7 +1,7 @@
 """Membership inference on a full release: can an attacker tell training records from holdout records?
 
-    python -m audits.membership --bundle runs/demo-release --sources data/demo_notes.csv \\
-        --out reports/membership.md
+    python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv \\
+        --extra-nonmembers data/demo_extra.csv --distance-sweep 2 10 30 50 70 --out reports/membership.md
 
 Members are the records the generator was trained on, non-members the holdout the
 pipeline set aside. The split is recomputed from the bundle's ``report.json``
@@ -13,10 +13,17 @@ attacker sees only the released ``synthetic.jsonl``:
 * n-gram attacks (The Canary's Echo): a word bigram / trigram model fitted on the
   released corpus, score = mean log probability per token of the real record.
 
-Each attack is scored by its ROC AUC (0.5 = chance) and its true-positive rate at
-1 % false positives. The full training set is used (not sub-sampled), so the AUC
-has more members than non-members; TPR at 1 % FPR is only resolved to
-``1 / n_nonmembers``.
+Each attack is scored by its ROC AUC (0.5 = chance), with a 95 % bootstrap interval,
+and its true-positive rate at 1 % false positives. The full training set is used (not
+sub-sampled), so the AUC has more members than non-members; TPR at 1 % FPR is only
+resolved to ``1 / n_nonmembers``.
+
+* ``--extra-nonmembers FILE``: more records of the same population that the release
+  never saw (for the demo, ``smotext-private demo-data --seed 1``) join the holdout in
+  a second table, for a tighter estimate than a few dozen held-out records allow.
+* ``--distance-sweep Q ...``: reruns the embedding attack after dropping the released
+  records closer to a member than Q % of the holdout is, to show whether a stricter
+  per-record distance check would lower it.
 """
 
 from __future__ import annotations
