@@ -258,6 +258,8 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
     assert sweep[0]["kept"] == res["n_synthetic"] and sweep[0]["auc"] == res["attacks"][next(iter(res["attacks"]))]["auc"]
     assert sweep[0]["kept"] >= sweep[1]["kept"] >= sweep[2]["kept"]
     assert "stricter per-record distance check" in out.read_text()
+    assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
+                 "--distance-sweep", "150"]) == 2
 
 
 def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:

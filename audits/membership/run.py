@@ -267,6 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from audits.leak_injection.run import machine
 
     try:
+        bad = [q for q in args.distance_sweep or () if not 0 <= q <= 100]
+        if bad:
+            raise InputError(f"--distance-sweep takes percentages from 0 to 100, got {bad[0]:g}")
         report, synthetic = load_bundle(args.bundle)
         cmd = report.get("command") or []
         text_col = args.text_column or _flag(cmd, "--text-column") or "text"
