@@ -98,7 +98,7 @@ class Bridge(nn.Module):
 
         An LM that already carries another adapter is refused rather than adapted twice.
         """
-        current = getattr(lm, "adapter", None)
+        current = lm.adapter
         if current is self.lora:  # already adapted by this bridge, or neither has an adapter
             return
         if current is not None:

@@ -174,7 +174,7 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     texts = read_corpus(args.corpus)
     encoder = encoder or MiniLMEncoder()
     lm = lm or FrozenLM.smollm2(threads=args.threads)
-    if getattr(lm, "adapter", None) is not None:
+    if lm.adapter is not None:
         raise InputError("the LM already carries a merged LoRA adapter; train with a freshly loaded LM")
     lora = dict(lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=DEFAULT_TARGETS) if args.lora_rank else {}
     cfg = BridgeConfig(

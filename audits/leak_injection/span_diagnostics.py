@@ -21,18 +21,18 @@ if __package__ in (None, ""):
 
 from audits.leak_injection.corpora import demo_corpus  # noqa: E402
 from audits.leak_injection.kinds import build_clean, build_span  # noqa: E402
-from smotext_private.audit.spans import SpanIndex  # noqa: E402
+from smotext_private.audit.spans import span_index  # noqa: E402
 from smotext_private.audit.text import tokens  # noqa: E402
+from smotext_private.policy import load_policy  # noqa: E402
 
-WINDOW = 8
+RULE = load_policy("strict").checks["verbatim_span"]  # the rule the suite runs under
 
 
 def rejected_share(sources: list[str], texts: list[str], k: int, holdout: Sequence[str] = ()) -> float:
-    """Share of ``texts`` with a shared non-boilerplate window; wording is counted over sources + holdout,
-    as ``Auditor.fit`` does."""
-    toks = [tokens(t) for t in sources]
-    idx = SpanIndex(4).fit(toks).fit_boilerplate(toks + [tokens(t) for t in holdout], WINDOW, k)
-    return sum(idx.longest_rare_span(tokens(t))[0] >= WINDOW for t in texts) / len(texts)
+    """Share of ``texts`` that strict's span check rejects with boilerplate threshold ``k``; wording is
+    counted over sources + holdout, with the index ``Auditor.fit`` builds (``span_index``)."""
+    idx = span_index(RULE, [tokens(t) for t in sources], [tokens(t) for t in holdout], min_sources=k)
+    return sum(idx.longest_rare_span(tokens(t))[0] >= RULE.threshold for t in texts) / len(texts)
 
 
 def main() -> int:

@@ -147,6 +147,20 @@ def distance_filter_sweep(synthetic: Sequence[str], members: Sequence[str], nonm
     return rows
 
 
+class EncodeOnce:
+    """An encoder that remembers each text's vector: the attacks, the extra non-members' run and the
+    distance sweep all encode the same members, holdout and release, and each is encoded once."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.inner, self.name, self._memo = encoder, encoder.name, {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if new:
+            self._memo.update(zip(new, self.inner.encode(new)))
+        return np.stack([self._memo[t] for t in texts])
+
+
 def membership_attacks(members: Sequence[str], nonmembers: Sequence[str], synthetic: Sequence[str], encoder: Any,
                        orders: Sequence[int] = (2, 3)) -> dict[str, dict[str, Any]]:
     """AUC and TPR at low FPR of the embedding and n-gram attacks."""
@@ -276,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         label_col = args.label_column or _flag(cmd, "--label-column") or "label"
         train, holdout, warnings = recompute_split(report, args.sources, text_col, label_col,
                                                    policy=args.policy, seed=args.seed)
-        encoder = load_encoder(args.encoder)
+        encoder = EncodeOnce(load_encoder(args.encoder))
         released = [r["text"] for r in synthetic]
         attacks = membership_attacks(list(train.texts), list(holdout.texts), released, encoder)
         extra: list[str] = []

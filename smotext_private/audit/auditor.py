@@ -14,7 +14,7 @@ from .dataset import dataset_metrics
 from .neighbours import as_unit, flat_index, leave_one_out_nearest, nearest, search
 from .pii import PiiDetector, PiiFinding
 from .replay import ReplayIndex
-from .spans import SpanIndex
+from .spans import span_index
 from .text import tokens
 from .verdict import CheckResult, Verdict
 
@@ -100,16 +100,10 @@ class Auditor:
         self._tokens = [tokens(s) for s in self._sources]
         self._joined = [" ".join(t) for t in self._tokens]
 
-        span_rule = self.policy.checks.get("verbatim_span")
-        n = int(span_rule.params.get("index_n", 4)) if span_rule else 4
-        if span_rule is not None:
-            n = max(1, min(n, int(span_rule.threshold)))
-        self._spans = SpanIndex(n).fit(self._tokens)
+        # boilerplate_sources below 2 leaves every shared window counted
+        self._spans = span_index(self.policy.checks.get("verbatim_span"), self._tokens,
+                                 [tokens(t) for t in holdout_texts or ()])
         self._boilerplate_records = len(self._tokens) + len(holdout_texts or ())
-        if span_rule is not None:  # boilerplate_sources below 2 leaves every shared window counted
-            self._spans.fit_boilerplate(self._tokens + [tokens(t) for t in holdout_texts or ()],
-                                        max(n, int(span_rule.threshold)),
-                                        int(span_rule.params.get("boilerplate_sources", 0)))
 
         # How close real records the generator never saw come to the sources: the holdout, pooled with
         # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on

@@ -162,3 +162,19 @@ class SpanIndex:
         nz, counts = np.unique(doc, return_counts=True)
         order = nz[np.lexsort((nz, -counts))]
         return [int(d) for d in order[:k]]
+
+
+def span_index(rule, source_tokens: list[list[str]], other_records: list[list[str]] = (), *,
+               min_sources: int | None = None) -> SpanIndex:
+    """The ``verbatim_span`` check's index as a policy rule shapes it (``rule`` None: no such check).
+
+    n-grams of ``index_n`` tokens (at most the threshold); boilerplate windows of ``threshold`` tokens
+    whose wording occurs in ``boilerplate_sources`` (or ``min_sources``) of the sources and
+    ``other_records`` together.
+    """
+    if rule is None:
+        return SpanIndex(4).fit(source_tokens)
+    n = max(1, min(int(rule.params.get("index_n", 4)), int(rule.threshold)))
+    k = int(rule.params.get("boilerplate_sources", 0)) if min_sources is None else min_sources
+    return SpanIndex(n).fit(source_tokens).fit_boilerplate(list(source_tokens) + list(other_records),
+                                                           max(n, int(rule.threshold)), k)
