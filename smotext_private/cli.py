@@ -44,6 +44,12 @@ def _models(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=4, dest="n_candidates", help="decoded candidates per target, reranked by embedding distance (default 4)")
 
 
+def _parent_draw(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--parent-draw", choices=("uniform", "balanced"), default="uniform",
+                   help="how parents are drawn: uniform (default) is SMOTE's random draw; balanced spreads the parent roles "
+                        "evenly over each class's records, so none parents many synthetic ones")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="smotext-private", description="Synthetic text releases with SMOTExT, audited for privacy leaks. Offline by default.")
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -57,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lambda-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
                    help="interpolation step drawn uniformly from [LO, HI] (default 0 1, SMOTE's); e.g. 0.2 0.8 keeps "
                         "every target away from both parents")
+    _parent_draw(r)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")
     r.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -73,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--per-class", type=int, default=None)
     g.add_argument("--k", type=int, default=5)
     g.add_argument("--lambda-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
+    _parent_draw(g)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-progress", action="store_true")
     _models(g)
@@ -149,7 +157,7 @@ def _cmd_release(args) -> int:
     opts = ReleaseOptions(
         input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
         policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
-        lambda_range=tuple(args.lambda_range),
+        lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw,
         fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
         internal_report=args.internal_report, progress=not args.no_progress, **_model_opts(args),
         command=["smotext-private"] + sys.argv[1:],
@@ -182,7 +190,7 @@ def _cmd_generate(args) -> int:
     encoder, decoder = build_models(opts)
     x = encoder.encode(list(train.texts), progress=not args.no_progress)
     items, z = plan_release(train.labels, x, per_class=args.per_class, k=args.k, seed=args.seed,
-                            lambda_range=tuple(args.lambda_range))
+                            lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw)
     cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     chosen = rerank(cands, z, encoder)
     tmp = out.with_name(out.name + ".tmp")

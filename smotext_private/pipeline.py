@@ -36,6 +36,7 @@ class ReleaseOptions:
     per_class: int | None = None
     k: int = 5
     lambda_range: tuple[float, float] = (0.0, 1.0)
+    parent_draw: str = "uniform"
     seed: int = 0
     n_candidates: int = 4
     fidelity_sample: int = 32
@@ -218,15 +219,23 @@ def prepare(opts: ReleaseOptions, policy, log: Callable[[str], None]):
 
 
 def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int,
-                 lambda_range: tuple[float, float] = (0.0, 1.0)):
+                 lambda_range: tuple[float, float] = (0.0, 1.0), parent_draw: str = "uniform"):
     """Stage 3: the SMOTE plan (classes with two or more training records) and its target vectors."""
     from .data import class_counts
     from .smote import per_class_targets, plan, plan_vectors
 
     counts = {c: n for c, n in class_counts(labels).items() if n >= 2}
     items = plan(x_train, list(labels), per_class_targets(counts, per_class), k=k, rng=np.random.default_rng(seed),
-                 lam_range=lambda_range)
+                 lam_range=lambda_range, parent_draw=parent_draw)
     return items, plan_vectors(x_train, items)
+
+
+def _parent_figures(released_rows: list[dict]) -> dict:
+    """How the released records spread over the training records that parent them."""
+    from .smote import PlanItem, parent_uses
+
+    uses = parent_uses([PlanItem(r["index"], r["label"], r["base"], r["neighbour"], r["lam"]) for r in released_rows])
+    return {"parents_distinct": len(uses), "parent_uses_max": max(uses.values(), default=0)}
 
 
 def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: WorkDir, log) -> list[dict]:
@@ -236,7 +245,7 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
     from .decoders import rerank
 
     items, z = plan_release(train.labels, x_train, per_class=opts.per_class, k=opts.k, seed=opts.seed,
-                            lambda_range=opts.lambda_range)
+                            lambda_range=opts.lambda_range, parent_draw=opts.parent_draw)
     done = work.done()
     if done:
         log(f"resuming: {len(done)} of {len(items)} candidates already generated")
@@ -284,9 +293,11 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         raise InputError(f"--k must be a positive integer, got {opts.k}")
     if opts.n_candidates < 1:
         raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
-    from .smote import check_lambda_range
+    from .smote import PARENT_DRAWS, check_lambda_range
 
     check_lambda_range(opts.lambda_range)
+    if opts.parent_draw not in PARENT_DRAWS:
+        raise InputError(f"--parent-draw must be one of {', '.join(PARENT_DRAWS)}, got {opts.parent_draw!r}")
     if opts.fidelity_sample < 0:
         raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
     if opts.chunk_size < 1:
@@ -311,6 +322,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     key = _run_key({
         "input": records.fingerprint, "policy": policy.sha256, "seed": opts.seed, "per_class": opts.per_class,
         "k": opts.k, "candidates": opts.n_candidates, "models": models, "chunk": opts.chunk_size,
+        "parent_draw": opts.parent_draw,
         **({"lambda_range": list(opts.lambda_range)} if tuple(opts.lambda_range) != (0.0, 1.0) else {}),
     })
     work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
@@ -380,6 +392,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             "n_candidates": opts.n_candidates,
             "k": opts.k,
             "lambda_range": [float(v) for v in opts.lambda_range],
+            "parent_draw": opts.parent_draw,
+            **_parent_figures([produced[i] for i in accepted]),
         },
         "audit": auditor.summary(verdicts),
         "privacy": dataset,

@@ -34,6 +34,7 @@ def render_markdown(r: dict) -> str:
         "",
         f"Planned {d['planned']} synthetic records ({d['n_candidates']} decoded candidates each, k = {d['k']}, "
         f"interpolation step in [{lambda_range_text(d)}]); "
+        f"{parents_text(d)}"
         f"{d['no_candidate_passed']} ended with no candidate passing the audit; "
         f"{d['accepted']} accepted and {d['rejected']} rejected by the final audit.",
         "",
@@ -89,6 +90,15 @@ def render_markdown(r: dict) -> str:
     lines.append(json.dumps(r["models"], indent=2, sort_keys=True))
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def parents_text(d: dict) -> str:
+    """How the released records spread over their parents ("" for reports made before it was recorded)."""
+    if "parent_uses_max" not in d:
+        return ""
+    draw = "drawn evenly over each class" if d.get("parent_draw") == "balanced" else "drawn at random (SMOTE)"
+    return (f"parents {draw}: {d['parents_distinct']} training records parent the released ones, "
+            f"none more than {d['parent_uses_max']}; ")
 
 
 def lambda_range_text(d: dict) -> str:

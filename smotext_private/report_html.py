@@ -18,7 +18,7 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from .report import INTERNAL_NOTICE, lambda_range_text
+from .report import INTERNAL_NOTICE, lambda_range_text, parents_text
 
 SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}
@@ -402,7 +402,8 @@ def _data_section(r: dict, figs: _Figures) -> str:
           "never sees; the held-out records are the yardstick for the privacy checks and the test set for utility. "
           f"{_num(d.get('planned'))} synthetic records were planned ({_num(d.get('n_candidates'))} decoded candidates each, "
           f"interpolating between a record and one of its k = {_num(d.get('k'))} nearest same-class neighbours, "
-          f"at a step drawn from [{lambda_range_text(d)}]).</p>"
+          f"at a step drawn from [{lambda_range_text(d)}]"
+          + (f"; {_e(parents_text(d).rstrip('; '))}" if parents_text(d) else "") + ").</p>"
         + table
         + (f"<figure>{chart}<figcaption>Records per class, real and synthetic.</figcaption></figure>" if chart else "")
     )

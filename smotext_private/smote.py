@@ -71,15 +71,43 @@ def check_lambda_range(lam_range: tuple[float, float]) -> tuple[float, float]:
     return lo, hi
 
 
+PARENT_DRAWS = ("uniform", "balanced")
+
+
+def _balanced_pairs(nbrs: np.ndarray, n_new: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """(base, neighbour) local indices, each record's parent uses kept as even as the neighbour lists allow.
+
+    The base is a least-used record of the class and the neighbour a least-used one of its k nearest
+    (ties broken by ``rng``), so no record becomes a parent far more often than the others.
+    """
+    uses = np.zeros(nbrs.shape[0], dtype=np.int64)
+    pairs = []
+    for _ in range(n_new):
+        least = np.flatnonzero(uses == uses.min())
+        b = int(least[rng.integers(len(least))])
+        row = nbrs[b]
+        fewest = row[uses[row] == uses[row].min()]
+        nb = int(fewest[rng.integers(len(fewest))])
+        uses[b] += 1
+        uses[nb] += 1
+        pairs.append((b, nb))
+    return pairs
+
+
 def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, rng: np.random.Generator,
-         lam_range: tuple[float, float] = (0.0, 1.0)) -> list[PlanItem]:
+         lam_range: tuple[float, float] = (0.0, 1.0), parent_draw: str = "uniform") -> list[PlanItem]:
     """Draw (base, neighbour, lambda) for every new record, class by class, from one generator.
 
+    ``parent_draw``: ``uniform`` (the default) is SMOTE's draw, a base uniformly at random with
+    replacement and one of its k nearest at random, under which a few records parent many synthetic
+    ones; ``balanced`` spreads the parent roles evenly over a class's records (``_balanced_pairs``).
     lambda is uniform on ``lam_range`` (SMOTE: [0, 1]); a narrower range such as [0.2, 0.8] keeps
     every target at least that far from both its parents.
     """
     if k < 1:
         raise InputError(f"--k must be a positive integer, got {k}")
+    if parent_draw not in PARENT_DRAWS:
+        raise InputError(f"--parent-draw must be one of {', '.join(PARENT_DRAWS)}, got {parent_draw!r}")
     lo, hi = check_lambda_range(lam_range)
     labels_arr = np.asarray(labels)
     items: list[PlanItem] = []
@@ -89,12 +117,25 @@ def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, r
             continue
         nbrs = class_neighbours(x[members], k)
         n_new = targets[label]
-        base_local = rng.integers(0, len(members), size=n_new)
-        pick = rng.integers(0, nbrs.shape[1], size=n_new)
+        if parent_draw == "uniform":
+            base_local = rng.integers(0, len(members), size=n_new)
+            pick = rng.integers(0, nbrs.shape[1], size=n_new)
+            pairs = [(int(b), int(nbrs[b, p])) for b, p in zip(base_local, pick)]
+        else:
+            pairs = _balanced_pairs(nbrs, n_new, rng)
         lams = lo + (hi - lo) * rng.random(n_new)
-        for b, p, lam in zip(base_local, pick, lams):
-            items.append(PlanItem(len(items), label, int(members[b]), int(members[nbrs[b, p]]), float(lam)))
+        for (b, nb), lam in zip(pairs, lams):
+            items.append(PlanItem(len(items), label, int(members[b]), int(members[nb]), float(lam)))
     return items
+
+
+def parent_uses(items: list[PlanItem]) -> dict[int, int]:
+    """How many planned records each training record parents (base or neighbour); records never used are absent."""
+    uses: dict[int, int] = {}
+    for it in items:
+        for r in (it.base, it.neighbour):
+            uses[r] = uses.get(r, 0) + 1
+    return uses
 
 
 def plan_vectors(x: np.ndarray, items: list[PlanItem]) -> np.ndarray:

@@ -261,6 +261,24 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
     assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
                  "--distance-sweep", "150"]) == 2
 
+    # chance's yardstick: draws of unseen real records, class by class as many as the release holds
+    from tests.conftest import toy_rows
+
+    ref = tmp_path / "reference.csv"
+    with ref.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["id", "text", "label"])
+        w.writeheader()
+        w.writerows(toy_rows(n_per_class=20, seed=9))
+    assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
+                 "--json", str(js), "--reference", str(ref), "--reference-draws", "20"]) == 0
+    r = json.loads(js.read_text())["reference"]
+    assert r["draws"] == len(r["aucs"]) == 20 and r["auc_range95"][0] <= r["auc_mean"] <= r["auc_range95"][1]
+    assert 0.0 <= r["share_below"] <= 1.0 and "How far one release's AUC moves by chance" in out.read_text()
+    for bad in (["--reference", str(extra)], ["--reference", str(ref), "--reference-draws", "1"]):  # no such classes; too few draws
+        assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing",
+                     "--out", str(tmp_path / "bad.md"), *bad]) == 2
+        assert not (tmp_path / "bad.md").exists()
+
 
 def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import main
@@ -290,6 +308,19 @@ def test_scores_separate_members_in_a_leaky_release() -> None:
     res = membership_attacks(members, nonmembers, members[:30], HashingEncoder(dim=256))  # releases copies
     assert all(a["auc"] > 0.7 for a in res.values())
     assert all(a["auc_ci95"][0] <= a["auc"] <= a["auc_ci95"][1] for a in res.values())
+
+
+def test_reference_draws_sit_at_chance_and_a_copying_release_does_not() -> None:
+    from audits.membership.run import embedding_attack, reference_draws
+
+    rng = np.random.default_rng(3)
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    members, nonmembers, ref = (unit(rng.normal(size=(n, 16))) for n in (80, 80, 120))
+    labels = ["a"] * 60 + ["b"] * 60
+    r = reference_draws(ref, labels, ["a"] * 20 + ["b"] * 20, members, nonmembers, draws=40)
+    assert abs(r["auc_mean"] - 0.5) < 0.06 and r["auc_range95"][1] - r["auc_range95"][0] > 0.02
+    copies = embedding_attack(members[:40], members, nonmembers)["auc"]  # a release of 40 members' copies
+    assert copies > r["auc_range95"][1]
 
 
 def test_auc_interval_narrows_with_more_records() -> None:

@@ -226,6 +226,7 @@ CASES = [
     _option("--fidelity-sample", "-1", ["--fidelity-sample", "got -1"]),
     _option("--lambda-range", "0.8 0.2", ["--lambda-range", "got 0.8 0.2"]),
     _option("--lambda-range", "0 1.5", ["--lambda-range", "got 0 1.5"]),
+    _option("--parent-draw", "random", ["--parent-draw", "'random'"]),
 ]
 
 

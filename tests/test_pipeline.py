@@ -36,8 +36,21 @@ def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, r
     for key in ("roundtrip_cosine_mean", "top1_retrieval", "midpoint_label_consistency", "distinct_2"):
         assert key in report["fidelity"]
     assert report["data"]["planned"] == 18
+    d = report["data"]
+    assert d["parent_draw"] == "uniform" and 2 <= d["parents_distinct"] <= 2 * len(syn) and d["parent_uses_max"] >= 1
+    assert f"{d['parents_distinct']} training records parent the released ones" in (out / "report.md").read_text()
     assert verify_bundle(out, sources=list(sources)) == []
     assert not (tmp_path / "bundle.work").exists()
+
+
+def test_balanced_parent_draw_spreads_the_parent_roles(tmp_path, toy_csv, fake_models):
+    uniform = _release(toy_csv, tmp_path / "u", fake_models, policy="research", per_class=20)
+    balanced = _release(toy_csv, tmp_path / "b", fake_models, policy="research", per_class=20,
+                        parent_draw="balanced")
+    du, db = (json.loads((tmp_path / n / "report.json").read_text())["data"] for n in ("u", "b"))
+    assert db["parent_draw"] == "balanced" and db["parent_uses_max"] < du["parent_uses_max"]
+    assert "drawn evenly over each class" in (tmp_path / "b" / "report.md").read_text()
+    assert uniform.released and balanced.released
 
 
 def test_same_seed_gives_identical_bundle(tmp_path, toy_csv, fake_models):

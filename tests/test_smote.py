@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from smotext_private.errors import InputError
-from smotext_private.smote import class_neighbours, interpolate, per_class_targets, plan, plan_vectors
+from smotext_private.smote import class_neighbours, interpolate, parent_uses, per_class_targets, plan, plan_vectors
 
 
 def test_interpolate_is_the_smote_formula():
@@ -57,3 +57,36 @@ def test_lambda_range_bounds_every_step_and_defaults_to_smote():
     assert [(it.base, it.neighbour) for it in narrow] == [(it.base, it.neighbour) for it in full]
     with pytest.raises(InputError, match="lambda-range"):
         plan(x, labels, {"a": 2}, k=3, rng=np.random.default_rng(0), lam_range=(0.5, 0.5))
+
+
+def test_balanced_draw_spreads_parent_roles_evenly():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 8)).astype(np.float32)
+    labels = ["a"] * 32 + ["b"] * 8
+    targets = {"a": 24, "b": 24}
+    uniform = parent_uses(plan(x, labels, targets, k=5, rng=np.random.default_rng(0)))  # the default
+    balanced_items = plan(x, labels, targets, k=5, rng=np.random.default_rng(0), parent_draw="balanced")
+    balanced = parent_uses(balanced_items)
+    # 48 parent roles per class: 32 records take 1 or 2 each, 8 records take 6 each
+    assert max(balanced[i] for i in range(32)) == 2 and len([i for i in balanced if i < 32]) == 32
+    assert all(balanced[i] == 6 for i in range(32, 40))
+    assert max(uniform.values()) > max(balanced.values())
+    for it in balanced_items:  # still SMOTE: a record and one of its k nearest same-class records
+        members = np.flatnonzero(np.asarray(labels) == it.label)
+        nbrs = class_neighbours(x[members], 5)
+        local = {int(m): i for i, m in enumerate(members)}
+        assert local[it.neighbour] in nbrs[local[it.base]].tolist()
+
+
+def test_uniform_draw_is_smotes_and_unknown_draw_is_refused():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    labels = ["a"] * 10 + ["b"] * 10
+    a = plan(x, labels, {"a": 9, "b": 9}, k=3, rng=np.random.default_rng(4), parent_draw="uniform")
+    # SMOTE's draw: bases with replacement, neighbour picked at random among the k nearest
+    r = np.random.default_rng(4)
+    nbrs = class_neighbours(x[:10], 3)
+    base, pick = r.integers(0, 10, size=9), r.integers(0, 3, size=9)
+    assert [(it.base, it.neighbour) for it in a[:9]] == [(int(b), int(nbrs[b, p])) for b, p in zip(base, pick)]
+    with pytest.raises(InputError, match="parent-draw"):
+        plan(x, labels, {"a": 2}, k=3, rng=np.random.default_rng(0), parent_draw="random")

@@ -21,6 +21,11 @@ resolved to ``1 / n_nonmembers``.
 * ``--extra-nonmembers FILE``: more records of the same population that the release
   never saw (for the demo, ``smotext-private demo-data --seed 1``) join the holdout in
   a second table, for a tighter estimate than a few dozen held-out records allow.
+* ``--reference FILE``: real records of the same population that neither the release nor the
+  non-members include (for the demo, ``smotext-private demo-data --seed 2``). The embedding attack
+  is rerun with random draws of them, class by class as many as the release holds, in place of
+  the release: a release that carried nothing of its members would score like these draws, so
+  their spread is the yardstick for one release's AUC.
 * ``--distance-sweep Q ...``: reruns the embedding attack after dropping the released
   records closer to a member than Q % of the holdout is, to show whether a stricter
   per-record distance check would lower it.
@@ -53,6 +58,14 @@ def _flag(command: Sequence[str], name: str) -> str | None:
         if arg.startswith(name + "="):
             return arg.split("=", 1)[1]
     return None
+
+
+def _same_text(t: str) -> str:
+    """What counts as the same record when dropping overlaps: case and spacing aside."""
+    return " ".join(t.lower().split())
+
+
+EMBEDDING_KEY = "embedding ({}): max cosine to a released record"
 
 
 def load_bundle(bundle: str | Path) -> tuple[dict, list[dict]]:
@@ -147,6 +160,32 @@ def distance_filter_sweep(synthetic: Sequence[str], members: Sequence[str], nonm
     return rows
 
 
+def reference_draws(ref_vecs: np.ndarray, ref_labels: Sequence[str], released_labels: Sequence[str],
+                    vm: np.ndarray, vn: np.ndarray, draws: int, seed: int = 0) -> dict[str, Any]:
+    """The embedding attack's AUC when the "release" is a random draw of real reference records (unit
+    vectors) with the release's class counts: what a release that carries nothing of its members scores."""
+    from collections import Counter
+
+    from smotext_private.audit.dataset import roc_auc
+    from smotext_private.audit.neighbours import nearest
+
+    ref_labels = np.asarray(ref_labels)
+    want = Counter(released_labels)
+    short = {c: n for c, n in want.items() if (ref_labels == c).sum() < n}
+    if short:
+        c, n = next(iter(short.items()))
+        raise InputError(f"--reference has {(ref_labels == c).sum()} records of class {c!r}; the release has {n}")
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(draws):
+        pick = np.concatenate([rng.choice(np.flatnonzero(ref_labels == c), n, replace=False) for c, n in sorted(want.items())])
+        vs = ref_vecs[pick]
+        aucs.append(roc_auc(1.0 - nearest(vs, vm, 1)[0][:, 0], 1.0 - nearest(vs, vn, 1)[0][:, 0]))
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    return {"draws": draws, "auc_mean": round(float(np.mean(aucs)), 4), "auc_sd": round(float(np.std(aucs)), 4),
+            "auc_range95": [round(float(lo), 4), round(float(hi), 4)], "aucs": [round(float(a), 4) for a in aucs]}
+
+
 class EncodeOnce:
     """An encoder that remembers each text's vector: the attacks, the extra non-members' run and the
     distance sweep all encode the same members, holdout and release, and each is encoded once."""
@@ -171,7 +210,7 @@ def membership_attacks(members: Sequence[str], nonmembers: Sequence[str], synthe
     vs = as_unit(encoder.encode(list(synthetic)))
     vm = as_unit(encoder.encode(list(members)))
     vn = as_unit(encoder.encode(list(nonmembers)))
-    out = {f"embedding ({encoder.name}): max cosine to a released record": embedding_attack(vs, vm, vn)}
+    out = {EMBEDDING_KEY.format(encoder.name): embedding_attack(vs, vm, vn)}
     for order in orders:
         lm = NgramLM(order).fit(synthetic)
         pos = np.array([lm.mean_log_prob(t) for t in members])
@@ -213,6 +252,18 @@ def render(result: dict[str, Any]) -> str:
                       f"population that the release never saw (`{result['extra_nonmembers']}`, any text also in the "
                       f"sources dropped), {n} non-members in all:", ""]
         lines += _attack_table(result["attacks_with_extra"])
+    ref = result.get("reference")
+    if ref:
+        n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
+        lines += ["", f"How far one release's AUC moves by chance: the embedding attack rerun {ref['draws']} times with a "
+                      f"random draw of real records that neither the release nor the attack saw (`{result['reference_file']}`, "
+                      f"{result['n_reference']} records; each draw has the release's class counts) in place of the release, "
+                      f"against the same {result['n_members']} members and {n_non} non-members. Such a \"release\" "
+                      "carries nothing of the members, so its AUC is chance plus the luck of the draw:", "",
+                  "| \"release\" | AUC | spread over draws |", "|---|---|---|",
+                  f"| real records that never met the members ({ref['draws']} draws) | mean {ref['auc_mean']:.3f} "
+                  f"(sd {ref['auc_sd']:.3f}) | {ref['auc_range95'][0]:.3f}-{ref['auc_range95'][1]:.3f} (95 % of draws) |",
+                  f"| this release | {ref['release_auc']:.3f} | {ref['share_below']:.0%} of the draws score lower |"]
     if result.get("distance_sweep"):
         n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
         lines += ["", "Would a stricter per-record distance check lower the embedding attack? Released records closer "
@@ -271,11 +322,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--distance-sweep", type=float, nargs="+", default=None, metavar="Q",
                     help="also rerun the embedding attack after dropping released records closer to a member than "
                          "Q %% of the holdout is (a stricter per-record distance check), for each Q")
+    ap.add_argument("--reference", default=None,
+                    help="real records of the same population that neither the release nor the non-members include "
+                         "(text and label columns as the sources): the embedding attack is rerun on random draws of "
+                         "them in place of the release, to show how far chance alone moves the AUC")
+    ap.add_argument("--reference-draws", type=int, default=50, help="draws for --reference (default 50)")
     ap.add_argument("--extra-nonmembers", default=None,
                     help="more records of the same population that the release never saw (same text column): "
                          "the attacks are also run against the holdout plus these, for a tighter estimate")
     args = ap.parse_args(argv)
 
+    from smotext_private.audit.neighbours import as_unit
+    from smotext_private.data import load_records, load_texts
     from smotext_private.encoders import load_encoder
 
     from audits.leak_injection.run import machine
@@ -284,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = [q for q in args.distance_sweep or () if not 0 <= q <= 100]
         if bad:
             raise InputError(f"--distance-sweep takes percentages from 0 to 100, got {bad[0]:g}")
+        if args.reference_draws < 2:
+            raise InputError(f"--reference-draws must be at least 2, got {args.reference_draws}")
         report, synthetic = load_bundle(args.bundle)
         cmd = report.get("command") or []
         text_col = args.text_column or _flag(cmd, "--text-column") or "text"
@@ -294,20 +354,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         released = [r["text"] for r in synthetic]
         attacks = membership_attacks(list(train.texts), list(holdout.texts), released, encoder)
         extra: list[str] = []
+        seen = {_same_text(t) for t in load_texts(args.sources, text_col)}
         if args.extra_nonmembers:
-            from smotext_private.data import load_texts
-
-            seen = {" ".join(t.lower().split()) for t in load_texts(args.sources, text_col)}
-            extra = [t for t in load_texts(args.extra_nonmembers, text_col) if " ".join(t.lower().split()) not in seen]
+            extra = [t for t in load_texts(args.extra_nonmembers, text_col) if _same_text(t) not in seen]
             if not extra:
                 raise InputError(f"{args.extra_nonmembers}: no record that is not also in the sources")
             attacks_extra = membership_attacks(list(train.texts), list(holdout.texts) + extra, released, encoder)
+        ref = ref_texts = None
+        if args.reference:
+            seen |= {_same_text(t) for t in extra}
+            recs = load_records(args.reference, text_col, label_col)
+            keep = [i for i, t in enumerate(recs.texts) if _same_text(t) not in seen]
+            if not keep:
+                raise InputError(f"{args.reference}: no record that is not also in the sources or the extra non-members")
+            ref_texts = [recs.texts[i] for i in keep]
+            vm = as_unit(encoder.encode(list(train.texts)))
+            vn = as_unit(encoder.encode(list(holdout.texts) + extra))
+            ref = reference_draws(as_unit(encoder.encode(ref_texts)), [recs.labels[i] for i in keep],
+                                  [r.get("label") for r in synthetic], vm, vn, args.reference_draws)
         sweep = (distance_filter_sweep(released, list(train.texts), list(holdout.texts) + extra, list(holdout.texts),
                                        encoder, args.distance_sweep) if args.distance_sweep else None)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     m = machine()
+    if ref:
+        own = (attacks_extra if extra else attacks)[EMBEDDING_KEY.format(encoder.name)]["auc"]
+        ref["release_auc"] = own
+        ref["share_below"] = round(float(np.mean(np.array(ref["aucs"]) < own)), 4)
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "machine": f"{m['cpu']}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}",
@@ -325,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **({"extra_nonmembers": str(args.extra_nonmembers), "n_extra_nonmembers": len(extra),
             "attacks_with_extra": attacks_extra} if extra else {}),
         **({"distance_sweep": sweep} if sweep else {}),
+        **({"reference_file": str(args.reference), "n_reference": len(ref_texts), "reference": ref} if ref else {}),
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
         "bundle_command": " ".join(shlex.quote(str(a)) for a in cmd) if cmd else None,
         "decoder": ((report.get("models") or {}).get("decoder") or {}).get("decoder"),
