@@ -274,6 +274,17 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
     r = json.loads(js.read_text())["reference"]
     assert r["draws"] == len(r["aucs"]) == 20 and r["auc_range95"][0] <= r["auc_mean"] <= r["auc_range95"][1]
     assert 0.0 <= r["share_below"] <= 1.0 and "How far one release's AUC moves by chance" in out.read_text()
+    # the same attack on other releases of the same sources (another seed: another split)
+    other = tmp_path / "bundle-seed1"
+    release(ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(other), seed=1,
+                           policy="research", per_class=6, progress=False, fidelity_sample=0,
+                           command=["smotext-private", "release", "--seed", "1"]), encoder=enc, decoder=dec,
+            pii_detector=RegexPiiDetector())
+    assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
+                 "--json", str(js), "--more-bundles", str(other)]) == 0
+    more = json.loads(js.read_text())["more_bundles"]
+    assert [m["seed"] for m in more] == [1] and 0.0 <= more[0]["auc"] <= 1.0
+    assert "| mean of 2 |" in out.read_text() and "smotext-private release --seed 1" in out.read_text()
     for bad in (["--reference", str(extra)], ["--reference", str(ref), "--reference-draws", "1"]):  # no such classes; too few draws
         assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing",
                      "--out", str(tmp_path / "bad.md"), *bad]) == 2

@@ -26,6 +26,9 @@ resolved to ``1 / n_nonmembers``.
   is rerun with random draws of them, class by class as many as the release holds, in place of
   the release: a release that carried nothing of its members would score like these draws, so
   their spread is the yardstick for one release's AUC.
+* ``--more-bundles B ...``: other releases of the same sources (another seed: another split and
+  other synthetic records); the embedding attack is run on each, for the spread between releases
+  and their mean.
 * ``--distance-sweep Q ...``: reruns the embedding attack after dropping the released
   records closer to a member than Q % of the holdout is, to show whether a stricter
   per-record distance check would lower it.
@@ -252,6 +255,23 @@ def render(result: dict[str, Any]) -> str:
                       f"population that the release never saw (`{result['extra_nonmembers']}`, any text also in the "
                       f"sources dropped), {n} non-members in all:", ""]
         lines += _attack_table(result["attacks_with_extra"])
+    more = result.get("more_bundles")
+    if more:
+        n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
+        own = (result.get("attacks_with_extra") or result["attacks"])[EMBEDDING_KEY.format(result["encoder"])]
+        rows = [{"bundle": result["bundle"], "seed": result["seed"], "n_synthetic": result["n_synthetic"], **own}] + more
+        aucs = [r["auc"] for r in rows]
+        lines += ["", f"The embedding attack on {len(rows)} releases of the same sources, one per seed (each seed "
+                      f"splits the sources anew and decodes other records; {n_non} non-members each, the holdout "
+                      "plus the extra non-members where given):", "",
+                  "| bundle | seed | released | AUC | AUC 95 % interval | TPR @ 1 % FPR |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| `{r['bundle']}` | {r['seed']} | {r['n_synthetic']} | {r['auc']:.3f} | "
+                         f"{r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {r['tpr_at_1pct_fpr']:.3f} |")
+        lines += [f"| mean of {len(rows)} | | | {np.mean(aucs):.3f} | sd {np.std(aucs, ddof=1):.3f} between releases | |"]
+        cmds = sorted({r["bundle_command"] for r in more if r.get("bundle_command")})
+        if cmds:
+            lines += ["", "The other releases were made by:", "", "```", *cmds, "```"]
     ref = result.get("reference")
     if ref:
         n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
@@ -327,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "(text and label columns as the sources): the embedding attack is rerun on random draws of "
                          "them in place of the release, to show how far chance alone moves the AUC")
     ap.add_argument("--reference-draws", type=int, default=50, help="draws for --reference (default 50)")
+    ap.add_argument("--more-bundles", nargs="+", default=None, metavar="B",
+                    help="other releases of the same sources (e.g. other seeds): the embedding attack is run on each too")
     ap.add_argument("--extra-nonmembers", default=None,
                     help="more records of the same population that the release never saw (same text column): "
                          "the attacks are also run against the holdout plus these, for a tighter estimate")
@@ -372,6 +394,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             vn = as_unit(encoder.encode(list(holdout.texts) + extra))
             ref = reference_draws(as_unit(encoder.encode(ref_texts)), [recs.labels[i] for i in keep],
                                   [r.get("label") for r in synthetic], vm, vn, args.reference_draws)
+        more = []
+        for b in args.more_bundles or ():
+            rep_b, syn_b = load_bundle(b)
+            tr_b, ho_b, warn_b = recompute_split(rep_b, args.sources, text_col, label_col, policy=args.policy)
+            warnings += [f"{b}: {w}" for w in warn_b]
+            att = membership_attacks(list(tr_b.texts), list(ho_b.texts) + extra, [r["text"] for r in syn_b], encoder, orders=())
+            more.append({"bundle": str(b), "seed": rep_b.get("seed"), "n_synthetic": len(syn_b),
+                         "bundle_command": " ".join(shlex.quote(str(a)) for a in rep_b.get("command") or []),
+                         **att[EMBEDDING_KEY.format(encoder.name)]})
         sweep = (distance_filter_sweep(released, list(train.texts), list(holdout.texts) + extra, list(holdout.texts),
                                        encoder, args.distance_sweep) if args.distance_sweep else None)
     except InputError as e:
@@ -399,9 +430,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         **({"extra_nonmembers": str(args.extra_nonmembers), "n_extra_nonmembers": len(extra),
             "attacks_with_extra": attacks_extra} if extra else {}),
         **({"distance_sweep": sweep} if sweep else {}),
+        **({"more_bundles": more} if more else {}),
         **({"reference_file": str(args.reference), "n_reference": len(ref_texts), "reference": ref} if ref else {}),
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
         "bundle_command": " ".join(shlex.quote(str(a)) for a in cmd) if cmd else None,
+        "encoder": encoder.name,
         "decoder": ((report.get("models") or {}).get("decoder") or {}).get("decoder"),
         "warnings": warnings,
     }
