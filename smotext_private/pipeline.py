@@ -293,11 +293,10 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         raise InputError(f"--k must be a positive integer, got {opts.k}")
     if opts.n_candidates < 1:
         raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
-    from .smote import PARENT_DRAWS, check_lambda_range
+    from .smote import check_lambda_range, check_parent_draw
 
     check_lambda_range(opts.lambda_range)
-    if opts.parent_draw not in PARENT_DRAWS:
-        raise InputError(f"--parent-draw must be one of {', '.join(PARENT_DRAWS)}, got {opts.parent_draw!r}")
+    check_parent_draw(opts.parent_draw)
     if opts.fidelity_sample < 0:
         raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
     if opts.chunk_size < 1:
@@ -322,8 +321,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     key = _run_key({
         "input": records.fingerprint, "policy": policy.sha256, "seed": opts.seed, "per_class": opts.per_class,
         "k": opts.k, "candidates": opts.n_candidates, "models": models, "chunk": opts.chunk_size,
-        "parent_draw": opts.parent_draw,
         **({"lambda_range": list(opts.lambda_range)} if tuple(opts.lambda_range) != (0.0, 1.0) else {}),
+        **({"parent_draw": opts.parent_draw} if opts.parent_draw != "uniform" else {}),
     })
     work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")

@@ -74,6 +74,12 @@ def check_lambda_range(lam_range: tuple[float, float]) -> tuple[float, float]:
 PARENT_DRAWS = ("uniform", "balanced")
 
 
+def check_parent_draw(parent_draw: str) -> str:
+    if parent_draw not in PARENT_DRAWS:
+        raise InputError(f"--parent-draw must be one of {', '.join(PARENT_DRAWS)}, got {parent_draw!r}")
+    return parent_draw
+
+
 def _balanced_pairs(nbrs: np.ndarray, n_new: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     """(base, neighbour) local indices, each record's parent uses kept as even as the neighbour lists allow.
 
@@ -106,8 +112,7 @@ def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, r
     """
     if k < 1:
         raise InputError(f"--k must be a positive integer, got {k}")
-    if parent_draw not in PARENT_DRAWS:
-        raise InputError(f"--parent-draw must be one of {', '.join(PARENT_DRAWS)}, got {parent_draw!r}")
+    check_parent_draw(parent_draw)
     lo, hi = check_lambda_range(lam_range)
     labels_arr = np.asarray(labels)
     items: list[PlanItem] = []
