@@ -284,7 +284,17 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
                  "--json", str(js), "--more-bundles", str(other)]) == 0
     more = json.loads(js.read_text())["more_bundles"]
     assert [m["seed"] for m in more] == [1] and 0.0 <= more[0]["auc"] <= 1.0
-    assert "| mean of 2 |" in out.read_text() and "smotext-private release --seed 1" in out.read_text()
+    assert "| mean of 2 released |" in out.read_text() and "smotext-private release --seed 1" in out.read_text()
+    # a release the policy blocked has nothing to attack: listed as blocked, left out of the mean
+    blocked = tmp_path / "bundle-blocked"
+    blocked.mkdir()
+    rep = json.loads((other / "report.json").read_text())
+    rep["verdict"] = {"status": "blocked", "reasons": ["dcr_share: 0.67 is above the maximum 0.6"]}
+    (blocked / "report.json").write_text(json.dumps(rep))
+    assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
+                 "--json", str(js), "--more-bundles", str(other), str(blocked)]) == 0
+    assert json.loads(js.read_text())["more_bundles"][1]["blocked"] == rep["verdict"]["reasons"]
+    assert "blocked by the policy (dcr_share: 0.67" in out.read_text() and "| mean of 2 released |" in out.read_text()
     for bad in (["--reference", str(extra)], ["--reference", str(ref), "--reference-draws", "1"]):  # no such classes; too few draws
         assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing",
                      "--out", str(tmp_path / "bad.md"), *bad]) == 2
@@ -374,3 +384,34 @@ def test_pii_cache_is_keyed_by_the_detectors_code(tmp_path: Path) -> None:
     files = list(tmp_path.glob("pii-*.pkl"))
     assert len(files) == 1 and cache._code_fingerprint(RegexPiiDetector()) in files[0].name
     assert cache.CachedDetector(RegexPiiDetector(), tmp_path).detect(["Call 555-123-4567 today."]) == first
+
+
+def test_membership_defence_variants_and_the_not_nearest_rule() -> None:
+    from audits.membership.defences import choose, unit, variant_targets
+    from smotext_private.smote import parent_uses
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8)).astype(np.float32)
+    labels = ["a"] * 30 + ["b"] * 30
+    base_items, base_z = variant_targets("smote", x, labels, per_class=20, seed=0)
+    for name in ("noise", "shrink"):  # same plan, other targets
+        items, z = variant_targets(name, x, labels, per_class=20, seed=0)
+        assert items == base_items and not np.allclose(z, base_z)
+    centre = unit(x)[:30].mean(0)
+    _, shrunk = variant_targets("shrink", x, labels, per_class=20, seed=0)
+    assert (unit(shrunk[:20]) @ centre).mean() > (unit(base_z[:20]) @ centre).mean()
+    bal, _ = variant_targets("balanced", x, labels, per_class=20, seed=0)
+    assert max(parent_uses(bal).values()) < max(parent_uses(base_items).values())
+    mid, _ = variant_targets("lambda-mid", x, labels, per_class=20, seed=0)
+    assert all(0.25 <= it.lam <= 0.75 for it in mid)
+
+    # one target, two candidates: the first sits on a parent, the second elsewhere
+    it = base_items[0]
+    far = next(i for i in range(30) if i not in (it.base, it.neighbour))
+    cands = np.stack([x[it.base], x[far]])[None]
+    ok = np.ones((1, 2), bool)
+    z = x[it.base][None]
+    _, _, cos = choose(base_items[:1], z, cands, ok, x, not_nearest=False)
+    assert cos[0] > 0.999  # the copy of the parent is nearest its target
+    kept, _, cos = choose(base_items[:1], z, cands, ok, x, not_nearest=True)
+    assert cos[0] < 0.999 and np.allclose(kept[0], unit(x[far][None])[0])

@@ -259,7 +259,8 @@ def render(result: dict[str, Any]) -> str:
     if more:
         n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
         own = (result.get("attacks_with_extra") or result["attacks"])[EMBEDDING_KEY.format(result["encoder"])]
-        rows = [{"bundle": result["bundle"], "seed": result["seed"], "n_synthetic": result["n_synthetic"], **own}] + more
+        rows = [{"bundle": result["bundle"], "seed": result["seed"], "n_synthetic": result["n_synthetic"], **own}]
+        rows += [r for r in more if "blocked" not in r]
         aucs = [r["auc"] for r in rows]
         lines += ["", f"The embedding attack on {len(rows)} releases of the same sources, one per seed (each seed "
                       f"splits the sources anew and decodes other records; {n_non} non-members each, the holdout "
@@ -268,7 +269,11 @@ def render(result: dict[str, Any]) -> str:
         for r in rows:
             lines.append(f"| `{r['bundle']}` | {r['seed']} | {r['n_synthetic']} | {r['auc']:.3f} | "
                          f"{r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {r['tpr_at_1pct_fpr']:.3f} |")
-        lines += [f"| mean of {len(rows)} | | | {np.mean(aucs):.3f} | sd {np.std(aucs, ddof=1):.3f} between releases | |"]
+        for r in more:
+            if "blocked" in r:
+                lines.append(f"| `{r['bundle']}` | {r['seed']} | 0: blocked by the policy ({'; '.join(r['blocked'])}) | | | |")
+        spread = f"sd {np.std(aucs, ddof=1):.3f} between releases" if len(aucs) > 1 else ""
+        lines += [f"| mean of {len(rows)} released | | | {np.mean(aucs):.3f} | {spread} | |"]
         cmds = sorted({r["bundle_command"] for r in more if r.get("bundle_command")})
         if cmds:
             lines += ["", "The other releases were made by:", "", "```", *cmds, "```"]
@@ -396,12 +401,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   [r.get("label") for r in synthetic], vm, vn, args.reference_draws)
         more = []
         for b in args.more_bundles or ():
+            rpath = Path(b) / "report.json"
+            rep_b = json.loads(rpath.read_text(encoding="utf-8")) if rpath.is_file() else {}
+            cmd_b = " ".join(shlex.quote(str(a)) for a in rep_b.get("command") or [])
+            if (rep_b.get("verdict") or {}).get("status") == "blocked":  # the policy stopped it: nothing to attack
+                more.append({"bundle": str(b), "seed": rep_b.get("seed"), "bundle_command": cmd_b,
+                             "blocked": list(rep_b["verdict"].get("reasons") or [])})
+                continue
             rep_b, syn_b = load_bundle(b)
             tr_b, ho_b, warn_b = recompute_split(rep_b, args.sources, text_col, label_col, policy=args.policy)
             warnings += [f"{b}: {w}" for w in warn_b]
             att = membership_attacks(list(tr_b.texts), list(ho_b.texts) + extra, [r["text"] for r in syn_b], encoder, orders=())
             more.append({"bundle": str(b), "seed": rep_b.get("seed"), "n_synthetic": len(syn_b),
-                         "bundle_command": " ".join(shlex.quote(str(a)) for a in rep_b.get("command") or []),
+                         "bundle_command": cmd_b,
                          **att[EMBEDDING_KEY.format(encoder.name)]})
         sweep = (distance_filter_sweep(released, list(train.texts), list(holdout.texts) + extra, list(holdout.texts),
                                        encoder, args.distance_sweep) if args.distance_sweep else None)
