@@ -23,6 +23,19 @@ fi
 if [[ $STEP == all || $STEP == membership ]]; then
   # 240 more notes of the same population (another seed) that the release never saw: a tighter estimate
   smotext-private demo-data --out data/demo_extra.csv --per-class 40 --seed 1
+  # 240 more that neither the release nor the non-members include: chance's yardstick for one release's AUC
+  smotext-private demo-data --out data/demo_reference.csv --per-class 40 --seed 2
+  # the same release with seeds 1-3 (another split, other records each), for the spread between releases
+  for s in 1 2 3; do
+    smotext-private release data/demo_notes.csv --text-column text --label-column label --out out/seeds/demo-s$s \
+      --force --per-class 24 --seed $s --fidelity-sample 0 --no-progress || echo "release exit code $?"
+  done
   python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label \
-    --extra-nonmembers data/demo_extra.csv --distance-sweep 2 10 30 50 70 --out reports/membership.md
+    --extra-nonmembers data/demo_extra.csv --reference data/demo_reference.csv \
+    --more-bundles out/seeds/demo-s1 out/seeds/demo-s2 out/seeds/demo-s3 \
+    --distance-sweep 2 10 30 50 70 --out reports/membership.md
+fi
+if [[ $STEP == all || $STEP == defences ]]; then
+  python -m audits.membership.defences --sources data/demo_notes.csv --extra-nonmembers data/demo_extra.csv --draws 2 \
+    --out reports/membership-defences.md --json audits/membership/results-defences.json
 fi

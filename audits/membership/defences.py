@@ -117,7 +117,13 @@ def render(result: dict[str, Any]) -> str:
                      f"{' / '.join(f'{a:.3f}' for a in r['aucs'])} | {r['auc_mean']:.3f} | {r['tpr1_mean']:.3f} | "
                      f"{r['cosine_mean']:.3f} | {r['tstr_mean']:.3f} |")
     lines += ["", "Real records only (TRTR, the same classifier on the members): macro-F1 "
-                  f"{result['trtr']:.3f} on the same non-members.", ""]
+                  f"{result['trtr']:.3f} on the same non-members.", "",
+              "What the audit rejected among all decoded candidates, by check (a candidate can fail several):", "",
+              "| variant | candidates | rejected by check |", "|---|---|---|"]
+    for name, r in result["variants"].items():
+        why = ", ".join(f"{k} {v}" for k, v in r["rejected_by"].items()) or "none"
+        lines.append(f"| {name} | {r['candidates']} | {why} |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -174,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, Any] = {}
     for name in args.variants:
-        rows = []
+        rows, rejected_by, n_cands = [], {}, 0
         for d in range(args.draws):
             items, z = variant_targets(name, x_train, list(train.labels), per_class=args.per_class, seed=d)
             texts = []
@@ -183,8 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 texts += decoder.generate(z[lo:lo + 32], n_candidates=args.candidates, seed=seed)
             flat = [t for cs in texts for t in cs]
             vecs = encoder.encode(flat)
-            ok = np.array([v.verdict == "accept" and t.strip() != ""
-                           for v, t in zip(auditor.audit(flat, vecs, [str(i) for i in range(len(flat))]), flat)])
+            verdicts = auditor.audit(flat, vecs, [str(i) for i in range(len(flat))])
+            ok = np.array([v.verdict == "accept" and t.strip() != "" for v, t in zip(verdicts, flat)])
+            for v in verdicts:
+                for check in {r.split(":")[0] for r in v.reasons}:
+                    rejected_by[check] = rejected_by.get(check, 0) + 1
+            n_cands += len(flat)
             shape = (len(items), args.candidates)
             kept, labels, cos = choose(items, z, vecs.reshape(*shape, -1), ok.reshape(shape), x_train,
                                        not_nearest=name == "not-nearest")
@@ -193,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append({"released": len(kept), "auc": roc_auc(pos, neg), "tpr1": tpr_at_fpr(pos, neg, 0.01),
                          "cosine": float(np.mean(cos)), "tstr": float(tstr)})
             print(f"{name} draw {d}: AUC {rows[-1]['auc']:.3f}, macro-F1 {tstr:.3f} ({time.time() - t0:.0f} s)", flush=True)
-        results[name] = {"aucs": [round(r["auc"], 4) for r in rows],
+        results[name] = {"aucs": [round(r["auc"], 4) for r in rows], "candidates": n_cands,
+                         "rejected_by": dict(sorted(rejected_by.items())),
                          **{f"{k}_mean": round(float(np.mean([r[k] for r in rows])), 4)
                             for k in ("released", "auc", "tpr1", "cosine", "tstr")}}
     m = machine()

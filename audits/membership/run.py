@@ -259,21 +259,20 @@ def render(result: dict[str, Any]) -> str:
     if more:
         n_non = result["n_nonmembers"] + result.get("n_extra_nonmembers", 0)
         own = (result.get("attacks_with_extra") or result["attacks"])[EMBEDDING_KEY.format(result["encoder"])]
-        rows = [{"bundle": result["bundle"], "seed": result["seed"], "n_synthetic": result["n_synthetic"], **own}]
-        rows += [r for r in more if "blocked" not in r]
-        aucs = [r["auc"] for r in rows]
+        rows = [{"bundle": result["bundle"], "seed": result["seed"], "n_synthetic": result["n_synthetic"], **own}] + more
+        aucs = [r["auc"] for r in rows if "blocked" not in r]
         lines += ["", f"The embedding attack on {len(rows)} releases of the same sources, one per seed (each seed "
                       f"splits the sources anew and decodes other records; {n_non} non-members each, the holdout "
                       "plus the extra non-members where given):", "",
                   "| bundle | seed | released | AUC | AUC 95 % interval | TPR @ 1 % FPR |", "|---|---|---|---|---|---|"]
         for r in rows:
-            lines.append(f"| `{r['bundle']}` | {r['seed']} | {r['n_synthetic']} | {r['auc']:.3f} | "
-                         f"{r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {r['tpr_at_1pct_fpr']:.3f} |")
-        for r in more:
             if "blocked" in r:
                 lines.append(f"| `{r['bundle']}` | {r['seed']} | 0: blocked by the policy ({'; '.join(r['blocked'])}) | | | |")
+            else:
+                lines.append(f"| `{r['bundle']}` | {r['seed']} | {r['n_synthetic']} | {r['auc']:.3f} | "
+                             f"{r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {r['tpr_at_1pct_fpr']:.3f} |")
         spread = f"sd {np.std(aucs, ddof=1):.3f} between releases" if len(aucs) > 1 else ""
-        lines += [f"| mean of {len(rows)} released | | | {np.mean(aucs):.3f} | {spread} | |"]
+        lines += [f"| mean of {len(aucs)} released | | | {np.mean(aucs):.3f} | {spread} | |"]
         cmds = sorted({r["bundle_command"] for r in more if r.get("bundle_command")})
         if cmds:
             lines += ["", "The other releases were made by:", "", "```", *cmds, "```"]
