@@ -19,7 +19,8 @@ Variants (``--variants``, default all):
 * ``k-all``: the neighbour drawn from the whole class, not the 5 nearest;
 * ``noise``: Gaussian noise of half the target's norm added to each target;
 * ``shrink``: each target moved 40 % of the way to its class's mean embedding;
-* ``not-nearest``: a candidate is kept only if neither parent is the training record nearest to it.
+* ``not-nearest``: a candidate is kept only if neither parent is the training record nearest to it;
+* ``one-candidate``: no reranking, the greedy decode of each target only.
 
 Draw d uses seed d for the plan and the decoding; the split, the auditor and the non-members are
 the same for every variant, so the rows differ by the variant and the luck of the draw only.
@@ -48,6 +49,7 @@ VARIANTS = {
     "noise": "Gaussian noise of 0.5 x the target's norm added to each target",
     "shrink": "targets moved 40 % of the way to the class mean",
     "not-nearest": "a candidate is dropped when one of its parents is the training record nearest to it",
+    "one-candidate": "no reranking: the greedy decode only (--candidates 1)",
 }
 
 
@@ -183,10 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows, rejected_by, n_cands = [], {}, 0
         for d in range(args.draws):
             items, z = variant_targets(name, x_train, list(train.labels), per_class=args.per_class, seed=d)
+            n_cand = 1 if name == "one-candidate" else args.candidates
             texts = []
             for lo in range(0, len(items), 32):  # chunks and seeds as the release decodes them
                 seed = int(np.random.SeedSequence([d, lo // 32]).generate_state(1)[0])
-                texts += decoder.generate(z[lo:lo + 32], n_candidates=args.candidates, seed=seed)
+                texts += decoder.generate(z[lo:lo + 32], n_candidates=n_cand, seed=seed)
             flat = [t for cs in texts for t in cs]
             vecs = encoder.encode(flat)
             verdicts = auditor.audit(flat, vecs, [str(i) for i in range(len(flat))])
@@ -195,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for check in {r.split(":")[0] for r in v.reasons}:
                     rejected_by[check] = rejected_by.get(check, 0) + 1
             n_cands += len(flat)
-            shape = (len(items), args.candidates)
+            shape = (len(items), n_cand)
             kept, labels, cos = choose(items, z, vecs.reshape(*shape, -1), ok.reshape(shape), x_train,
                                        not_nearest=name == "not-nearest")
             pos, neg = (vm @ kept.T).max(1), (vn @ kept.T).max(1)
