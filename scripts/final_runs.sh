@@ -40,14 +40,3 @@ if [[ $STEP == all || $STEP == defences ]]; then
   python -m audits.membership.defences --sources data/demo_notes.csv --extra-nonmembers data/demo_extra.csv --draws 2 \
     --out reports/membership-defences.md --json audits/membership/results-defences.json
 fi
-if [[ $STEP == all || $STEP == membership-size ]]; then
-  mkdir -p out/size
-  # the same release (144 records planned) from larger exports of the same population: 600 and 1,200 notes
-  for n in 100 200; do
-    smotext-private demo-data --out data/demo_notes_$((n * 6)).csv --per-class $n --seed 0
-    smotext-private release data/demo_notes_$((n * 6)).csv --text-column text --label-column label \
-      --out out/size/demo-$((n * 6)) --force --per-class 24 --seed 0 --fidelity-sample 0 --no-progress || echo "release exit code $?"
-    python -m audits.membership --bundle out/size/demo-$((n * 6)) --sources data/demo_notes_$((n * 6)).csv \
-      --extra-nonmembers data/demo_extra.csv --reference data/demo_reference.csv --out reports/membership-size-$((n * 6)).md
-  done
-fi

@@ -415,3 +415,21 @@ def test_membership_defence_variants_and_the_not_nearest_rule() -> None:
     assert cos[0] > 0.999  # the copy of the parent is nearest its target
     kept, _, cos = choose(base_items[:1], z, cands, ok, x, not_nearest=True)
     assert cos[0] < 0.999 and np.allclose(kept[0], unit(x[far][None])[0])
+
+
+def test_class_fit_rerank_keeps_the_most_typical_candidate() -> None:
+    from audits.membership.defences import choose
+    from smotext_private.smote import PlanItem
+    from smotext_private.utility import fit_classifier
+
+    rng = np.random.default_rng(1)
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    x = np.vstack([a + 0.1 * rng.normal(size=(20, 3)), b + 0.1 * rng.normal(size=(20, 3))]).astype(np.float32)
+    fit = fit_classifier(x, ["a"] * 20 + ["b"] * 20)
+    items = [PlanItem(0, "a", 0, 1, 0.5)]
+    z = np.array([[0.6, 0.6, 0.0]], np.float32)  # a target halfway between the classes
+    cands = np.array([[[0.6, 0.62, 0.0], [1.0, 0.1, 0.0]]], np.float32)  # nearest the target / typical of class a
+    ok = np.ones((1, 2), bool)
+    near, _, _ = choose(items, z, cands, ok, x)
+    typical, _, _ = choose(items, z, cands, ok, x, class_fit=fit)
+    assert near[0][1] > 0.6 and typical[0][0] > 0.99

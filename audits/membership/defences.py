@@ -20,7 +20,9 @@ Variants (``--variants``, default all):
 * ``noise``: Gaussian noise of half the target's norm added to each target;
 * ``shrink``: each target moved 40 % of the way to its class's mean embedding;
 * ``not-nearest``: a candidate is kept only if neither parent is the training record nearest to it;
-* ``one-candidate``: no reranking, the greedy decode of each target only.
+* ``one-candidate``: no reranking, the greedy decode of each target only;
+* ``class-fit``: the candidates reranked by how typical of the target's class a classifier trained on
+  the training records finds them, not by nearness to the target.
 
 Draw d uses seed d for the plan and the decoding; the split, the auditor and the non-members are
 the same for every variant, so the rows differ by the variant and the luck of the draw only.
@@ -50,6 +52,7 @@ VARIANTS = {
     "shrink": "targets moved 40 % of the way to the class mean",
     "not-nearest": "a candidate is dropped when one of its parents is the training record nearest to it",
     "one-candidate": "no reranking: the greedy decode only (--candidates 1)",
+    "class-fit": "reranked by class fit: the candidate a classifier of the training records finds most typical of the class",
 }
 
 
@@ -82,20 +85,31 @@ def variant_targets(name: str, x: np.ndarray, labels: Sequence[str], *, per_clas
     return items, z
 
 
-def choose(items, z: np.ndarray, cand_vecs: np.ndarray, ok: np.ndarray, x_train: np.ndarray, *, not_nearest: bool):
-    """Per target, the passing candidate nearest its target (and, with ``not_nearest``, not nearest a parent)."""
+def choose(items, z: np.ndarray, cand_vecs: np.ndarray, ok: np.ndarray, x_train: np.ndarray, *,
+           not_nearest: bool = False, class_fit=None):
+    """Per target, the passing candidate nearest its target.
+
+    ``not_nearest``: a candidate whose nearest training record is one of its parents is not kept.
+    ``class_fit``: a classifier trained on the training records; the candidate it finds most typical of
+    the target's class is kept instead of the one nearest the target.
+    """
     zt, vt, xt = unit(z), unit(cand_vecs), unit(x_train)
     kept, labels, cos = [], [], []
     for i, it in enumerate(items):
         allow = ok[i].copy()
         if not_nearest:
             allow &= ~np.isin(np.argmax(vt[i] @ xt.T, axis=1), [it.base, it.neighbour])
-        score = np.where(allow, vt[i] @ zt[i], -np.inf)
+        near = vt[i] @ zt[i]
+        if class_fit is not None:
+            rank = class_fit.predict_proba(vt[i])[:, list(class_fit.classes_).index(it.label)]
+        else:
+            rank = near
+        score = np.where(allow, rank, -np.inf)
         if np.isfinite(score).any():
             j = int(np.argmax(score))
             kept.append(vt[i, j])
             labels.append(it.label)
-            cos.append(float(score[j]))
+            cos.append(float(near[j]))
     return np.array(kept), labels, cos
 
 
@@ -178,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     vm = unit(x_train)
     vn = unit(np.vstack([x_hold, encoder.encode([extra.texts[i] for i in keep_extra])]))
     yn = list(holdout.labels) + [extra.labels[i] for i in keep_extra]
-    trtr = f1_score(yn, fit_classifier(vm, list(train.labels)).predict(vn), average="macro")
+    real_fit = fit_classifier(vm, list(train.labels))
+    trtr = f1_score(yn, real_fit.predict(vn), average="macro")
 
     results: dict[str, Any] = {}
     for name in args.variants:
@@ -200,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_cands += len(flat)
             shape = (len(items), n_cand)
             kept, labels, cos = choose(items, z, vecs.reshape(*shape, -1), ok.reshape(shape), x_train,
-                                       not_nearest=name == "not-nearest")
+                                       not_nearest=name == "not-nearest",
+                                       class_fit=real_fit if name == "class-fit" else None)
             pos, neg = (vm @ kept.T).max(1), (vn @ kept.T).max(1)
             tstr = f1_score(yn, fit_classifier(kept, labels).predict(vn), average="macro")
             rows.append({"released": len(kept), "auc": roc_auc(pos, neg), "tpr1": tpr_at_fpr(pos, neg, 0.01),
