@@ -189,6 +189,27 @@ def reference_draws(ref_vecs: np.ndarray, ref_labels: Sequence[str], released_la
             "auc_range95": [round(float(lo), 4), round(float(hi), 4)], "aucs": [round(float(a), 4) for a in aucs]}
 
 
+def other_releases(bundles: Sequence[str], sources: str, text_col: str, label_col: str, policy: str | None,
+                   extra: list[str], encoder: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """The embedding attack on other releases of the same sources (each with its own split), or why not."""
+    rows, warnings = [], []
+    for b in bundles:
+        rpath = Path(b) / "report.json"
+        report = json.loads(rpath.read_text(encoding="utf-8")) if rpath.is_file() else {}
+        row = {"bundle": str(b), "seed": report.get("seed"),
+               "bundle_command": " ".join(shlex.quote(str(a)) for a in report.get("command") or [])}
+        if (report.get("verdict") or {}).get("status") == "blocked":  # the policy stopped it: nothing to attack
+            rows.append({**row, "blocked": list(report["verdict"].get("reasons") or [])})
+            continue
+        report, synthetic = load_bundle(b)
+        train, holdout, warn = recompute_split(report, sources, text_col, label_col, policy=policy)
+        warnings += [f"{b}: {w}" for w in warn]
+        att = membership_attacks(list(train.texts), list(holdout.texts) + extra, [r["text"] for r in synthetic],
+                                 encoder, orders=())
+        rows.append({**row, "n_synthetic": len(synthetic), **att[EMBEDDING_KEY.format(encoder.name)]})
+    return rows, warnings
+
+
 class EncodeOnce:
     """An encoder that remembers each text's vector: the attacks, the extra non-members' run and the
     distance sweep all encode the same members, holdout and release, and each is encoded once."""
@@ -398,22 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             vn = as_unit(encoder.encode(list(holdout.texts) + extra))
             ref = reference_draws(as_unit(encoder.encode(ref_texts)), [recs.labels[i] for i in keep],
                                   [r.get("label") for r in synthetic], vm, vn, args.reference_draws)
-        more = []
-        for b in args.more_bundles or ():
-            rpath = Path(b) / "report.json"
-            rep_b = json.loads(rpath.read_text(encoding="utf-8")) if rpath.is_file() else {}
-            cmd_b = " ".join(shlex.quote(str(a)) for a in rep_b.get("command") or [])
-            if (rep_b.get("verdict") or {}).get("status") == "blocked":  # the policy stopped it: nothing to attack
-                more.append({"bundle": str(b), "seed": rep_b.get("seed"), "bundle_command": cmd_b,
-                             "blocked": list(rep_b["verdict"].get("reasons") or [])})
-                continue
-            rep_b, syn_b = load_bundle(b)
-            tr_b, ho_b, warn_b = recompute_split(rep_b, args.sources, text_col, label_col, policy=args.policy)
-            warnings += [f"{b}: {w}" for w in warn_b]
-            att = membership_attacks(list(tr_b.texts), list(ho_b.texts) + extra, [r["text"] for r in syn_b], encoder, orders=())
-            more.append({"bundle": str(b), "seed": rep_b.get("seed"), "n_synthetic": len(syn_b),
-                         "bundle_command": cmd_b,
-                         **att[EMBEDDING_KEY.format(encoder.name)]})
+        more, warn_more = other_releases(args.more_bundles or (), args.sources, text_col, label_col, args.policy,
+                                         extra, encoder)
+        warnings += warn_more
         sweep = (distance_filter_sweep(released, list(train.texts), list(holdout.texts) + extra, list(holdout.texts),
                                        encoder, args.distance_sweep) if args.distance_sweep else None)
     except InputError as e:
