@@ -238,6 +238,11 @@ def _parent_figures(released_rows: list[dict]) -> dict:
     return {"parents_distinct": len(uses), "parent_uses_max": max(uses.values(), default=0)}
 
 
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The decoding seed of one chunk of a release's targets, so a resumed chunk decodes the same texts."""
+    return int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
+
+
 def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: WorkDir, log) -> list[dict]:
     """Stages 3-4 with reranking: one chosen text (or None) per plan item, resumable chunk by chunk."""
     from tqdm.auto import tqdm
@@ -262,7 +267,7 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
         if not missing:
             continue
         # decode the whole chunk with its own seed so a resumed chunk gives the same texts
-        cands = decoder.generate(z[lo:hi], n_candidates=opts.n_candidates, seed=int(np.random.SeedSequence([opts.seed, c]).generate_state(1)[0]))
+        cands = decoder.generate(z[lo:hi], n_candidates=opts.n_candidates, seed=chunk_seed(opts.seed, c))
         chosen = rerank(cands, z[lo:hi], encoder, keep=keep)
         rows = []
         for i in missing:

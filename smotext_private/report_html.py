@@ -395,6 +395,7 @@ def _data_section(r: dict, figs: _Figures) -> str:
     table = _table(["class", "real (input)", "real, used for generation", "real, held out", "synthetic, before audit", "synthetic, after audit"],
                    rows, numeric=range(1, 6))
     chart = _class_bars(figs, d)
+    parents = parents_text(d).rstrip("; ")
     return (
         "<h2>1. Data</h2>"
         + '<div class="facts">' + "".join(f"<span><b>{k}:</b> {v}</span>" for k, v in facts) + "</div>"
@@ -403,7 +404,7 @@ def _data_section(r: dict, figs: _Figures) -> str:
           f"{_num(d.get('planned'))} synthetic records were planned ({_num(d.get('n_candidates'))} decoded candidates each, "
           f"interpolating between a record and one of its k = {_num(d.get('k'))} nearest same-class neighbours, "
           f"at a step drawn from [{lambda_range_text(d)}]"
-          + (f"; {_e(parents_text(d).rstrip('; '))}" if parents_text(d) else "") + ").</p>"
+          + (f"; {_e(parents)}" if parents else "") + ").</p>"
         + table
         + (f"<figure>{chart}<figcaption>Records per class, real and synthetic.</figcaption></figure>" if chart else "")
     )

@@ -161,12 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from smotext_private.audit.dataset import roc_auc, tpr_at_fpr
     from smotext_private.data import load_records
     from smotext_private.errors import InputError
-    from smotext_private.pipeline import ReleaseOptions, build_models, prepare
+    from smotext_private.pipeline import ReleaseOptions, build_models, chunk_seed, prepare
     from smotext_private.policy import load_policy
     from smotext_private.utility import fit_classifier
     from sklearn.metrics import f1_score
 
     from audits.leak_injection.run import machine
+    from audits.membership.run import same_text
 
     t0 = time.time()
     try:
@@ -176,9 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                               out="-", per_class=args.per_class, seed=0)
         policy = load_policy("strict")
         _, train, holdout, _ = prepare(opts, policy, lambda m: None)
-        seen = {" ".join(t.lower().split()) for t in list(train.texts) + list(holdout.texts)}
+        seen = {same_text(t) for t in list(train.texts) + list(holdout.texts)}
         extra = load_records(args.extra_nonmembers, args.text_column, args.label_column)
-        keep_extra = [i for i, t in enumerate(extra.texts) if " ".join(t.lower().split()) not in seen]
+        keep_extra = [i for i, t in enumerate(extra.texts) if same_text(t) not in seen]
         if not keep_extra:
             raise InputError(f"{args.extra_nonmembers}: no record that is not also in the sources")
     except InputError as e:
@@ -202,9 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             items, z = variant_targets(name, x_train, list(train.labels), per_class=args.per_class, seed=d)
             n_cand = 1 if name == "one-candidate" else args.candidates
             texts = []
-            for lo in range(0, len(items), 32):  # chunks and seeds as the release decodes them
-                seed = int(np.random.SeedSequence([d, lo // 32]).generate_state(1)[0])
-                texts += decoder.generate(z[lo:lo + 32], n_candidates=n_cand, seed=seed)
+            step = opts.chunk_size  # chunks and seeds as the release decodes them
+            for c, lo in enumerate(range(0, len(items), step)):
+                texts += decoder.generate(z[lo:lo + step], n_candidates=n_cand, seed=chunk_seed(d, c))
             flat = [t for cs in texts for t in cs]
             vecs = encoder.encode(flat)
             verdicts = auditor.audit(flat, vecs, [str(i) for i in range(len(flat))])

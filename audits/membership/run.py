@@ -63,7 +63,7 @@ def _flag(command: Sequence[str], name: str) -> str | None:
     return None
 
 
-def _same_text(t: str) -> str:
+def same_text(t: str) -> str:
     """What counts as the same record when dropping overlaps: case and spacing aside."""
     return " ".join(t.lower().split())
 
@@ -401,17 +401,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         released = [r["text"] for r in synthetic]
         attacks = membership_attacks(list(train.texts), list(holdout.texts), released, encoder)
         extra: list[str] = []
-        seen = {_same_text(t) for t in load_texts(args.sources, text_col)}
+        seen = {same_text(t) for t in load_texts(args.sources, text_col)}
         if args.extra_nonmembers:
-            extra = [t for t in load_texts(args.extra_nonmembers, text_col) if _same_text(t) not in seen]
+            extra = [t for t in load_texts(args.extra_nonmembers, text_col) if same_text(t) not in seen]
             if not extra:
                 raise InputError(f"{args.extra_nonmembers}: no record that is not also in the sources")
             attacks_extra = membership_attacks(list(train.texts), list(holdout.texts) + extra, released, encoder)
         ref = ref_texts = None
         if args.reference:
-            seen |= {_same_text(t) for t in extra}
+            seen |= {same_text(t) for t in extra}
             recs = load_records(args.reference, text_col, label_col)
-            keep = [i for i, t in enumerate(recs.texts) if _same_text(t) not in seen]
+            keep = [i for i, t in enumerate(recs.texts) if same_text(t) not in seen]
             if not keep:
                 raise InputError(f"{args.reference}: no record that is not also in the sources or the extra non-members")
             ref_texts = [recs.texts[i] for i in keep]
