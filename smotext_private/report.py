@@ -60,6 +60,10 @@ def render_markdown(r: dict) -> str:
     for key in ("auc", "tpr_at_1pct_fpr"):
         if key in mia:
             lines.append(f"| membership {key} | {_fmt(mia[key])} |")
+    if mia.get("auc_ci95"):
+        lo, hi = mia["auc_ci95"]
+        lines.append(f"| membership auc, 95 % bootstrap interval ({mia['n_members']} members, "
+                     f"{mia['n_nonmembers']} non-members) | {_fmt(lo)}-{_fmt(hi)} |")
     for w in p.get("warnings", []):
         lines.append(f"\nWarning: {w}")
     u = r["utility"]

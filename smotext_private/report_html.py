@@ -489,12 +489,14 @@ def _dataset_section(r: dict) -> str:
     if "skipped" in p:
         out.append(f'<p class="warnbox">Not computed: {_e(p["skipped"])}.</p>')
         return "".join(out)
+    mia = p.get("membership") or {}
+    attack_on = (f" The membership attack scores all {_num(mia['n_members'])} training records against them."
+                 if mia.get("n_members") else "")
     out.append(
         f'<p class="explain">The records that passed the per-record checks ({_num(p.get("n_synthetic"))}) are compared, as a set, with '
         f'{_num(p.get("n_training_sample"))} training records and {_num(p.get("n_holdout"))} unseen real records. A private generator '
-        "treats the two alike.</p>"
+        f"treats the two alike.{attack_on}</p>"
     )
-    mia = p.get("membership") or {}
     values = {"dcr_share": p.get("dcr_share"), "identical_match_share": p.get("identical_match_share"),
               "membership_auc": mia.get("auc"), "membership_tpr_at_1pct_fpr": mia.get("tpr_at_1pct_fpr"),
               "nndr_ratio": p.get("nndr_ratio"), "privacy_score": p.get("privacy_score")}
@@ -536,6 +538,10 @@ def _dataset_section(r: dict) -> str:
     details = [["median distance of synthetic records to training", _num(p.get("dcr_training_median"))],
                ["median distance of synthetic records to unseen real records", _num(p.get("dcr_holdout_median"))],
                ["membership attack", _e(mia.get("attack"))]]
+    if mia.get("auc_ci95"):
+        lo, hi = mia["auc_ci95"]
+        details.append(["membership AUC, 95 % bootstrap interval (how far another draw of records could move it)",
+                        f"{_num(lo)}–{_num(hi)}"])
     out.append(_table(["detail", "value"], details))
     for w in p.get("warnings", []):
         out.append(f'<p class="warnbox">Warning: {_e(w)}</p>')

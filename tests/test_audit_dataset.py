@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from smotext_private.audit import Auditor, RegexPiiDetector
-from smotext_private.audit.dataset import band, roc_auc, tpr_at_fpr
+from smotext_private.audit.dataset import auc_interval, band, roc_auc, tpr_at_fpr
 
 DIM = 32
 
@@ -73,7 +73,23 @@ def test_training_is_sampled_down_to_the_holdout_size(data: dict[str, np.ndarray
     assert report["n_training_sample"] == report["n_holdout"] == 50 and report["n_training"] == 200
     # only a quarter of the copied records are in the sample, the rest look like holdout
     assert 0.55 < report["dcr_share"] < 0.8
-    assert report["membership"]["auc"] > 0.8
+    # the membership attack scores every training record, not the sample
+    mia = report["membership"]
+    assert mia["n_members"] == 200 and mia["n_nonmembers"] == 50
+    assert mia["auc"] > 0.8 and mia["auc_ci95"][0] <= mia["auc"] <= mia["auc_ci95"][1]
+
+
+def test_membership_uses_every_training_record() -> None:
+    """A release that copies a quarter of the training records: the sampled attack would see ~12 of them
+    among 50 members, the full one all 50 among 200; both estimate the same AUC, the full one tighter."""
+    rng = np.random.default_rng(7)
+    train, holdout = unit(rng.normal(size=(200, DIM))), unit(rng.normal(size=(50, DIM)))
+    synth = np.vstack([unit(train[:50] + 0.05 * rng.normal(size=(50, DIM))), unit(rng.normal(size=(100, DIM)))])
+    mia = auditor("strict", train).dataset_checks(synth, holdout)["membership"]
+    assert mia["n_members"] == 200
+    # 50 of 200 members have a near copy (scored ~1), the rest look like non-members: AUC about 0.5 + 0.25 / 2
+    assert 0.58 < mia["auc"] < 0.7
+    assert mia["tpr_at_1pct_fpr"] == pytest.approx(0.25, abs=0.02)
 
 
 def test_research_policy_only_warns(data: dict[str, np.ndarray]) -> None:
@@ -105,3 +121,11 @@ def test_tpr_at_1pct_fpr_blocks_only_with_enough_holdout(data: dict[str, np.ndar
     assert not any(f.startswith("membership_tpr_at_1pct_fpr") for f in small["failures"])
     assert any(w.startswith("membership_tpr_at_1pct_fpr") and "not blocking" in w for w in small["warnings"])
     assert not small["passed"]  # the other membership figures still block a copying generator
+
+
+def test_auc_interval_narrows_with_more_records() -> None:
+    rng = np.random.default_rng(1)
+    small = auc_interval(rng.normal(0.2, 1, 48), rng.normal(0, 1, 48))
+    large = auc_interval(rng.normal(0.2, 1, 2000), rng.normal(0, 1, 2000), n_boot=300)
+    assert small[1] - small[0] > 2 * (large[1] - large[0])
+    assert large[0] < 0.556 < large[1]  # the true AUC of a 0.2-sigma shift is about 0.556

@@ -112,18 +112,8 @@ def recompute_split(report: dict, sources: str, text_column: str, label_column: 
     return train, holdout, warnings
 
 
-def auc_interval(pos: np.ndarray, neg: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95 % bootstrap interval of the AUC: members and non-members resampled separately (their counts fixed)."""
-    from smotext_private.audit.dataset import roc_auc
-
-    rng = np.random.default_rng(seed)
-    aucs = [roc_auc(rng.choice(pos, len(pos)), rng.choice(neg, len(neg))) for _ in range(n_boot)]
-    lo, hi = np.percentile(aucs, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 def attack_scores(pos: np.ndarray, neg: np.ndarray) -> dict[str, Any]:
-    from smotext_private.audit.dataset import roc_auc, tpr_at_fpr
+    from smotext_private.audit.dataset import auc_interval, roc_auc, tpr_at_fpr
 
     lo, hi = auc_interval(pos, neg)
     return {
@@ -322,8 +312,11 @@ def render(result: dict[str, Any]) -> str:
                          f"{r.get('auc', float('nan')):.3f} | {ci[0]:.3f}-{ci[1]:.3f} | {r.get('tpr_at_1pct_fpr', float('nan')):.3f} |")
     pipe = result.get("pipeline_membership")
     if pipe:
+        how = (f"{pipe['n_members']} members against {pipe['n_nonmembers']} non-members, AUC 95 % interval "
+               f"{pipe['auc_ci95'][0]}-{pipe['auc_ci95'][1]}" if pipe.get("n_members")
+               else "training sampled to the holdout's size, as releases before this field was added did")
         lines += ["", f"The release's own report: membership AUC {pipe.get('auc')}, TPR @ 1 % FPR "
-                      f"{pipe.get('tpr_at_1pct_fpr')} ({pipe.get('attack')}, training sampled to the holdout's size)."]
+                      f"{pipe.get('tpr_at_1pct_fpr')} ({pipe.get('attack')}; {how})."]
     lines += ["", "AUC 95 % interval: 2,000 bootstrap resamples of the members and of the non-members (each "
                   "resampled on its own, counts fixed); it shows how far the AUC could move on another draw of "
                   "records of the same size."]

@@ -1,8 +1,10 @@
 """Dataset-level privacy metrics on embeddings: DCR share, NNDR, identical matches, membership inference.
 
-All distances are cosine distances ``1 - cos`` between unit vectors. The training set
-is sampled down to the holdout's size with the caller's generator (as MOSTLY AI QA
-does), so "closer to training than to holdout" is a fair coin for a private generator.
+All distances are cosine distances ``1 - cos`` between unit vectors. For the DCR share and
+the NNDR the training set is sampled down to the holdout's size with the caller's generator
+(as MOSTLY AI QA does), so "closer to training than to holdout" is a fair coin for a private
+generator. The membership attack scores every training record: an AUC does not need equal
+class sizes, and a sample would only add noise to it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     ranks[order] = np.repeat(avg, counts)
     u = ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2.0
     return float(u / (len(pos) * len(neg)))
+
+
+def auc_interval(pos: np.ndarray, neg: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of the AUC: members and non-members resampled separately (their counts fixed)."""
+    rng = np.random.default_rng(seed)
+    aucs = [roc_auc(rng.choice(pos, len(pos)), rng.choice(neg, len(neg))) for _ in range(n_boot)]
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def tpr_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float = 0.01) -> float:
@@ -99,10 +109,12 @@ def dataset_metrics(
         nndr_ratio = _finite(q_tr / q_ho) if q_ho > 0 else (1.0 if q_tr == 0 else None)
 
     # Membership inference: a real record is called a member when some synthetic record is close to it.
-    member_d, _ = nearest(synthetic, train_s, 1)
+    # Every training record is scored (not the sample): the AUC needs no balance, only records.
+    member_d, _ = nearest(synthetic, train, 1)
     nonmember_d, _ = nearest(synthetic, hold_s, 1)
     pos, neg = 1.0 - member_d[:, 0], 1.0 - nonmember_d[:, 0]
     auc = roc_auc(pos, neg)
+    auc_lo, auc_hi = auc_interval(pos, neg, n_boot=1000)
     tpr = tpr_at_fpr(pos, neg, 0.01)
 
     score = privacy_score(dcr_share, auc, tpr, identical)
@@ -118,7 +130,9 @@ def dataset_metrics(
         "nndr_training_q10": None if nndr_tr is None else round(nndr_tr, 6),
         "nndr_holdout_q10": None if nndr_ho is None else round(nndr_ho, 6),
         "nndr_ratio": None if nndr_ratio is None else round(nndr_ratio, 6),
-        "membership": {"auc": round(auc, 6), "tpr_at_1pct_fpr": round(tpr, 6), "attack": "max cosine to any synthetic record"},
+        "membership": {"auc": round(auc, 6), "auc_ci95": [round(auc_lo, 4), round(auc_hi, 4)],
+                       "tpr_at_1pct_fpr": round(tpr, 6), "n_members": int(len(pos)), "n_nonmembers": int(len(neg)),
+                       "attack": "max cosine to any synthetic record, every training record against the holdout"},
         "privacy_score": score,
         "band": band(score),
     }
