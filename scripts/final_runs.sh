@@ -17,6 +17,11 @@ if [[ $STEP == all || $STEP == fortunes ]]; then
   smotext-private release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release \
     --force --policy standard --seed 0 --no-progress || echo "release exit code $?"
 fi
+if [[ $STEP == all || $STEP == fortunes-lam ]]; then
+  # the same release with every target away from both parents
+  smotext-private release data/fortunes4.csv --text-column text --label-column label --out out/fortunes-release-lam \
+    --force --policy standard --seed 0 --lambda-range 0.2 0.8 --no-progress || echo "release exit code $?"
+fi
 if [[ $STEP == all || $STEP == fidelity ]]; then
   python scripts/eval_fidelity.py --bridge smotext_private/assets/bridge-minilm-smollm2 --variant "${VARIANT:-shipped}" --candidates 1 4 --limit 64
 fi

@@ -240,8 +240,9 @@ def render(result: dict[str, Any]) -> str:
         "",
         "Members are the records the generator was trained on, non-members the holdout the pipeline set aside "
         "(split recomputed from the report's seed and policy). The attacker sees only `synthetic.jsonl`. "
-        "AUC 0.5 is chance; the strict policy blocks a release at AUC > 0.6 or TPR at 1 % FPR > 0.05 "
-        "(its own embedding attack, on a training sample as large as the holdout).",
+        "AUC 0.5 is chance; the strict policy blocks a release at AUC > 0.6, or at TPR at 1 % FPR > 0.05 "
+        "when the holdout has at least 100 records (with fewer, 1 % FPR is below one record and it only warns); "
+        "the release's own check is this embedding attack, every training record against the holdout.",
         "",
         f"- Date (UTC): {result['date']}",
         f"- Machine: {result['machine']}",
