@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .errors import InputError
+
+MIN_SOURCES = 2
 
 
 def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, out: str, encoder: str = "minilm",
@@ -21,6 +24,10 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
     check_out_dir(out_dir, force=force)
     pol = load_policy(policy)
     src_texts, _ = load_table_texts(sources, text_column)
+    if len(src_texts) < MIN_SOURCES:
+        # the distance check is calibrated on the sources' leave-one-out nearest distances: one record has none
+        raise InputError(f"{sources}: {len(src_texts)} source record(s); the audit needs at least {MIN_SOURCES} "
+                         "to calibrate its distance check")
     syn_texts, syn_ids = load_table_texts(synthetic, text_column, allow_empty_text=True)
     enc = encoder_obj or load_encoder(encoder)
     src_vecs = enc.encode(src_texts)

@@ -41,6 +41,10 @@ def _read_manifest(folder: Path) -> tuple[dict | None, list[str]]:
     mpath = folder / MANIFEST
     if mpath.is_symlink():
         return None, [f"{MANIFEST} is a link, refused"]
+    if not folder.exists():
+        raise InputError(f"bundle directory not found: {folder}")
+    if not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a bundle directory")
     if not mpath.is_file():
         raise InputError(f"{folder} is not a bundle: {MANIFEST} is missing")
     try:
@@ -83,15 +87,19 @@ def check_files(folder: str | Path, *, skip: tuple[str, ...] = ()) -> list[str]:
 
 def _jsonl(path: Path) -> tuple[list[dict], str | None]:
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return rows, f"{path.name} is not valid UTF-8"
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             return rows, f"{path.name} line {n} is not JSON"
-        if not isinstance(row, dict) or "id" not in row:
-            return rows, f"{path.name} line {n} has no id"
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            return rows, f"{path.name} line {n} has no string id"
         rows.append(row)
     return rows, None
 
@@ -110,6 +118,8 @@ def check_contents(folder: str | Path, *, sources: list[str] | None = None) -> l
             report = json.loads(report_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return [f"report.json is unreadable: {exc}"]
+        if not isinstance(report, dict) or not all(isinstance(report.get(k, {}), dict) for k in ("policy", "verdict", "data")):
+            return ["report.json is not a release report (its policy, verdict and data must be JSON objects)"]
     policy_sha = ((report or {}).get("policy") or {}).get("sha256")
     verdicts: dict[str, str] = {}
     if audit_path.exists():
@@ -202,7 +212,10 @@ def rerender_bundle(folder: str | Path) -> list[str]:
         raise InputError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(report, dict) or "verdict" not in report or "data" not in report:
         raise InputError(f"{path}: not a release report (made by `smotext-private release`)")
-    rendered = {"report.md": render_markdown(report).encode(), "report.html": render_html(report).encode()}
+    try:
+        rendered = {"report.md": render_markdown(report).encode(), "report.html": render_html(report).encode()}
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong shape
+        raise InputError(f"{path}: a field has an unexpected shape, cannot render it ({type(exc).__name__}: {exc})") from None
     for name, data in rendered.items():
         _replace(folder, name, data)
     _replace(folder, MANIFEST, build_manifest(folder))

@@ -20,6 +20,37 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _count(minimum: int):
+    """argparse type: an integer >= ``minimum`` (0: seeds and sizes that may be zero; 1: counts)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+SEED = _count(0)
+POSITIVE = _count(1)
+
+
 def _log(msg: str) -> None:
     print(f"[smotext-private] {msg}", file=sys.stderr, flush=True)
 
@@ -64,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interpolation step drawn uniformly from [LO, HI] (default 0 1, SMOTE's); e.g. 0.2 0.8 keeps "
                         "every target away from both parents")
     _parent_draw(r)
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=SEED, default=0)
     r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")
     r.add_argument("--force", action="store_true", help="replace an existing --out")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run from its work directory")
@@ -77,11 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="stages 1-4 only: write UNAUDITED candidates (internal use, never share)")
     _common_data(g)
     g.add_argument("--out", required=True, help="JSONL file to write")
+    g.add_argument("--force", action="store_true", help="replace an existing --out file")
     g.add_argument("--per-class", type=int, default=None)
     g.add_argument("--k", type=int, default=5)
     g.add_argument("--lambda-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
     _parent_draw(g)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=SEED, default=0)
     g.add_argument("--no-progress", action="store_true")
     _models(g)
 
@@ -92,34 +124,35 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--policy", default="strict")
     a.add_argument("--out", required=True, help="directory for audit.jsonl and report.json")
     a.add_argument("--encoder", default="minilm")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=SEED, default=0)
     a.add_argument("--force", action="store_true")
 
     f = sub.add_parser("fidelity", help="measure how faithfully the decoder reads embeddings back")
     _common_data(f, label_required=False)
     f.add_argument("--out", required=True, help="JSON file to write")
-    f.add_argument("--limit", type=int, default=None, help="use at most this many records")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--limit", type=POSITIVE, default=None, help="use at most this many records (default: all)")
+    f.add_argument("--force", action="store_true", help="replace an existing --out file")
+    f.add_argument("--seed", type=SEED, default=0)
     f.add_argument("--no-progress", action="store_true")
     _models(f)
 
     t = sub.add_parser("train-bridge", help="train a bridge (LM frozen, xRAG stage-1 paraphrase objective); resumable")
     t.add_argument("corpus", help="public training texts: .txt (one per line) or .jsonl with a text field")
     t.add_argument("--run-dir", required=True, help="checkpoints, loss log; re-run the same command to resume")
-    t.add_argument("--steps", type=int, default=600)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--soft-tokens", type=int, default=8)
-    t.add_argument("--hidden", type=int, default=1024)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=2, help="CPU threads for torch (1 is faster when the machine is busy)")
-    t.add_argument("--stop-at", type=int, default=None, help="stop after this step (schedule unchanged); re-run to continue")
-    t.add_argument("--max-minutes", type=float, default=None, help="stop (after a checkpoint) after this long; re-run to continue")
+    t.add_argument("--steps", type=POSITIVE, default=600)
+    t.add_argument("--batch-size", type=POSITIVE, default=16)
+    t.add_argument("--lr", type=_positive_float, default=2e-3)
+    t.add_argument("--soft-tokens", type=POSITIVE, default=8)
+    t.add_argument("--hidden", type=POSITIVE, default=1024)
+    t.add_argument("--seed", type=SEED, default=0)
+    t.add_argument("--threads", type=POSITIVE, default=2, help="CPU threads for torch (1 is faster when the machine is busy)")
+    t.add_argument("--stop-at", type=POSITIVE, default=None, help="stop after this step (schedule unchanged); re-run to continue")
+    t.add_argument("--max-minutes", type=_positive_float, default=None, help="stop (after a checkpoint) after this long; re-run to continue")
     t.add_argument("--export", default=None, help="after training, write the bridge folder here")
     t.add_argument("--private-sources", action="store_true", help="the corpus holds private records (recorded in the model card)")
     t.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default cpu)")
     t.add_argument("--init-from", default=None, help="start from this bridge folder (same shape) instead of random weights")
-    t.add_argument("--max-target-tokens", type=int, default=48, help="longest target text in tokens (default 48)")
+    t.add_argument("--max-target-tokens", type=POSITIVE, default=48, help="longest target text in tokens (default 48)")
     t.add_argument("--lora-rank", type=int, default=0,
                    help="also train a LoRA adapter of this rank on the LM's attention and MLP projections (default 0: LM as shipped)")
     t.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA scale numerator (delta = alpha / rank * B A; default 32)")
@@ -136,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-data", help="write the demo clinical notes (synthetic, made by the project, with planted identifiers)")
     d.add_argument("--out", required=True)
-    d.add_argument("--per-class", type=int, default=60)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--per-class", type=POSITIVE, default=60)
+    d.add_argument("--seed", type=SEED, default=0)
     return ap
 
 
@@ -174,17 +207,16 @@ def _cmd_release(args) -> int:
 def _cmd_generate(args) -> int:
     from .data import load_records, split_holdout
     from .decoders import rerank
-    from .pipeline import ReleaseOptions, build_models, plan_release
+    from .pipeline import ReleaseOptions, build_models, plan_release, write_file_atomic
+
+    from .pipeline import check_generation_options, check_out_file
 
     out = Path(args.out)
-    if out.exists():
-        from .errors import InputError
-
-        raise InputError(f"output file {out} already exists")
-    from .smote import check_lambda_range
-
-    check_lambda_range(args.lambda_range)  # before any model loads
-    opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), n_candidates=args.n_candidates, **_model_opts(args))
+    check_out_file(out, force=args.force)  # before any model loads
+    opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), n_candidates=args.n_candidates,
+                          per_class=args.per_class, k=args.k, lambda_range=tuple(args.lambda_range),
+                          parent_draw=args.parent_draw, progress=not args.no_progress, **_model_opts(args))
+    check_generation_options(opts)
     records = load_records(args.input, args.text_column, args.label_column)
     train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
     encoder, decoder = build_models(opts)
@@ -193,11 +225,9 @@ def _cmd_generate(args) -> int:
                             lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw)
     cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     chosen = rerank(cands, z, encoder)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for it, (text, cos, _) in zip(items, chosen):
-            fh.write(json.dumps({"id": f"cand-{it.index:06d}", "text": text, "label": it.label, "lam": it.lam, "target_cosine": cos}) + "\n")
-    tmp.rename(out)
+    rows = [json.dumps({"id": f"cand-{it.index:06d}", "text": text, "label": it.label, "lam": it.lam, "target_cosine": cos})
+            for it, (text, cos, _) in zip(items, chosen)]
+    write_file_atomic(out, "".join(r + "\n" for r in rows))
     _log(f"wrote {len(items)} UNAUDITED candidates to {out}: audit them before any use outside the data steward's environment")
     return 0
 
@@ -216,6 +246,9 @@ def _cmd_fidelity(args) -> int:
     from .fidelity import measure_fidelity
     from .pipeline import ReleaseOptions, build_models
 
+    from .pipeline import check_out_file, write_file_atomic
+
+    check_out_file(Path(args.out), force=args.force)  # before any model loads
     label = args.label_column
     records = load_records(args.input, args.text_column, label) if label else None
     if records is None:
@@ -231,11 +264,11 @@ def _cmd_fidelity(args) -> int:
             pick = np.sort(np.random.default_rng(args.seed).choice(len(texts), size=args.limit, replace=False))
             texts = [texts[i] for i in pick]
             labels = [labels[i] for i in pick] if labels else None
-    opts = ReleaseOptions(args.input, args.text_column, label or "", args.out, **_model_opts(args))
+    opts = ReleaseOptions(args.input, args.text_column, label or "", args.out, progress=not args.no_progress, **_model_opts(args))
     encoder, decoder = build_models(opts)
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_file_atomic(Path(args.out), json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k not in ("examples", "models")}, indent=2))
     return 0
 

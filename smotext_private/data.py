@@ -274,13 +274,24 @@ def _read_csv(data: bytes, where: str) -> tuple[list, list[dict]]:
     except pd.errors.EmptyDataError:
         raise InputError(f"{where}: is empty") from None
     except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as e:
+        _check_separator(text, where)
         row = _long_row(text)
         if row:
             raise InputError(f"{where}: {row} has more fields than the header; quote texts that contain commas") from None
         msg = " ".join(str(e).split())
         raise InputError(f"{where}: is not valid CSV ({msg})") from None
     columns = [str(c) for c in df.columns]
+    if len(columns) == 1:
+        _check_separator(text, where)
     return columns, df.to_dict(orient="records")
+
+
+def _check_separator(text: str, where: str) -> None:
+    """Refuse a file whose header holds semicolons or tabs and no comma (Excel's CSV in many locales)."""
+    header = text.split("\n", 1)[0]
+    sep = None if "," in header else "semicolons" if ";" in header else "tabs" if "\t" in header else None
+    if sep:
+        raise InputError(f"{where}: the header is separated by {sep}, not commas; save the file as comma-separated CSV (UTF-8)")
 
 
 def _long_row(text: str) -> str | None:

@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -70,13 +71,67 @@ def _log_default(msg: str) -> None:
     pass
 
 
-# -- output directory handling ----------------------------------------------------------
+def check_generation_options(opts: "ReleaseOptions") -> None:
+    """The plan's and the decoder's options (``release`` and ``generate``), refused before any model loads."""
+    from .smote import check_lambda_range, check_parent_draw
+
+    if opts.per_class is not None and opts.per_class < 1:
+        raise InputError(f"--per-class must be a positive integer, got {opts.per_class}")
+    if opts.k < 1:
+        raise InputError(f"--k must be a positive integer, got {opts.k}")
+    if opts.n_candidates < 1:
+        raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
+    check_lambda_range(opts.lambda_range)
+    check_parent_draw(opts.parent_draw)
+
+
+# -- output handling ----------------------------------------------------------------------
+def check_out_file(out: Path, *, force: bool) -> None:
+    """A single output file (``generate``, ``fidelity``): its folder exists, and it is new or ``--force`` is given."""
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder: name a file to write")
+    if out.exists() and not force:
+        raise InputError(f"output file {out} already exists: pass --force to replace it")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"the folder of --out does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output location is not writable: {parent}")
+
+
+def write_file_atomic(out: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``out`` and rename it into place: a killed run leaves no half file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# files that mark a folder as one this tool wrote (a release bundle or an audit's output)
+OUR_FILES = ("manifest.json", "report.json", "audit.jsonl")
+
+
 def check_out_dir(out: Path, *, force: bool) -> None:
+    """``--out`` may be created, or replaced with ``--force`` when it is empty or a folder this tool wrote:
+    --force never deletes a folder of other files (a home folder, a data folder, the current folder)."""
+    here = Path.cwd().resolve()
+    target = out.resolve()
+    if target == here or target in here.parents:
+        raise InputError(f"--out {out} is the current folder or one above it: name a new folder for the bundle")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is a file, not a folder: name a folder for the bundle")
     if out.exists() and not force:
         raise InputError(f"output directory {out} already exists: pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory")
-    parent = out.resolve().parent
+    if out.exists() and any(out.iterdir()) and not any((out / name).is_file() for name in OUR_FILES):
+        raise InputError(f"--out {out} is a folder of other files, not a smotext-private bundle: "
+                         "--force replaces only bundles and empty folders")
+    parent = target.parent
     if not parent.exists():
         raise InputError(f"parent directory of --out does not exist: {parent}")
     if not parent.is_dir():
@@ -176,17 +231,41 @@ def _run_key(parts: dict) -> str:
 
 
 # -- models -------------------------------------------------------------------------------
+@contextmanager
+def loading_bars(show: bool):
+    """transformers' own progress bars while weights load ("Loading weights", the GGUF de-quantizing bar),
+    hidden when the run asked for none (``--no-progress``)."""
+    if show:
+        yield
+        return
+    from functools import partial
+
+    import transformers.modeling_gguf_pytorch_utils as gguf
+    from transformers.utils import logging as hf_logging
+
+    was_on, gguf_tqdm = hf_logging.is_progress_bar_enabled(), gguf.tqdm
+    hf_logging.disable_progress_bar()
+    gguf.tqdm = partial(gguf_tqdm, disable=True)
+    try:
+        yield
+    finally:
+        gguf.tqdm = gguf_tqdm
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 def build_models(opts: ReleaseOptions, encoder=None, decoder=None):
     from .encoders import load_encoder
     from .models import load_decoder
 
     paper_kw = {"allow_download": opts.allow_download, "device": opts.device, "dtype": opts.dtype}
-    if encoder is None:
-        enc_kw = {**paper_kw, "model_path": opts.encoder_path} if opts.encoder == "sfr-mistral" else {}
-        encoder = load_encoder(opts.encoder, **enc_kw)
-    if decoder is None:
-        dec_kw = {**paper_kw, "path": opts.decoder_path} if opts.decoder.startswith("xrag") else {}
-        decoder = load_decoder(opts.decoder, bridge=opts.bridge, **dec_kw)
+    with loading_bars(opts.progress):
+        if encoder is None:
+            enc_kw = {**paper_kw, "model_path": opts.encoder_path} if opts.encoder == "sfr-mistral" else {}
+            encoder = load_encoder(opts.encoder, **enc_kw)
+        if decoder is None:
+            dec_kw = {**paper_kw, "path": opts.decoder_path} if opts.decoder.startswith("xrag") else {}
+            decoder = load_decoder(opts.decoder, bridge=opts.bridge, **dec_kw)
     if decoder.encoder_dim != encoder.dim:
         raise InputError(
             f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"
@@ -206,8 +285,9 @@ def prepare(opts: ReleaseOptions, policy, log: Callable[[str], None]):
     singles = sorted(c for c, n in counts.items() if n < 2)
     if singles:
         if policy.single_record_classes == "refuse":
+            shown = ", ".join(repr(s) for s in singles[:5]) + (f" and {len(singles) - 5} more" if len(singles) > 5 else "")
             raise InputError(
-                f"class(es) {', '.join(repr(s) for s in singles)} have a single training record; SMOTE needs two "
+                f"class(es) {shown} have a single training record; SMOTE needs two "
                 f"(policy '{policy.name}' refuses; use a policy with single_record_classes: skip)"
             )
         warnings.append(f"skipped class(es) with a single training record: {', '.join(singles)}")
@@ -292,22 +372,17 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     from .utility import CLASSIFIER, utility_table
 
     out = Path(opts.out)
-    if opts.per_class is not None and opts.per_class < 1:
-        raise InputError(f"--per-class must be a positive integer, got {opts.per_class}")
-    if opts.k < 1:
-        raise InputError(f"--k must be a positive integer, got {opts.k}")
-    if opts.n_candidates < 1:
-        raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
-    from .smote import check_lambda_range, check_parent_draw
-
-    check_lambda_range(opts.lambda_range)
-    check_parent_draw(opts.parent_draw)
+    check_generation_options(opts)
     if opts.fidelity_sample < 0:
         raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
     if opts.chunk_size < 1:
         raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}")
     # --resume may replace a bundle only when there is an interrupted run's work to resume
     check_out_dir(out, force=opts.force or (opts.resume and out.with_name(out.name + WORK_SUFFIX).exists()))
+    if out.with_name(out.name + WORK_SUFFIX).exists() and not (opts.resume or opts.force):
+        # the same refusal WorkDir.open makes, before the models load rather than after
+        raise InputError(f"work directory {out.with_name(out.name + WORK_SUFFIX)} exists from an interrupted run: "
+                         "pass --resume to continue it or --force to start over")
     policy = load_policy(opts.policy)
     records, train, holdout, warnings = prepare(opts, policy, log)
     t0 = time.time()

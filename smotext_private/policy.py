@@ -98,7 +98,7 @@ class Policy(BaseModel):
     checks: dict[str, CheckRule]
     dataset_checks: dict[str, DatasetRule] = Field(default_factory=dict)
     single_record_classes: Literal["skip", "refuse"] = "refuse"
-    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    holdout_fraction: float = Field(default=0.2, gt=0.0, le=0.9)  # the split's own bounds (data.split_holdout)
 
     @field_validator("checks")
     @classmethod
@@ -145,6 +145,8 @@ def load_policy(name_or_path: str = DEFAULT_POLICY) -> Policy:
     import yaml
 
     path = policy_path(name_or_path)
+    if path.is_dir():
+        raise PolicyError(f"policy {path} is a directory: name a policy YAML file or one of {', '.join(BUILTIN_POLICIES)}")
     if not path.is_file():
         hint = f" (built-in policies: {', '.join(BUILTIN_POLICIES)})" if path.suffix == "" else ""
         raise PolicyError(f"policy file not found: {path}{hint}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,21 +48,59 @@ class TrainArgs:
     lora_alpha: float = 32.0
 
 
+MIN_CORPUS = 64
+
+
+def _corpus_line(path: Path, n: int, line: str) -> str:
+    if path.suffix != ".jsonl":
+        return line
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"corpus {path}, line {n}: not valid JSON ({exc.msg})") from None
+    text = row.get("text") if isinstance(row, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"corpus {path}, line {n}: no 'text' field with a string in it")
+    return text
+
+
 def read_corpus(path: str | Path) -> list[str]:
     """One text per line (``.txt``) or a ``text`` field per line (``.jsonl``)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"corpus file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"corpus {path} is a directory, not a file")
     texts: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            texts.append(json.loads(line)["text"] if path.suffix == ".jsonl" else line)
-    if len(texts) < 64:
-        raise InputError(f"corpus {path} has {len(texts)} texts; at least 64 are needed")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                line = line.strip()
+                if line:
+                    texts.append(_corpus_line(path, n, line))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"corpus {path}: not valid UTF-8 (byte {exc.start} of the first bad line); "
+                         "save it as UTF-8") from None
+    except PermissionError:
+        raise InputError(f"corpus {path} cannot be read (permission denied)") from None
+    if len(texts) < MIN_CORPUS:
+        raise InputError(f"corpus {path} has {len(texts)} texts; at least {MIN_CORPUS} are needed")
     return texts
+
+
+def check_train_args(args: TrainArgs, n_texts: int) -> None:
+    """Options a run cannot start with, refused before any model loads or any folder is made."""
+    if args.batch_size > n_texts:
+        raise InputError(f"--batch-size {args.batch_size} is larger than the corpus ({n_texts} texts)")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", args.device):
+        raise InputError(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {args.device}: no CUDA device is available here (use --device cpu)")
+    if args.init_from and not (Path(args.init_from) / "config.json").is_file():
+        raise InputError(f"--init-from {args.init_from}: not a bridge folder (no config.json)")
+    run = Path(args.run_dir)
+    if run.exists() and not run.is_dir():
+        raise InputError(f"--run-dir {run} exists and is a file, not a folder")
 
 
 def _batch_indices(n: int, batch: int, step: int, seed: int) -> np.ndarray:
@@ -167,11 +206,12 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     from .encoders import MiniLMEncoder
     from .lm import FrozenLM
 
+    texts = read_corpus(args.corpus)
+    check_train_args(args, len(texts))
     torch.set_num_threads(args.threads)
     run = Path(args.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     os.chmod(run, 0o700)
-    texts = read_corpus(args.corpus)
     encoder = encoder or MiniLMEncoder()
     lm = lm or FrozenLM.smollm2(threads=args.threads)
     if lm.adapter is not None:
@@ -267,6 +307,8 @@ def export_bridge(run_dir: str | Path, dest: str | Path, *, metrics: dict | None
                   reproduce: str = "`make bridge` (see README)") -> Path:
     """Copy the latest checkpoint's bridge into ``dest`` with a model card built from the run's own logs."""
     run = Path(run_dir)
+    if not (run / "ckpt" / "state.json").is_file():
+        raise InputError(f"{run} has no checkpoint to export yet: train at least one checkpoint's worth of steps first")
     state = json.loads((run / "ckpt" / "state.json").read_text())
     bridge = Bridge.load(run / "ckpt")
     args = state["args"]

@@ -184,7 +184,45 @@ def _out_parent_missing(d):
 
 def _out_is_a_file(d):
     (d / "bundle").write_text("x")
-    return _release_argv(_good_csv(d), d / "bundle", "--force"), ["bundle", "not a directory"]
+    return _release_argv(_good_csv(d), d / "bundle", "--force"), ["bundle", "is a file, not a folder"]
+
+
+def _force_over_a_folder_of_other_files(d):
+    (d / "papers").mkdir()
+    (d / "papers" / "thesis.docx").write_text("years of work")
+    return _release_argv(_good_csv(d), d / "papers", "--force"), ["papers", "not a smotext-private bundle",
+                                                                 "replaces only bundles and empty folders"]
+
+
+def _out_above_the_input(d):
+    return _release_argv(_good_csv(d), d.parent, "--force"), ["is the current folder or one above it"]
+
+
+def _leftover_work_dir(d):
+    (d / "bundle.work").mkdir()
+    return _release_argv(_good_csv(d), d / "bundle"), ["bundle.work", "interrupted run", "--resume", "--force"]
+
+
+def _semicolon_csv(d):
+    p = d / "notes.csv"
+    p.write_bytes("\ufeffid;text;label\n1;\"Pt seen; stable\";a\n2;\"Pt reviewed; well\";b\n".encode())
+    return _release_argv(p, d / "bundle"), ["notes.csv", "separated by semicolons", "comma-separated"]
+
+
+def _policy_holdout_out_of_range(d):
+    (d / "mine.yaml").write_text("name: mine\nholdout_fraction: 0.95\nchecks:\n  pii: {threshold: 0.4}\n")
+    return _release_argv(_good_csv(d), d / "bundle", "--policy", str(d / "mine.yaml")), ["mine.yaml", "holdout_fraction"]
+
+
+def _policy_is_a_folder(d):
+    (d / "policies").mkdir()
+    return _release_argv(_good_csv(d), d / "bundle", "--policy", str(d / "policies")), ["policies", "is a directory"]
+
+
+def _many_single_record_classes(d):
+    rows = toy_rows(n_per_class=5) + [{"id": f"r{i}", "text": f"Patient seen for rare complaint {i}.", "label": f"rare{i}"}
+                                      for i in range(40)]
+    return _release_argv(_write_csv(d / "notes.csv", rows), d / "bundle"), ["single training record", "and 35 more"]
 
 
 def _option(flag, value, needles):
@@ -217,11 +255,18 @@ CASES = [
     _out_parent_is_a_file,
     _out_parent_missing,
     _out_is_a_file,
+    _force_over_a_folder_of_other_files,
+    _leftover_work_dir,
+    _semicolon_csv,
+    _policy_holdout_out_of_range,
+    _policy_is_a_folder,
+    _many_single_record_classes,
     _option("--per-class", "0", ["--per-class", "got 0"]),
     _option("--per-class", "-3", ["--per-class", "got -3"]),
     _option("--k", "0", ["--k", "got 0"]),
     _option("--seed", "abc", ["--seed", "'abc'"]),
     _option("--seed", "1.5", ["--seed", "'1.5'"]),
+    _option("--seed", "-1", ["--seed", "non-negative", "got -1"]),
     _option("--candidates", "0", ["--candidates", "got 0"]),
     _option("--fidelity-sample", "-1", ["--fidelity-sample", "got -1"]),
     _option("--lambda-range", "0.8 0.2", ["--lambda-range", "got 0.8 0.2"]),
@@ -251,11 +296,21 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(setup, tmp_path, capsys
 def test_force_replaces_an_existing_out_only_after_success(tmp_path, capsys):
     """With --force the run goes on (here to the model-loading tripwire) and the old bundle is untouched."""
     (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "manifest.json").write_text("{}")  # an earlier bundle
     (tmp_path / "bundle" / "keep.txt").write_text("mine")
     with pytest.raises(ModelsReached):
         main(_release_argv(_good_csv(tmp_path), tmp_path / "bundle", "--force"))
     assert (tmp_path / "bundle" / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "notes.csv"]
+
+
+def test_out_dot_is_refused_even_with_force(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _good_csv(tmp_path)
+    before = _tree(tmp_path)
+    code, err = _run(_release_argv("notes.csv", ".", "--force"), capsys)
+    assert code == 2 and "--out . is the current folder" in err and len(err.strip().splitlines()) == 1
+    assert _tree(tmp_path) == before
 
 
 # -- past data loading, with the fake models --------------------------------------------------

@@ -126,3 +126,33 @@ def test_contractions_and_ellipses_are_not_names_or_urls(detector: PresidioPiiDe
     kept = entities(detector, "Mr. O'Brien wrote to www.example.org and to Dana O'Neil at https://clinic.example.com/a.")
     assert ("PERSON", "O'Brien") in kept or ("PERSON", "Mr. O'Brien") in kept or any(e == "PERSON" and "O'Brien" in t for e, t in kept)
     assert any(e == "URL" for e, _ in kept)
+
+
+def test_text_pieces_cover_a_long_text_with_overlap() -> None:
+    from smotext_private.audit.presidio import text_pieces
+
+    text = " ".join(f"word{i}" for i in range(3000))  # about 26,000 characters
+    pieces = text_pieces(text, size=1000, overlap=100)
+    assert pieces[0][0] == 0 and all(len(p) <= 1000 for _, p in pieces)
+    assert all(text[s : s + len(p)] == p for s, p in pieces)
+    ends = [s + len(p) for s, p in pieces]
+    assert ends[-1] == len(text)
+    assert all(s_next < end for (s_next, _), end in zip(pieces[1:], ends))  # each piece overlaps the one before
+    assert text_pieces("short note") == [(0, "short note")]
+
+
+def test_a_text_longer_than_spacy_reads_is_read_in_pieces(detector: PresidioPiiDetector, monkeypatch) -> None:
+    """Over spaCy's 1,000,000-character limit a text is read in pieces (here made small): every identifier
+    is found at its place in the whole text."""
+    from smotext_private.audit import presidio
+
+    monkeypatch.setattr(presidio, "PIECE_CHARS", 400)
+    monkeypatch.setattr(presidio, "PIECE_OVERLAP", 80)
+    filler = "Patient tolerated the procedure well and was advised to rest. "
+    text = filler * 6 + "Call 555-123-4567 if worse. " + filler * 6 + "Email j.smith@gmail.com today."
+    pieces = presidio.text_pieces(text, 400, 80)
+    assert len(pieces) > 2
+    assert text.index("j.smith@gmail.com") > pieces[1][0]  # found in a later piece, reported at its place in the text
+    whole = {(f.entity_type, f.text, f.start) for f in detector.detect([text])[0]}
+    assert ("PHONE_NUMBER", "555-123-4567", text.index("555-123-4567")) in whole
+    assert ("EMAIL_ADDRESS", "j.smith@gmail.com", text.index("j.smith@gmail.com")) in whole

@@ -235,6 +235,27 @@ def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
 
+PIECE_CHARS = 50_000   # what spaCy reads at once (about 0.5 GB of its working memory)
+PIECE_OVERLAP = 500    # an identifier cut by one piece's end is whole in the next
+
+
+def text_pieces(text: str, size: int = PIECE_CHARS, overlap: int = PIECE_OVERLAP) -> list[tuple[int, str]]:
+    """(start, piece) covering ``text``: the whole text when it is short, else pieces of at most ``size``
+    characters that overlap by ``overlap`` and end at whitespace where they can."""
+    if len(text) <= size:
+        return [(0, text)]
+    out, start = [], 0
+    while True:
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + size // 2, end)
+            end = cut if cut > 0 else end
+        out.append((start, text[start:end]))
+        if end >= len(text):
+            return out
+        start = max(end - overlap, start + 1)
+
+
 class PresidioPiiDetector:
     """Presidio analyzer (offline spaCy NER + pattern recognizers) plus the clinical recognizers.
 
@@ -262,17 +283,26 @@ class PresidioPiiDetector:
         from presidio_analyzer import BatchAnalyzerEngine
 
         batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
+        # spaCy refuses texts over nlp.max_length (1,000,000 characters) and needs about 1 GB per 100,000:
+        # a long text is read in overlapping pieces, and each finding is put back at its place in the text
+        pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text, PIECE_CHARS, PIECE_OVERLAP)]
         results = batch.analyze_iterator(
-            list(texts), language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
+            [p for _, _, p in pieces], language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
         )
+        found_in: list[dict[tuple, Any]] = [{} for _ in texts]
+        for (i, start, _), found in zip(pieces, results):
+            for r in found:
+                key = (r.entity_type, start + r.start, start + r.end)
+                if key not in found_in[i] or found_in[i][key].score < r.score:
+                    found_in[i][key] = r
         out = []
-        for text, found in zip(texts, results):
+        for text, found in zip(texts, found_in):
             findings = [
                 PiiFinding(
-                    r.entity_type, r.start, r.end, text[r.start : r.end], float(r.score),
+                    etype, s0, e0, text[s0:e0], float(r.score),
                     (r.recognition_metadata or {}).get("recognizer_name", self.name),
                 )
-                for r in found
+                for (etype, s0, e0), r in found.items()
             ]
             # Presidio's phone recognizer drops numbers outside real area codes; the shared regexes do not
             patterns = find_patterns(text, GENERIC_PATTERNS, "regex") + labelled_names(text)
