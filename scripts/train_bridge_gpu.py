@@ -2,7 +2,7 @@
 
 This is how the shipped bridge v4 was made (see reports/decoder-fidelity.md). It uses the
 package's own training loop (``smotext_private.train_bridge.train``) with ``device="cuda"``;
-what it adds is what a time-boxed GPU session needs:
+what it adds is what a time-boxed GPU lease needs:
 
 1. ``--gen-minutes``: SmolLM2 itself writes short clinical-style texts (note types x
    conditions below, sampled), which join the public corpus. Nothing private goes in;

@@ -155,7 +155,7 @@ def test_fortunes_corpus_plants_identifiers() -> None:
     corpus = fortunes_corpus(40, 20, fortunes_dir=fdir, seed=0)
     from audits.leak_injection.corpora import identifier_like
 
-    assert all(identifier_like(t) is None for t in corpus.clean_texts)  # the clean text: no identifiers
+    assert all(identifier_like(t) is None for t in corpus.clean_texts)  # the suite's clean text: no identifiers
     assert len(corpus.index_texts) + len(corpus.holdout_texts) == 40 and len(corpus.clean_texts) == 20
     planted = [p for p in corpus.index_planted if p]
     assert planted and all(all(v in t for v in p.values()) for t, p in zip(corpus.index_texts, corpus.index_planted))

@@ -194,7 +194,7 @@ _I_FORMS = {"I", "I'm", "I've", "I'll", "I'd", "OK"}
 def identifier_like(text: str) -> str | None:
     """Why ``text`` may carry an identifier by its surface alone, or None.
 
-    The issue's clean candidates carry no identifiers. Demo clean notes have none by
+    The suite's clean candidates carry no identifiers. Demo clean notes have none by
     construction; a fortune may quote a real person, place or date ("Ann Landers says",
     "August 27, 1949"), which strict rejects by design. This rule is independent of the
     audit's detectors: a digit, an ``@`` or web address, or a word with a capital letter
