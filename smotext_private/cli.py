@@ -207,9 +207,8 @@ def _cmd_release(args) -> int:
 def _cmd_generate(args) -> int:
     from .data import load_records, split_holdout
     from .decoders import rerank
-    from .pipeline import ReleaseOptions, build_models, plan_release, write_file_atomic
-
-    from .pipeline import check_generation_options, check_out_file
+    from .pipeline import (ReleaseOptions, build_models, check_generation_options, check_out_file, plan_release,
+                           write_file_atomic)
 
     out = Path(args.out)
     check_out_file(out, force=args.force)  # before any model loads
@@ -244,9 +243,7 @@ def _cmd_audit(args) -> int:
 def _cmd_fidelity(args) -> int:
     from .data import load_records
     from .fidelity import measure_fidelity
-    from .pipeline import ReleaseOptions, build_models
-
-    from .pipeline import check_out_file, write_file_atomic
+    from .pipeline import ReleaseOptions, build_models, check_out_file, write_file_atomic
 
     check_out_file(Path(args.out), force=args.force)  # before any model loads
     label = args.label_column

@@ -92,11 +92,7 @@ def check_out_file(out: Path, *, force: bool) -> None:
         raise InputError(f"--out {out} is a folder: name a file to write")
     if out.exists() and not force:
         raise InputError(f"output file {out} already exists: pass --force to replace it")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"the folder of --out does not exist: {parent}")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"output location is not writable: {parent}")
+    _check_parent(out.resolve())
 
 
 def write_file_atomic(out: Path, text: str) -> None:
@@ -131,6 +127,11 @@ def check_out_dir(out: Path, *, force: bool) -> None:
     if out.exists() and any(out.iterdir()) and not any((out / name).is_file() for name in OUR_FILES):
         raise InputError(f"--out {out} is a folder of other files, not a smotext-private bundle: "
                          "--force replaces only bundles and empty folders")
+    _check_parent(target)
+
+
+def _check_parent(target: Path) -> None:
+    """The folder ``--out`` goes into exists and can be written."""
     parent = target.parent
     if not parent.exists():
         raise InputError(f"parent directory of --out does not exist: {parent}")

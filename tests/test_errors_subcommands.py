@@ -100,7 +100,7 @@ def _jsonl_corpus(d, last: str):
 # (name, setup(d) -> argv, expected exit code, needles in the one stderr line)
 CASES = [
     ("generate-negative-seed", lambda d: _gen(d, "--out", str(d / "g.jsonl"), "--seed", "-1"), 2, ["--seed", "non-negative"]),
-    ("generate-out-folder-missing", lambda d: _gen(d, "--out", str(d / "nodir" / "g.jsonl")), 2, ["folder of --out does not exist"]),
+    ("generate-out-folder-missing", lambda d: _gen(d, "--out", str(d / "nodir" / "g.jsonl")), 2, ["parent directory of --out does not exist"]),
     ("generate-out-exists", lambda d: (d / "g.jsonl").write_text("x") and _gen(d, "--out", str(d / "g.jsonl")), 2,
      ["g.jsonl", "already exists", "--force"]),
     ("generate-out-is-a-folder", lambda d: (d / "gdir").mkdir() or _gen(d, "--out", str(d / "gdir")), 2, ["gdir", "is a folder"]),
@@ -111,7 +111,7 @@ CASES = [
     ("fidelity-negative-seed", lambda d: _fid(d, "--out", str(d / "f.json"), "--seed", "-2"), 2, ["--seed", "got -2"]),
     ("fidelity-out-exists", lambda d: (d / "keep.json").write_text("precious") and _fid(d, "--out", str(d / "keep.json")), 2,
      ["keep.json", "already exists", "--force"]),
-    ("fidelity-out-folder-missing", lambda d: _fid(d, "--out", str(d / "nodir" / "f.json")), 2, ["folder of --out does not exist"]),
+    ("fidelity-out-folder-missing", lambda d: _fid(d, "--out", str(d / "nodir" / "f.json")), 2, ["parent directory of --out does not exist"]),
     ("fidelity-out-is-a-folder", lambda d: (d / "adir").mkdir() or _fid(d, "--out", str(d / "adir")), 2, ["adir", "is a folder"]),
     ("train-corpus-missing", lambda d: _train(d / "nope.txt", d), 2, ["nope.txt", "not found"]),
     ("train-corpus-is-a-folder", lambda d: (d / "cdir").mkdir() or _train(d / "cdir", d), 2, ["cdir", "is a directory"]),
