@@ -76,7 +76,7 @@ def generate_texts(lm: FrozenLM, *, minutes: float, max_texts: int, batch: int, 
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(lm.device)
         with torch.no_grad():
             gen = lm.model.generate(**enc, do_sample=True, temperature=0.9, top_p=0.95, max_new_tokens=96,
-                                    pad_token_id=lm.pad_id, eos_token_id=lm.eos_id)
+                                    pad_token_id=lm.pad_id, eos_token_id=lm.stop_ids)
         for row in tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True):
             text = " ".join(row.split())
             if 12 <= len(text.split()) <= 120:

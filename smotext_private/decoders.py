@@ -102,7 +102,7 @@ class BridgeDecoder:
         mask = torch.ones(embeds.shape[:2], dtype=torch.long)
         kwargs = dict(
             inputs_embeds=embeds, attention_mask=mask, max_new_tokens=s.max_new_tokens,
-            pad_token_id=self.lm.pad_id, eos_token_id=self.lm.eos_id,
+            pad_token_id=self.lm.pad_id, eos_token_id=self.lm.stop_ids,
             repetition_penalty=s.repetition_penalty, no_repeat_ngram_size=s.no_repeat_ngram_size,
         )
         if do_sample:

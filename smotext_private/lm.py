@@ -41,6 +41,10 @@ class FrozenLM:
         self.hidden = int(model.config.hidden_size)
         self.eos_id = int(tokenizer.eos_token_id)
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+        # where a decoded text ends: the end of the answer, or the start of a new chat turn, which the small LM
+        # often writes instead (``<|im_start|>user How many ...``): that turn is not part of the record
+        start = tokenizer.convert_tokens_to_ids("<|im_start|>") if "<|im_start|>" in tokenizer.get_vocab() else None
+        self.stop_ids = [self.eos_id] + ([int(start)] if start is not None and start != self.eos_id else [])
 
     @classmethod
     def smollm2(cls, *, threads: int | None = None) -> "FrozenLM":

@@ -32,6 +32,27 @@ def test_bridge_decoder_reads_vectors_back(minilm, real_decoder):
     assert sims[0, 0] > sims[0, 1] and sims[1, 1] > sims[1, 0]  # each decodes nearer its own source
 
 
+def test_decoding_ends_where_the_lm_starts_a_new_chat_turn(minilm, real_decoder):
+    """SmolLM2 often follows its answer with ``<|im_start|>user ...`` instead of ``<|im_end|>``: decoding stops
+    there, so no record carries an invented next turn ("... user How many hours does it take?")."""
+    tok = real_decoder.lm.tokenizer
+    assert real_decoder.lm.stop_ids == [tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|im_start|>")]
+    texts = ["The machine was stopped for repairs.", "A program is never finished, only abandoned.",
+             "Computers make very fast, very accurate mistakes.", "Bake the bread for forty minutes until golden."]
+    raw = []
+    decode = tok.batch_decode
+    tok.batch_decode = lambda out, skip_special_tokens=True: raw.extend(decode(out, skip_special_tokens=False)) or decode(
+        out, skip_special_tokens=skip_special_tokens)
+    try:
+        real_decoder.generate(minilm.encode(texts), n_candidates=2, seed=0)
+    finally:
+        tok.batch_decode = decode
+    assert raw
+    for text in raw:  # after a turn marker, only padding
+        if "<|im_start|>" in text:
+            assert text.split("<|im_start|>", 1)[1].replace("<|im_end|>", "").replace("<|im_start|>", "").strip() == ""
+
+
 def test_release_end_to_end_on_real_models(tmp_path, minilm, real_decoder):
     from smotext_private.bundle import verify_bundle
     from smotext_private.demo import write_demo_csv
