@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -336,8 +337,11 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
     if done:
         log(f"resuming: {len(done)} of {len(items)} candidates already generated")
 
+    failed_checks: list[list[str]] = []  # per candidate of the chunk being chosen: the checks that rejected it
+
     def keep(texts, vecs):
         verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
+        failed_checks[:] = [v.checks() for v in verdicts]
         return [v.verdict == "accept" for v in verdicts]
 
     n_chunks = (len(items) + opts.chunk_size - 1) // opts.chunk_size
@@ -350,19 +354,51 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
         # decode the whole chunk with its own seed so a resumed chunk gives the same texts
         cands = decoder.generate(z[lo:hi], n_candidates=opts.n_candidates, seed=chunk_seed(opts.seed, c))
         chosen = rerank(cands, z[lo:hi], encoder, keep=keep)
+        starts = np.cumsum([0] + [len(c) for c in cands])
         rows = []
         for i in missing:
             text, cos, vetoed = chosen[i - lo]
             it = items[i]
+            mine = failed_checks[starts[i - lo] : starts[i - lo + 1]]
             rows.append({
                 "index": i, "label": it.label, "base": it.base, "neighbour": it.neighbour, "lam": round(it.lam, 6),
                 "text": text, "target_cosine": None if text is None else round(cos, 6), "vetoed": vetoed,
+                "candidates": len(cands[i - lo]), "rejected_by": dict(Counter(c for checks in mine for c in checks)),
             })
         work.append(rows)
         done.update({r["index"]: r for r in rows})
         bar.update(len(rows))
     bar.close()
     return [done[i] for i in range(len(items))]
+
+
+def candidate_summary(rows: list[dict]) -> dict:
+    """What the audit did to every decoded candidate before one was chosen per planned record."""
+    counted = [r for r in rows if "candidates" in r]  # rows a resumed run wrote before this was recorded lack it
+    by_check: Counter[str] = Counter()
+    for r in counted:
+        by_check.update(r["rejected_by"])
+    return {
+        "decoded": sum(r["candidates"] for r in counted),
+        "vetoed": sum(r["vetoed"] for r in counted),
+        "rejected_by_check": dict(sorted(by_check.items())),
+        "planned_records_without_a_passing_candidate": sum(r["text"] is None for r in rows),
+        **({"rows_without_counts": len(rows) - len(counted)} if len(counted) < len(rows) else {}),
+    }
+
+
+def stratified_sample(labels: list[str], n: int) -> list[int]:
+    """Up to ``n`` positions, one class after another in turn (classes sorted), so a sample shows every class."""
+    by_class: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        by_class.setdefault(lab, []).append(i)
+    queues = [by_class[c] for c in sorted(by_class)]
+    out: list[int] = []
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
 
 
 def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=None, log: Callable[[str], None] = _log_default) -> ReleaseResult:
@@ -475,14 +511,16 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             "parent_draw": opts.parent_draw,
             **_parent_figures([produced[i] for i in accepted]),
         },
-        "audit": auditor.summary(verdicts),
+        "audit": {**auditor.summary(verdicts), "candidates": candidate_summary(rows)},
         "privacy": dataset,
         "utility": {"classifier": CLASSIFIER, "test_set": f"real holdout ({len(holdout.texts)} records)", "rows": [r.to_dict() for r in util]},
         "fidelity": fidelity if fidelity is not None else {k: None for k in FIDELITY_KEYS},
         "warnings": warnings,
         "elapsed_s": round(time.time() - t0, 1),
     }
-    report["samples"] = [{"id": ids[i], "label": produced[i]["label"], "text": texts[i]} for i in accepted[:10]]
+    # a blocked release shows no record: its report may travel, its records may not
+    shown = [accepted[j] for j in stratified_sample([produced[i]["label"] for i in accepted], 10)] if released else []
+    report["samples"] = [{"id": ids[i], "label": produced[i]["label"], "text": texts[i]} for i in shown]
     report["privacy"]["distances"] = _distance_section(auditor, verdicts)
     report["audit"]["score_distributions"] = _score_distributions(verdicts)
     if opts.internal_report:  # source text: only ever in a bundle marked INTERNAL

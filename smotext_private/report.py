@@ -41,6 +41,8 @@ def render_markdown(r: dict) -> str:
         "## Audit (per record)",
         "",
     ]
+    if candidates_text(r["audit"]):
+        lines += [candidates_text(r["audit"]), ""]
     rules = r["policy"].get("checks")
     rej, warn = r["audit"].get("rejections_by_check", {}), r["audit"].get("warnings_by_check", {})
     if rules:
@@ -56,6 +58,9 @@ def render_markdown(r: dict) -> str:
     for key in ("dcr_share", "nndr_ratio", "identical_match_share", "privacy_score", "band"):
         if key in p:
             lines.append(f"| {key} | {_fmt(p[key])} |")
+        if key == "dcr_share" and p.get("dcr_share_ci95"):
+            lines.append(f"| dcr_share, 95 % interval ({p['n_synthetic']} synthetic records) | "
+                         f"{_fmt(p['dcr_share_ci95'][0])}-{_fmt(p['dcr_share_ci95'][1])} |")
     mia = p.get("membership", {})
     for key in ("auc", "tpr_at_1pct_fpr"):
         if key in mia:
@@ -103,6 +108,21 @@ def parents_text(d: dict) -> str:
     draw = "drawn evenly over each class" if d.get("parent_draw") == "balanced" else "drawn at random (SMOTE)"
     return (f"parents {draw}: {d['parents_distinct']} training records parent the released ones, "
             f"none more than {d['parent_uses_max']}; ")
+
+
+def candidates_text(audit: dict) -> str:
+    """What the audit did to every decoded candidate before one was chosen per planned record ("" for older reports)."""
+    c = audit.get("candidates")
+    if not c:
+        return ""
+    by = c.get("rejected_by_check") or {}
+    why = (" (" + ", ".join(f"{name} {n}" for name, n in sorted(by.items(), key=lambda kv: (-kv[1], kv[0])))
+           + "; a candidate failing several checks counts under each)") if by else ""
+    partial = (f" ({c['rows_without_counts']} planned records resumed from an older run are not counted)"
+               if c.get("rows_without_counts") else "")
+    return (f"Of {c['decoded']} decoded candidates, {c['vetoed']} were rejected by the audit before one was chosen "
+            f"per planned record{why}; {c['planned_records_without_a_passing_candidate']} planned record(s) were left "
+            f"with no candidate that passed{partial}.")
 
 
 def lambda_range_text(d: dict) -> str:

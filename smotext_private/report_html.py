@@ -18,7 +18,7 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from .report import INTERNAL_NOTICE, lambda_range_text, parents_text
+from .report import INTERNAL_NOTICE, candidates_text, lambda_range_text, parents_text
 
 SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}
@@ -392,7 +392,7 @@ def _data_section(r: dict, figs: _Figures) -> str:
     tot = lambda k: _num(sum((d.get(k) or {}).values())) if k in d else "n/a"  # noqa: E731
     rows.append(["<b>all</b>", _num(sum((inp.get("class_counts") or {}).values())), tot("train_counts"), tot("holdout_counts"),
                  tot("generated_counts"), tot("accepted_counts")])
-    table = _table(["class", "real (input)", "real, used for generation", "real, held out", "synthetic, before audit", "synthetic, after audit"],
+    table = _table(["class", "real (input)", "real, used for generation", "real, held out", "synthetic, chosen from the screened candidates", "synthetic, after the final audit"],
                    rows, numeric=range(1, 6))
     chart = _class_bars(figs, d)
     parents = parents_text(d).rstrip("; ")
@@ -478,6 +478,7 @@ def _rejections_section(r: dict, figs: _Figures) -> str:
         f'{_num(audit.get("rejected"))} ({_pct(audit.get("rejected_share"))}) were rejected. A record failing several checks '
         f"counts once under each. Before the final audit, {_num(d.get('no_candidate_passed'))} planned record(s) had no decoded "
         "candidate that passed the checks, and were dropped.</p>"
+        + (f'<p class="explain">{_e(candidates_text(audit))}</p>' if candidates_text(audit) else "")
         + body + (f"<figure>{chart}</figure>" if chart else "")
     )
 
@@ -518,12 +519,21 @@ def _dataset_section(r: dict) -> str:
                 outcome = _pill("warn", "not computed")
             else:
                 bad = value > rule["threshold"] if DIRECTIONS[name] == "max" else value < rule["threshold"]
-                outcome = (_pill("fail", "FAIL — blocks") if bad and (rule.get("block", True) or name + ":" in failures)
-                           else _pill("warn", "outside — warning") if bad else _pill("pass", "pass"))
+                blocked = any(f.startswith(name + ":") for f in p.get("failures", []))
+                downgraded = rule.get("block", True) and not blocked  # the auditor could not resolve it on this holdout
+                outcome = (_pill("fail", "FAIL — blocks") if bad and blocked
+                           else _pill("warn", "outside — not blocking: too few held-out records to resolve it")
+                           if bad and downgraded else _pill("warn", "outside — warning") if bad else _pill("pass", "pass"))
         if name == "privacy_score":
             shown = _num(value, 2) + (f" ({_e(p.get('band'))})" if p.get("band") else "")
         else:
             shown = _num(value)
+        interval = {"dcr_share": p.get("dcr_share_ci95"), "membership_auc": mia.get("auc_ci95")}.get(name)
+        if interval and value is not None:
+            shown += f"<div class=explain>95 % interval {_num(interval[0])}–{_num(interval[1])}"
+            if rule is not None and interval[0] <= float(rule["threshold"]) <= interval[1]:
+                shown += "; the limit lies inside it: another draw of records could land on the other side"
+            shown += "</div>"
         rows.append([f"<b>{_e(label)}</b><div class=explain>{_e(explain)}</div>", shown, _e(good), _e(limit), outcome])
     out.append(_table(["figure", "value", "good value", "policy limit", "outcome"], rows, numeric=(1,)))
     score = p.get("privacy_score")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from smotext_private.audit import Auditor, RegexPiiDetector
-from smotext_private.audit.dataset import auc_interval, band, roc_auc, tpr_at_fpr
+from smotext_private.audit.dataset import auc_interval, band, roc_auc, share_interval, tpr_at_fpr
 
 DIM = 32
 
@@ -129,3 +129,11 @@ def test_auc_interval_narrows_with_more_records() -> None:
     large = auc_interval(rng.normal(0.2, 1, 2000), rng.normal(0, 1, 2000), n_boot=300)
     assert small[1] - small[0] > 2 * (large[1] - large[0])
     assert large[0] < 0.556 < large[1]  # the true AUC of a 0.2-sigma shift is about 0.556
+
+
+def test_share_interval_is_wilson() -> None:
+    lo, hi = share_interval(0.5, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    assert share_interval(0.0, 10)[0] == 0.0 and share_interval(1.0, 10)[1] == 1.0
+    small, large = share_interval(0.6, 50), share_interval(0.6, 5000)
+    assert small[1] - small[0] > 5 * (large[1] - large[0])

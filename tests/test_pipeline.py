@@ -82,6 +82,33 @@ def test_copies_of_sources_are_rejected(tmp_path, toy_csv, rows):
     assert not (tmp_path / "bundle" / "synthetic.jsonl").exists()
     report = json.loads((tmp_path / "bundle" / "report.json").read_text())
     assert report["verdict"]["status"] == "blocked"
+    assert report["samples"] == []  # a blocked release's report shows none of its records
+    cands = report["audit"]["candidates"]  # the copies of training records were rejected, and the audit said why
+    assert cands["decoded"] == report["data"]["planned"] * 4
+    assert cands["vetoed"] >= 0.9 * cands["decoded"]  # all but copies of held-out records
+    by_check = cands["rejected_by_check"]
+    assert sum(by_check.values()) >= cands["vetoed"] and by_check["verbatim_span"] >= 0.9 * cands["vetoed"]
+    assert cands["planned_records_without_a_passing_candidate"] == report["data"]["no_candidate_passed"]
+    assert "rejected by the audit before one was chosen" in (tmp_path / "bundle" / "report.md").read_text()
+
+
+def test_samples_show_every_class_and_candidates_are_counted(tmp_path, toy_csv, fake_models):
+    _release(toy_csv, tmp_path / "bundle", fake_models, policy="research", per_class=6)
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
+    labels = [s["label"] for s in report["samples"]]
+    assert set(labels) == set(report["data"]["classes"]) and len(labels) == min(10, report["data"]["accepted"])
+    cands = report["audit"]["candidates"]
+    assert cands["decoded"] == report["data"]["planned"] * 4 and cands["vetoed"] >= 0
+
+
+def test_stratified_sample_takes_classes_in_turn():
+    from smotext_private.pipeline import stratified_sample
+
+    labels = ["a"] * 8 + ["b"] * 2 + ["c"] * 5
+    picked = stratified_sample(labels, 7)
+    assert [labels[i] for i in picked] == ["a", "b", "c", "a", "b", "c", "a"]
+    assert picked == sorted(picked, key=lambda i: (picked.index(i)))  # each class's records in file order
+    assert stratified_sample(labels, 100) and len(stratified_sample(labels, 100)) == 15
 
 
 def test_work_dir_is_owner_only_and_kept_on_request(tmp_path, toy_csv, fake_models):

@@ -253,12 +253,8 @@ class Auditor:
         rejections: Counter[str] = Counter()
         warnings: Counter[str] = Counter()
         for v in verdicts:
-            for reason in v.reasons:
-                head = reason.split(":", 1)[0]
-                if head.endswith(" (warn)"):
-                    warnings[head.removesuffix(" (warn)")] += 1
-                else:
-                    rejections[head] += 1
+            rejections.update(v.checks())
+            warnings.update(v.checks(warnings=True))
         n = len(verdicts)
         rejected = sum(v.verdict == "reject" for v in verdicts)
         return {

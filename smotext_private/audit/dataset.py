@@ -53,6 +53,15 @@ def auc_interval(pos: np.ndarray, neg: np.ndarray, *, n_boot: int = 2000, seed: 
     return float(lo), float(hi)
 
 
+def share_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson 95 % interval of a share measured on ``n`` records (here: synthetic records closer to training)."""
+    if n == 0:
+        return 0.0, 1.0
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def tpr_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float = 0.01) -> float:
     """Share of members flagged when the attack's threshold lets at most ``fpr`` of non-members through."""
     allowed = int(math.floor(fpr * len(neg)))
@@ -124,6 +133,7 @@ def dataset_metrics(
         "n_training_sample": int(len(train_s)),
         "n_holdout": int(len(hold_s)),
         "dcr_share": round(dcr_share, 6),
+        "dcr_share_ci95": [round(v, 4) for v in share_interval(dcr_share, len(synthetic))],
         "dcr_training_median": round(float(np.median(d_tr[:, 0])), 6),
         "dcr_holdout_median": round(float(np.median(d_ho[:, 0])), 6),
         "identical_match_share": round(identical, 6),

@@ -30,5 +30,12 @@ class Verdict:
     reasons: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)
 
+    def checks(self, *, warnings: bool = False) -> list[str]:
+        """Names of the checks that rejected this record (``warnings``: of those that only warned)."""
+        heads = [r.split(":", 1)[0] for r in self.reasons]
+        if warnings:
+            return [h.removesuffix(" (warn)") for h in heads if h.endswith(" (warn)")]
+        return [h for h in heads if not h.endswith(" (warn)")]
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "verdict": self.verdict, "reasons": list(self.reasons), "scores": dict(self.scores)}
