@@ -7,6 +7,7 @@ blocked the release; 1 a bug.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -200,6 +201,8 @@ def _cmd_release(args) -> int:
     print(json.dumps({
         "status": "released", "bundle": str(out), "report": str(out / "report.md"), "report_html": str(out / "report.html"),
         "synthetic": str(out / "synthetic.jsonl"), "accepted": res.n_accepted, "rejected": res.n_rejected,
+        # the manifest hashes every other file: this one hash, kept with the sign-off, pins the whole bundle
+        "manifest_sha256": hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest(),
     }, indent=2))
     return 0
 

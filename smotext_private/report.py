@@ -21,10 +21,14 @@ def render_markdown(r: dict) -> str:
     lines += [
         f"# Synthetic text release: {v['status'].upper()}",
         "",
-        f"- Policy: `{r['policy']['name']}` (sha256 `{r['policy']['sha256'][:16]}…`)",
+        f"- Policy: `{r['policy']['name']}` (sha256 `{r['policy']['sha256']}`)",
         f"- Tool: smotext-private {r['version']}, seed {r['seed']}, created {r['created_at']}",
-        f"- Input: `{r['input'].get('source', '')}` (sha256 `{str(r['input'].get('fingerprint', ''))[:16]}…`)",
+        f"- Input: `{r['input'].get('source', '')}` (sha256 `{r['input'].get('fingerprint', '')}`)",
+        "- Verify the bundle (every file's sha256 against `manifest.json`, every released record's verdict): "
+        "`smotext-private verify <this folder>`",
     ]
+    if r.get("command"):
+        lines.append(f"- Made by: `{' '.join(str(a) for a in r['command'])}`")
     if v["reasons"]:
         lines += ["", "**Blocked because:** " + "; ".join(v["reasons"])]
     lines += ["", "## Data", "", "| class | real (train) | real (holdout) | synthetic released |", "|---|---:|---:|---:|"]
@@ -47,8 +51,17 @@ def render_markdown(r: dict) -> str:
     rej, warn = r["audit"].get("rejections_by_check", {}), r["audit"].get("warnings_by_check", {})
     if rules:
         lines += ["| check | threshold | action | rejected | warned |", "|---|---:|---|---:|---:|"]
+        cutoff = (r["privacy"].get("distances") or {}).get("cutoff")
         for name, rule in rules.items():
-            lines.append(f"| {name} | {rule['threshold']:g} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+            thr = f"{rule['threshold']:g}"
+            if name == "embedding_distance":  # the threshold is a quantile; the cutoff is the distance it gave
+                thr = f"quantile {thr}" + (f": distance < {cutoff:.4f}" if cutoff is not None else "")
+            lines.append(f"| {name} | {thr} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+        entities = {name: rule.get("params", {}).get("entities") for name, rule in rules.items()
+                    if name in ("pii", "pii_replay") and rule.get("action") != "off"}
+        for name, ents in entities.items():
+            if ents:
+                lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
     else:
         lines += ["| check | rejected |", "|---|---:|"]
         for name, n in sorted(rej.items()):
@@ -82,6 +95,7 @@ def render_markdown(r: dict) -> str:
         lines.append(f"| {key} | {_fmt(val)} |")
     if r.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in r["warnings"]]
+    lines += ["", "## What this report does not show", ""] + [f"- {line}" for line in LIMITS]
     if r.get("samples"):
         title = "Sample of released records" if v["status"] == "released" else "Sample of records that passed the per-record audit (not released)"
         lines += ["", f"## {title}", ""]
@@ -108,6 +122,18 @@ def parents_text(d: dict) -> str:
     draw = "drawn evenly over each class" if d.get("parent_draw") == "balanced" else "drawn at random (SMOTE)"
     return (f"parents {draw}: {d['parents_distinct']} training records parent the released ones, "
             f"none more than {d['parent_uses_max']}; ")
+
+
+LIMITS = (
+    "The membership figures come from one attack (nearness of a real record to the synthetic set, in the encoder's "
+    "embedding space); other attacks (on the text itself, attribute inference, linkage through quasi-identifiers) "
+    "are not run here. Intervals are 95 % bootstrap or Wilson intervals: with a small holdout they are wide.",
+    "The per-record checks find identifiers and copied wording; they cannot judge whether a combination of "
+    "common clinical facts points to one patient.",
+    "Utility is one classifier on the encoder's embeddings, tested on the held-out real records: a small test set "
+    "moves a whole point per record, and the same encoder made the synthetic records.",
+    "Synthetic records are not clinically valid text: they may state impossible values and end mid-sentence.",
+)
 
 
 def candidates_text(audit: dict) -> str:

@@ -18,7 +18,7 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from .report import INTERNAL_NOTICE, candidates_text, lambda_range_text, parents_text
+from .report import INTERNAL_NOTICE, LIMITS, candidates_text, lambda_range_text, parents_text
 
 SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}
@@ -66,7 +66,8 @@ DATASET: dict[str, tuple[str, str, str]] = {
     "privacy_score": (
         "Privacy score (0-10)", "≥ 8 Excellent",
         "A 0-10 summary of DCR share, membership AUC and the low-false-alarm attack; capped at 3.9 when any record "
-        "is an identical copy.",
+        "is an identical copy. 10 x (0.35 min(2 (1 - DCR share), 1) + 0.45 min(2 (1 - AUC), 1) + 0.20 (1 - 2 max(hits - 0.01, 0))); "
+        "band names after NeMo Safe Synthesizer. It summarises, it does not replace the limits above.",
     ),
 }
 DIRECTIONS = {"dcr_share": "max", "identical_match_share": "max", "membership_auc": "max",
@@ -181,14 +182,17 @@ class _Figures:
     def __init__(self) -> None:
         self.n = 0
 
-    def svg(self, fig) -> str:
+    def svg(self, fig, label: str) -> str:
+        """The figure as inline SVG, named for screen readers (``role="img"``, ``aria-label`` and a ``<title>``)."""
         import matplotlib
 
         buf = io.StringIO()
         with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "none"}):
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
         self.n += 1
-        return _inline_svg(buf.getvalue(), f"f{self.n}-")
+        svg = _inline_svg(buf.getvalue(), f"f{self.n}-")
+        return re.sub(r"<svg\b([^>]*)>", lambda m: f'<svg role="img" aria-label="{_e(label)}"{m.group(1)}><title>{_e(label)}</title>',
+                      svg, count=1)
 
     @staticmethod
     def new(width: float, height: float):
@@ -242,7 +246,7 @@ def _distance_histogram(figs: _Figures, dist: dict) -> str:
     ax.set_ylabel("% of records", fontsize=9.5)
     ax.legend(fontsize=8.5, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
     _style(ax)
-    return figs.svg(fig)
+    return figs.svg(fig, "Histogram: distance of each synthetic record, and of each unseen real record, to its nearest training record, with the rejection cutoff")
 
 
 def _score_histogram(figs: _Figures, name: str, values: list[float], threshold: float | None) -> str:
@@ -267,7 +271,7 @@ def _score_histogram(figs: _Figures, name: str, values: list[float], threshold: 
     ax.set_ylabel("records", fontsize=9)
     ax.set_xlabel("identifiers found" if name in ("pii", "pii_replay") else "words" if name == "verbatim_span" else "score", fontsize=9)
     _style(ax)
-    return figs.svg(fig)
+    return figs.svg(fig, f"Histogram of the {name} score of every audited record, with the policy threshold")
 
 
 def _class_bars(figs: _Figures, d: dict) -> str:
@@ -291,7 +295,7 @@ def _class_bars(figs: _Figures, d: dict) -> str:
     ax.set_ylabel("records", fontsize=9.5)
     ax.legend(fontsize=8.5, frameon=False, ncol=len(series), loc="upper center", bbox_to_anchor=(0.5, 1.22))
     _style(ax)
-    return figs.svg(fig)
+    return figs.svg(fig, "Bar chart: records per class, real and synthetic")
 
 
 def _rejection_bars(figs: _Figures, rej: dict, warn: dict) -> str:
@@ -308,7 +312,7 @@ def _rejection_bars(figs: _Figures, rej: dict, warn: dict) -> str:
     ax.set_xlabel("records", fontsize=9)
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     _style(ax)
-    return figs.svg(fig)
+    return figs.svg(fig, "Bar chart: records rejected and warned per check")
 
 
 # -- sections --------------------------------------------------------------------------------------
@@ -592,9 +596,16 @@ def _samples_section(r: dict) -> str:
         f'<div class="sample"><div class="meta">{_e(s.get("id"))} · class {_e(s.get("label"))}</div>{_e(s.get("text"))}</div>'
         for s in samples
     ) or "<p>None.</p>"
+    if not released and not samples:
+        return (f"<h2>{_e(title)}</h2><p class=\"explain\">None: a blocked release shows none of its records, so this report "
+                "can travel while they stay with the data steward.</p>")
     what = "Synthetic text exactly as released" if released else "Synthetic text that passed the per-record checks, held back with the release"
-    return (f"<h2>{_e(title)}</h2><p class=\"explain\">{what} (the first {len(samples)}); "
-            "no real record is shown.</p>" + body)
+    return (f"<h2>{_e(title)}</h2><p class=\"explain\">{what} ({len(samples)}, taken from each class in turn); "
+            "no real record is shown. Synthetic records are not clinically valid text.</p>" + body)
+
+
+def _limits_section(r: dict) -> str:
+    return ("<h2>What this report does not show</h2><ul>" + "".join(f"<li>{_e(line)}</li>" for line in LIMITS) + "</ul>")
 
 
 def _internal_section(r: dict) -> str:
@@ -693,6 +704,7 @@ def render_html(report: dict) -> str:
         _fidelity_section(r),
         _samples_section(r),
         _internal_section(r),
+        _limits_section(r),
         _repro_section(r),
         "<footer>Generated from report.json; re-render with <code>smotext-private report &lt;bundle&gt;</code>. "
         "All figures are embedded; this file loads nothing from the network.</footer>",

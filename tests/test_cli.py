@@ -31,3 +31,20 @@ def test_help_is_fast_and_imports_no_models():
     code = "import sys, smotext_private.cli as c; c.build_parser(); print(any(m in sys.modules for m in ('torch','transformers','presidio_analyzer')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_release_prints_the_manifest_hash_that_pins_the_bundle(tmp_path, toy_csv, fake_models, monkeypatch, capsys):
+    import hashlib
+
+    from smotext_private import pipeline
+    from smotext_private.audit import RegexPiiDetector
+
+    monkeypatch.setattr(pipeline, "build_models", lambda opts, encoder=None, decoder=None: fake_models)
+    monkeypatch.setattr("smotext_private.audit.presidio.PresidioPiiDetector", lambda *a, **k: RegexPiiDetector())
+    out = tmp_path / "bundle"
+    code = main(["release", str(toy_csv), "--text-column", "text", "--label-column", "label", "--out", str(out),
+                 "--policy", "research", "--per-class", "3", "--fidelity-sample", "0", "--no-progress"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["manifest_sha256"] == hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    assert main(["verify", str(out)]) == 0

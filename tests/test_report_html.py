@@ -75,6 +75,11 @@ def test_html_shows_what_a_reviewer_needs(bundles):
     for name in report["policy"]["checks"]:  # every per-record check with its threshold
         assert f"<code>{name}</code>" in html
     assert html.count("<svg") >= 3
+    # every chart is named for screen readers
+    assert html.count("<svg") == html.count('<svg role="img" aria-label="') == html.count("<title>") - 1
+    assert "What this report does not show" in html and "What this report does not show" in (b / "report.md").read_text()
+    md = (b / "report.md").read_text()
+    assert report["policy"]["sha256"] in md and "smotext-private verify" in md and "quantile 0.01: distance <" in md
     for s in report["samples"]:
         assert s["text"].replace("'", "&#x27;") in html
 
