@@ -575,7 +575,8 @@ def _distance_section(auditor, verdicts) -> dict:
     reference = "holdout_to_source" if len(holdout) else "source_leave_one_out"
     return {
         "synthetic_to_source": _rounded(v.scores["embedding_distance"] for v in verdicts if "embedding_distance" in v.scores),
-        reference: _rounded(holdout if len(holdout) else auditor.calibration_distances()),
+        # the real records' distances, sorted: their distribution for the report, not which record is which
+        reference: sorted(_rounded(holdout if len(holdout) else auditor.calibration_distances())),
         "calibration_n": int(cal["n"]),
         "calibrated_on": cal["calibrated_on"],
         "cutoff": round(float(cal["cutoff"]), 6),
