@@ -139,13 +139,18 @@ class Bridge(nn.Module):
             (folder / "MODEL_CARD.md").write_text(card)
         return folder
 
+    @staticmethod
+    def is_folder(folder: str | Path) -> bool:
+        """Whether ``folder`` holds a saved bridge (``config.json`` and ``bridge.safetensors``)."""
+        return (Path(folder) / "config.json").is_file() and (Path(folder) / "bridge.safetensors").is_file()
+
     @classmethod
     def load(cls, folder: str | Path) -> "Bridge":
         from safetensors.torch import load_file
 
         folder = Path(folder)
         cfg_path, w_path = folder / "config.json", folder / "bridge.safetensors"
-        if not cfg_path.exists() or not w_path.exists():
+        if not cls.is_folder(folder):
             raise ModelMissingError(f"no bridge at {folder}: expected config.json and bridge.safetensors")
         meta = json.loads(cfg_path.read_text())
         state = {k: v.float() for k, v in load_file(str(w_path)).items()}

@@ -174,18 +174,25 @@ def verify_bundle(folder: str | Path, *, sources: list[str] | None = None) -> li
     return check_contents(folder, sources=sources)
 
 
-def _replace(folder: Path, name: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to a temp file beside ``path`` and rename it into place: a killed run leaves no half file.
+    The file keeps the temp file's owner-only mode unless ``mode`` is given."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.resolve().parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / name)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _replace(folder: Path, name: str, data: bytes) -> None:
+    write_atomic(folder / name, data, mode=0o644)
 
 
 def rerender_bundle(folder: str | Path) -> list[str]:

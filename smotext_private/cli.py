@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -37,8 +38,6 @@ def _count(minimum: int):
 
 
 def _positive_float(text: str) -> float:
-    import math
-
     try:
         value = float(text)
     except ValueError:
@@ -210,8 +209,8 @@ def _cmd_release(args) -> int:
 def _cmd_generate(args) -> int:
     from .data import load_records, split_holdout
     from .decoders import rerank
-    from .pipeline import (ReleaseOptions, build_models, check_generation_options, check_out_file, plan_release,
-                           write_file_atomic)
+    from .bundle import write_atomic
+    from .pipeline import ReleaseOptions, build_models, check_generation_options, check_out_file, plan_release
 
     out = Path(args.out)
     check_out_file(out, force=args.force)  # before any model loads
@@ -223,13 +222,13 @@ def _cmd_generate(args) -> int:
     train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
     encoder, decoder = build_models(opts)
     x = encoder.encode(list(train.texts), progress=not args.no_progress)
-    items, z = plan_release(train.labels, x, per_class=args.per_class, k=args.k, seed=args.seed,
-                            lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw)
+    items, z = plan_release(train.labels, x, per_class=opts.per_class, k=opts.k, seed=args.seed,
+                            lambda_range=opts.lambda_range, parent_draw=opts.parent_draw)
     cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     chosen = rerank(cands, z, encoder)
     rows = [json.dumps({"id": f"cand-{it.index:06d}", "text": text, "label": it.label, "lam": it.lam, "target_cosine": cos})
             for it, (text, cos, _) in zip(items, chosen)]
-    write_file_atomic(out, "".join(r + "\n" for r in rows))
+    write_atomic(out, "".join(r + "\n" for r in rows).encode("utf-8"))
     _log(f"wrote {len(items)} UNAUDITED candidates to {out}: audit them before any use outside the data steward's environment")
     return 0
 
@@ -246,7 +245,8 @@ def _cmd_audit(args) -> int:
 def _cmd_fidelity(args) -> int:
     from .data import load_records
     from .fidelity import measure_fidelity
-    from .pipeline import ReleaseOptions, build_models, check_out_file, write_file_atomic
+    from .bundle import write_atomic
+    from .pipeline import ReleaseOptions, build_models, check_out_file
 
     check_out_file(Path(args.out), force=args.force)  # before any model loads
     label = args.label_column
@@ -268,7 +268,7 @@ def _cmd_fidelity(args) -> int:
     encoder, decoder = build_models(opts)
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
-    write_file_atomic(Path(args.out), json.dumps(result, indent=2) + "\n")
+    write_atomic(Path(args.out), (json.dumps(result, indent=2) + "\n").encode("utf-8"))
     print(json.dumps({k: v for k, v in result.items() if k not in ("examples", "models")}, indent=2))
     return 0
 

@@ -96,20 +96,6 @@ def check_out_file(out: Path, *, force: bool) -> None:
     _check_parent(out.resolve())
 
 
-def write_file_atomic(out: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``out`` and rename it into place: a killed run leaves no half file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # files that mark a folder as one this tool wrote (a release bundle or an audit's output)
 OUR_FILES = ("manifest.json", "report.json", "audit.jsonl")
 
@@ -178,17 +164,23 @@ class WorkDir:
         self.key = key
         self.file = path / "candidates.jsonl"
 
+    @staticmethod
+    def check_leftover(out: Path, *, resume: bool, force: bool) -> None:
+        """Refuse a work folder an interrupted run left, unless the run resumes it or starts over."""
+        path = out.with_name(out.name + WORK_SUFFIX)
+        if path.exists() and not (resume or force):
+            raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
+
     @classmethod
     def open(cls, out: Path, key: str, *, resume: bool, force: bool) -> "WorkDir":
         path = out.with_name(out.name + WORK_SUFFIX)
+        cls.check_leftover(out, resume=resume, force=force)
         if path.exists():
             state = path / "state.json"
             same = state.exists() and json.loads(state.read_text()).get("key") == key
             if resume and not same:
                 raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop --resume")
             if not resume:
-                if not force:
-                    raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
                 shutil.rmtree(path)
         path.mkdir(mode=0o700, exist_ok=True)
         os.chmod(path, 0o700)
@@ -416,10 +408,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}")
     # --resume may replace a bundle only when there is an interrupted run's work to resume
     check_out_dir(out, force=opts.force or (opts.resume and out.with_name(out.name + WORK_SUFFIX).exists()))
-    if out.with_name(out.name + WORK_SUFFIX).exists() and not (opts.resume or opts.force):
-        # the same refusal WorkDir.open makes, before the models load rather than after
-        raise InputError(f"work directory {out.with_name(out.name + WORK_SUFFIX)} exists from an interrupted run: "
-                         "pass --resume to continue it or --force to start over")
+    WorkDir.check_leftover(out, resume=opts.resume, force=opts.force)  # before the models load
     policy = load_policy(opts.policy)
     records, train, holdout, warnings = prepare(opts, policy, log)
     t0 = time.time()

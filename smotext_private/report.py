@@ -45,8 +45,8 @@ def render_markdown(r: dict) -> str:
         "## Audit (per record)",
         "",
     ]
-    if candidates_text(r["audit"]):
-        lines += [candidates_text(r["audit"]), ""]
+    if cand := candidates_text(r["audit"]):
+        lines += [cand, ""]
     rules = r["policy"].get("checks")
     rej, warn = r["audit"].get("rejections_by_check", {}), r["audit"].get("warnings_by_check", {})
     if rules:

@@ -482,7 +482,7 @@ def _rejections_section(r: dict, figs: _Figures) -> str:
         f'{_num(audit.get("rejected"))} ({_pct(audit.get("rejected_share"))}) were rejected. A record failing several checks '
         f"counts once under each. Before the final audit, {_num(d.get('no_candidate_passed'))} planned record(s) had no decoded "
         "candidate that passed the checks, and were dropped.</p>"
-        + (f'<p class="explain">{_e(candidates_text(audit))}</p>' if candidates_text(audit) else "")
+        + (f'<p class="explain">{_e(cand)}</p>' if (cand := candidates_text(audit)) else "")
         + body + (f"<figure>{chart}</figure>" if chart else "")
     )
 

@@ -96,7 +96,7 @@ def check_train_args(args: TrainArgs, n_texts: int) -> None:
         raise InputError(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {args.device}: no CUDA device is available here (use --device cpu)")
-    if args.init_from and not (Path(args.init_from) / "config.json").is_file():
+    if args.init_from and not Bridge.is_folder(args.init_from):
         raise InputError(f"--init-from {args.init_from}: not a bridge folder (no config.json)")
     run = Path(args.run_dir)
     if run.exists() and not run.is_dir():

@@ -75,3 +75,27 @@ def real_decoder():
     from smotext_private.decoders import BridgeDecoder, DecodeSettings
 
     return BridgeDecoder.default(settings=DecodeSettings(max_new_tokens=24))
+
+
+class ModelsReached(Exception):
+    """Raised by the ``no_models`` tripwires in place of loading a model."""
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """Every model loader replaced by a tripwire, and the hub's offline switches restored afterwards (``cli.main``
+    sets them): an error case that raises ``ModelsReached`` made its check after a model load."""
+    import os
+
+    from smotext_private import encoders, lm, pipeline
+    from smotext_private.offline import _OFFLINE_VARS
+
+    def tripwire(*args, **kwargs):
+        raise ModelsReached("a model loader was called")
+
+    monkeypatch.setattr(pipeline, "build_models", tripwire)
+    monkeypatch.setattr(encoders, "MiniLMEncoder", tripwire)
+    monkeypatch.setattr(encoders, "load_encoder", tripwire)
+    monkeypatch.setattr(lm.FrozenLM, "smollm2", tripwire)
+    for key in _OFFLINE_VARS:
+        monkeypatch.setenv(key, os.environ.get(key, ""))

@@ -19,28 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import phrasebook, toy_rows
+from conftest import ModelsReached, phrasebook, toy_rows
 from smotext_private import pipeline
 from smotext_private.cli import main
 from smotext_private.errors import InputError, ReleaseBlocked
-from smotext_private.offline import _OFFLINE_VARS, enforce_offline
+from smotext_private.offline import enforce_offline
 
 PACKAGE = Path(pipeline.__file__).parent
 _BUILD_MODELS = pipeline.build_models
 
 
-class ModelsReached(Exception):
-    """Raised by the tripwire in place of loading models."""
-
-
-@pytest.fixture(autouse=True)
-def _no_models_and_clean_env(monkeypatch):
-    def tripwire(*args, **kwargs):
-        raise ModelsReached("build_models was called")
-
-    monkeypatch.setattr(pipeline, "build_models", tripwire)
-    for key in _OFFLINE_VARS:  # main() sets the offline switches; restore them afterwards
-        monkeypatch.setenv(key, os.environ.get(key, ""))
+pytestmark = pytest.mark.usefixtures("no_models")
 
 
 # -- helpers ------------------------------------------------------------------------------

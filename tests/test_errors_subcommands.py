@@ -14,30 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import toy_rows
+from conftest import ModelsReached, toy_rows
 from smotext_private import pipeline
 from smotext_private.bundle import build_manifest
 from smotext_private.cli import main
-from smotext_private.offline import _OFFLINE_VARS
 
 
-class ModelsReached(Exception):
-    """Raised by the tripwires in place of loading a model."""
-
-
-@pytest.fixture(autouse=True)
-def _no_models(monkeypatch):
-    def tripwire(*args, **kwargs):
-        raise ModelsReached("a model loader was called")
-
-    from smotext_private import encoders, lm
-
-    monkeypatch.setattr(pipeline, "build_models", tripwire)
-    monkeypatch.setattr(encoders, "MiniLMEncoder", tripwire)
-    monkeypatch.setattr(encoders, "load_encoder", tripwire)
-    monkeypatch.setattr(lm.FrozenLM, "smollm2", tripwire)
-    for key in _OFFLINE_VARS:
-        monkeypatch.setenv(key, os.environ.get(key, ""))
+pytestmark = pytest.mark.usefixtures("no_models")
 
 
 def _csv(d: Path, rows=None, name: str = "notes.csv") -> Path:
