@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import json
 import re
 from pathlib import Path
@@ -681,44 +682,80 @@ def _renderings(phrase: str) -> set[str]:
 
 
 def _phrase_half(obj, h: int, owner: dict[str, int]):
-    """Every phrase list cut to the phrases of half ``h``: a phrase that recurs in several lists
-    (a drug two problems prescribe) belongs to one half everywhere (``owner``), the others
-    alternate by position; a list left with nothing keeps its alternate half."""
+    """Every phrase list cut to the phrases that ``owner`` gives to half ``h``."""
     if isinstance(obj, dict):
         return {key: _phrase_half(v, h, owner) for key, v in obj.items()}
-    if isinstance(obj, tuple) and len(obj) >= 2 and all(isinstance(x, str) for x in obj):
-        mine = tuple(x for i, x in enumerate(obj) if owner.get(x, i % 2) == h)
-        return mine or tuple(x for i, x in enumerate(obj) if i % 2 == h)
+    if isinstance(obj, tuple) and obj and all(isinstance(x, str) for x in obj):
+        return tuple(x for x in obj if owner[x] == h)
     if isinstance(obj, tuple):
         return tuple(_phrase_half(x, h, owner) for x in obj)
     return obj
 
 
-def _half_banks(h: int) -> dict[str, dict]:
-    # phrases that can read alike (after spelling out {a|b} choices) and sit in more than one
-    # list are given to one half, alternately in order of first appearance
+def _read_alike(a: set[str], b: set[str]) -> bool:
+    """Whether a rendering of one phrase is, word for word, inside a rendering of the other."""
+    return any(f" {r} " in f" {s} " or f" {s} " in f" {r} " for r in a for s in b)
+
+
+@functools.lru_cache(maxsize=1)
+def _half_owner() -> dict[str, int]:
+    """The half (0 or 1) of every phrase of the banks, such that the halves share no wording.
+
+    Phrases that read alike ("naproxen 500 mg twice daily" and "... with food", "BMI {bmi}" and
+    "obesity, BMI {bmi}", "atorvastatin {40|80} mg nightly" and "atorvastatin 80 mg nightly") form one
+    group, and a group or a phrase that several lists hold belongs to one half everywhere; these are
+    placed first, alternately, so that every list keeps phrases in both halves. The other phrases
+    of a list alternate between the halves, each going to the half the list has fewer of.
+    """
     lists = _phrase_lists(SPECIALTIES)
-    seen: dict[str, int] = {}
+    phrases = list(dict.fromkeys(x for lst in lists for x in lst))
+    reads = [_renderings(x) for x in phrases]
+    parent = list(range(len(phrases)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(phrases)):
+        for j in range(i):
+            if _read_alike(reads[i], reads[j]):
+                parent[max(root(i), root(j))] = min(root(i), root(j))
+    index = {x: i for i, x in enumerate(phrases)}
+    members: dict[int, list[str]] = {}
+    for x in phrases:
+        members.setdefault(root(index[x]), []).append(x)
+    held = {x: sum(x in lst for lst in lists) for x in phrases}
+    linked = [g for g, m in members.items() if len(m) > 1 or held[m[0]] > 1]  # in order of first appearance
+    gof = {x: root(index[x]) for x in phrases}
+    # lists with no phrase of their own: their groups must not all fall in one half
+    tight = [{gof[x] for x in lst} for lst in lists if all(gof[x] in set(linked) for x in lst)]
+    half: dict[int, int] = {}
+
+    def place(k: int) -> bool:
+        if k == len(linked):
+            return True
+        for h in (k % 2, 1 - k % 2):
+            half[linked[k]] = h
+            if all(not (t <= half.keys()) or len({half[g] for g in t}) == 2 for t in tight) and place(k + 1):
+                return True
+        del half[linked[k]]
+        return False
+
+    if not place(0):  # a bug in the phrase banks, never the user's input
+        raise AssertionError("the phrase banks cannot be cut into two halves that share no wording")
+    owner = {x: half[gof[x]] for x in phrases if gof[x] in half}
     for lst in lists:
-        for x in lst:
-            for r in _renderings(x):
-                seen[r] = seen.get(r, 0) + 1
-    owner: dict[str, int] = {}
-    group: dict[str, int] = {}
-    n_groups = 0
-    for lst in lists:
-        for x in lst:
-            reads = _renderings(x)
-            if x in owner or not any(seen[r] > 1 for r in reads):
-                continue
-            known = [group[r] for r in reads if r in group]
-            if known:
-                owner[x] = known[0]
-            else:
-                owner[x], n_groups = n_groups % 2, n_groups + 1
-            for r in reads:
-                group.setdefault(r, owner[x])
-    return _phrase_half(SPECIALTIES, h, owner)
+        count = [sum(owner.get(x) == h for x in lst) for h in (0, 1)]
+        for i, x in enumerate(lst):
+            if x not in owner:
+                owner[x] = i % 2 if count[0] == count[1] else int(count[1] < count[0])
+                count[owner[x]] += 1
+    return owner
+
+
+def _half_banks(h: int) -> dict[str, dict]:
+    return _phrase_half(SPECIALTIES, h, _half_owner())
 
 
 def make_demo_notes(
