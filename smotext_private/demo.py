@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .audit.templates import expand_alternatives
 from .errors import InputError
 
 MIN_WORDS = 25
@@ -670,17 +671,6 @@ def _phrase_lists(obj) -> list[tuple[str, ...]]:
     return []
 
 
-_ALTERNATIVES = re.compile(r"\{([^{}]*\|[^{}]*)\}")
-
-
-def _renderings(phrase: str) -> set[str]:
-    """A phrase with every ``{a|b}`` choice spelled out (named slots such as ``{bmi}`` stay)."""
-    m = _ALTERNATIVES.search(phrase)
-    if not m:
-        return {phrase}
-    return {r for alt in m.group(1).split("|") for r in _renderings(phrase[: m.start()] + alt + phrase[m.end() :])}
-
-
 def _phrase_half(obj, h: int, owner: dict[str, int]):
     """Every phrase list cut to the phrases that ``owner`` gives to half ``h``."""
     if isinstance(obj, dict):
@@ -709,7 +699,7 @@ def _half_owner() -> dict[str, int]:
     """
     lists = _phrase_lists(SPECIALTIES)
     phrases = list(dict.fromkeys(x for lst in lists for x in lst))
-    reads = [_renderings(x) for x in phrases]
+    reads = [expand_alternatives(x) for x in phrases]
     parent = list(range(len(phrases)))
 
     def root(i: int) -> int:

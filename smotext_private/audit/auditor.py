@@ -15,6 +15,7 @@ from .neighbours import as_unit, flat_index, leave_one_out_nearest, nearest, sea
 from .pii import PiiDetector, PiiFinding
 from .replay import ReplayIndex
 from .spans import span_index
+from .templates import NoteTemplates
 from .text import tokens
 from .verdict import CheckResult, Verdict
 
@@ -85,12 +86,13 @@ class Auditor:
         return out
 
     def fit(self, sources: list[str], source_vecs: np.ndarray, holdout_vecs: np.ndarray | None = None,
-            holdout_texts: list[str] | None = None) -> "Auditor":
+            holdout_texts: list[str] | None = None, templates: NoteTemplates | None = None) -> "Auditor":
         """Index the sources and calibrate; the holdout is real records the generator never saw.
 
         ``holdout_vecs`` join the distance calibration; ``holdout_texts`` join the count of how many
         real records share a wording (``verbatim_span``'s boilerplate): stock phrasing of the whole
-        export, not only of the part the generator saw.
+        export, not only of the part the generator saw. The wording of ``templates`` (the
+        organisation's note forms) is stock phrasing however few records hold it.
         """
         if len(sources) == 0:
             raise InputError("audit: no source records to audit against")
@@ -102,8 +104,10 @@ class Auditor:
 
         # boilerplate_sources below 2 leaves every shared window counted
         self._spans = span_index(self.policy.checks.get("verbatim_span"), self._tokens,
-                                 [tokens(t) for t in holdout_texts or ()])
+                                 [tokens(t) for t in holdout_texts or ()],
+                                 templates=[tokens(p) for p in templates.pieces] if templates else ())
         self._boilerplate_records = len(self._tokens) + len(holdout_texts or ())
+        self._templates = templates
 
         # How close real records the generator never saw come to the sources: the holdout, pooled with
         # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on
@@ -160,6 +164,8 @@ class Auditor:
             "cutoff": self.distance_cutoff,
             "replayable_identifiers": len(self._replay) if self._replay is not None else 0,
             "boilerplate_counted_over": self._boilerplate_records,
+            "templates": None if self._templates is None else {
+                **self._templates.describe(), "windows": self._spans.n_template_windows},
         }
 
     def calibration_distances(self) -> np.ndarray:
@@ -220,7 +226,7 @@ class Auditor:
             scores["nndr"] = float(dist[0]) / d2 if d2 > 0 else (0.0 if dist[0] == 0 else 1.0)
         if (rule := pol.active("verbatim_span")) is not None:
             length, _, _ = self._spans.longest_rare_span(toks)
-            results.append(checks.verbatim_span(length, rule, self._spans.min_sources))
+            results.append(checks.verbatim_span(length, rule, self._spans.min_sources, self._templates is not None))
         ngram_rule, fuzzy_rule = pol.active("ngram_overlap"), pol.active("fuzzy_similarity")
         if ngram_rule is not None or fuzzy_rule is not None:
             shortlist = list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.top_sources(toks, k)))

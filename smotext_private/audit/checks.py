@@ -26,9 +26,11 @@ def embedding_distance(distance: float, cutoff: float, rule: CheckRule, calibrat
     return _result("embedding_distance", distance, rule, distance < cutoff, why)
 
 
-def verbatim_span(length: int, rule: CheckRule, boilerplate_sources: int = 0) -> CheckResult:
+def verbatim_span(length: int, rule: CheckRule, boilerplate_sources: int = 0, templates: bool = False) -> CheckResult:
     why = f"{length} tokens shared with a source (threshold {rule.threshold:g}"
-    why += f"; wording found in {boilerplate_sources}+ real records not counted)" if boilerplate_sources >= 2 else ")"
+    skipped = ([f"found in {boilerplate_sources}+ real records"] if boilerplate_sources >= 2 else []) + \
+        (["of the note templates"] if templates else [])
+    why += f"; wording {' or '.join(skipped)} not counted)" if skipped else ")"
     return _result("verbatim_span", length, rule, length >= rule.threshold, why)
 
 

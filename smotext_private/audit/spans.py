@@ -7,8 +7,10 @@ binary search per n-gram plus the hits it has, never candidates x sources compar
 Boilerplate: with ``fit_boilerplate(window, min_sources)`` a shared window of ``window``
 tokens whose wording (numbers aside) occurs in at least ``min_sources`` different sources
 is a stock phrase, not one record's words ("I am referring this patient, a 72-year-old
-man with a history of"), and ``longest_rare_span`` leaves it out. The share itself is
-always exact: only the decision "is this common wording" ignores the numbers.
+man with a history of"), and ``longest_rare_span`` leaves it out; so is any window of the
+form wording of note templates (``templates``: pieces of text, see ``templates.py``),
+however few records hold it. The share itself is always exact: only the decision "is this
+common wording" ignores the numbers.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class SpanIndex:
         self._pos = np.zeros(0, np.int32)
         self.window = 0
         self.min_sources = 0
+        self.n_template_windows = 0
         self._common = np.zeros(0, np.int64)
 
     def fit(self, token_lists: list[list[str]]) -> "SpanIndex":
@@ -58,19 +61,27 @@ class SpanIndex:
             self._hash, self._doc, self._pos = h[order], d[order], p[order]
         return self
 
-    def fit_boilerplate(self, token_lists: list[list[str]], window: int, min_sources: int) -> "SpanIndex":
-        """Remember which ``window``-token wordings (numbers as ``#``) occur in ``min_sources`` or more sources."""
+    def fit_boilerplate(self, token_lists: list[list[str]], window: int, min_sources: int,
+                        templates: list[list[str]] = ()) -> "SpanIndex":
+        """Remember which ``window``-token wordings (numbers as ``#``) are stock phrasing: those that occur
+        in ``min_sources`` or more sources (below 2: none), and every window of the ``templates`` pieces."""
         if window < self.n:
             raise ValueError(f"boilerplate window ({window}) must be at least the index n-gram size ({self.n})")
         self.window, self.min_sources = int(window), int(min_sources)
-        if self.min_sources < 2:
-            self._common = np.zeros(0, np.int64)
-            return self
-        per_doc = [np.unique(_hashes(shape(t), self.window)) for t in token_lists]
-        allh = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
-        uniq, counts = np.unique(allh, return_counts=True)  # each source counted once per wording
-        self._common = uniq[counts >= self.min_sources]
+        common = [np.unique(np.concatenate([_hashes(shape(t), self.window) for t in templates]))] if templates else []
+        self.n_template_windows = len(common[0]) if common else 0
+        if self.min_sources >= 2:
+            per_doc = [np.unique(_hashes(shape(t), self.window)) for t in token_lists]
+            allh = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
+            uniq, counts = np.unique(allh, return_counts=True)  # each source counted once per wording
+            common.append(uniq[counts >= self.min_sources])
+        self._common = np.unique(np.concatenate(common)) if common else np.zeros(0, np.int64)
         return self
+
+    @property
+    def skips_boilerplate(self) -> bool:
+        """Whether ``longest_rare_span`` leaves stock phrasing out (else it is ``longest_span``)."""
+        return self.window > 0 and (self.min_sources >= 2 or self.n_template_windows > 0)
 
     def _runs(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, length, source) of every maximal token run shared with one source."""
@@ -120,7 +131,7 @@ class SpanIndex:
         kept unless its wording is boilerplate (``fit_boilerplate``); the score is the longest run of
         consecutive kept windows, in tokens. Without ``fit_boilerplate`` this is ``longest_span``.
         """
-        if self.min_sources < 2 or self.window == 0:
+        if not self.skips_boilerplate:
             length, doc = self.longest_span(toks)
             return length, doc, 0
         starts, lengths, docs = self._runs(toks)
@@ -165,16 +176,16 @@ class SpanIndex:
 
 
 def span_index(rule, source_tokens: list[list[str]], other_records: list[list[str]] = (), *,
-               min_sources: int | None = None) -> SpanIndex:
+               min_sources: int | None = None, templates: list[list[str]] = ()) -> SpanIndex:
     """The ``verbatim_span`` check's index as a policy rule shapes it (``rule`` None: no such check).
 
     n-grams of ``index_n`` tokens (at most the threshold); boilerplate windows of ``threshold`` tokens
     whose wording occurs in ``boilerplate_sources`` (or ``min_sources``) of the sources and
-    ``other_records`` together.
+    ``other_records`` together, or in the ``templates`` pieces (token lists).
     """
     if rule is None:
         return SpanIndex(4).fit(source_tokens)
     n = max(1, min(int(rule.params.get("index_n", 4)), int(rule.threshold)))
     k = int(rule.params.get("boilerplate_sources", 0)) if min_sources is None else min_sources
     return SpanIndex(n).fit(source_tokens).fit_boilerplate(list(source_tokens) + list(other_records),
-                                                           max(n, int(rule.threshold)), k)
+                                                           max(n, int(rule.threshold)), k, templates)
