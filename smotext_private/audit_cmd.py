@@ -13,8 +13,10 @@ MIN_SOURCES = 2
 
 
 def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, out: str, encoder: str = "minilm",
-              seed: int = 0, force: bool = False, pii_detector=None, encoder_obj=None) -> dict:
+              seed: int = 0, force: bool = False, templates: str | None = None, pii_detector=None,
+              encoder_obj=None) -> dict:
     from .audit import Auditor
+    from .audit.templates import read_templates
     from .data import load_table_texts
     from .encoders import load_encoder
     from .pipeline import audit_jsonl, check_out_dir, encoder_description, write_bundle
@@ -23,6 +25,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
     out_dir = Path(out)
     check_out_dir(out_dir, force=force)
     pol = load_policy(policy)
+    forms = read_templates(templates) if templates else None
     src_texts, _ = load_table_texts(sources, text_column)
     if len(src_texts) < MIN_SOURCES:
         # the distance check is calibrated on the sources' leave-one-out nearest distances: one record has none
@@ -32,7 +35,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
     enc = encoder_obj or load_encoder(encoder)
     src_vecs = enc.encode(src_texts)
     syn_vecs = enc.encode(syn_texts)
-    auditor = Auditor(pol, enc, pii_detector=pii_detector, seed=seed).fit(src_texts, src_vecs, None)
+    auditor = Auditor(pol, enc, pii_detector=pii_detector, seed=seed).fit(src_texts, src_vecs, None, templates=forms)
     verdicts = auditor.audit(syn_texts, syn_vecs, syn_ids)
     summary = auditor.summary(verdicts)
     report = {
@@ -42,7 +45,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
         "sources": {"path": str(sources), "records": len(src_texts)},
         "synthetic": {"path": str(synthetic), "records": len(syn_texts)},
         "encoder": encoder_description(enc),
-        "audit": summary,
+        "audit": {**summary, "templates": auditor.calibration()["templates"]},
         "calibration": "embedding distances calibrated on leave-one-out nearest distances among the sources (no holdout given)",
     }
     write_bundle(out_dir, {

@@ -49,6 +49,8 @@ def _positive_float(text: str) -> float:
 
 SEED = _count(0)
 POSITIVE = _count(1)
+TEMPLATES_HELP = ("the organisation's note templates (text, one form per line, {slot} for content, {a|b} for "
+                  "alternatives): their wording is stock phrasing, not copying (recorded in the report)")
 
 
 def _log(msg: str) -> None:
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "every target away from both parents")
     _parent_draw(r)
     r.add_argument("--seed", type=SEED, default=0)
+    r.add_argument("--templates", default=None, metavar="FILE", help=TEMPLATES_HELP)
     r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")
     r.add_argument("--force", action="store_true", help="replace an existing --out")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run from its work directory")
@@ -125,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="directory for audit.jsonl and report.json")
     a.add_argument("--encoder", default="minilm")
     a.add_argument("--seed", type=SEED, default=0)
+    a.add_argument("--templates", default=None, metavar="FILE", help=TEMPLATES_HELP)
     a.add_argument("--force", action="store_true")
 
     f = sub.add_parser("fidelity", help="measure how faithfully the decoder reads embeddings back")
@@ -192,7 +196,7 @@ def _cmd_release(args) -> int:
         policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
         lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw,
         fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
-        internal_report=args.internal_report, progress=not args.no_progress, **_model_opts(args),
+        internal_report=args.internal_report, templates=args.templates, progress=not args.no_progress, **_model_opts(args),
         command=["smotext-private"] + sys.argv[1:],
     )
     res = release(opts, log=_log)
@@ -237,7 +241,7 @@ def _cmd_audit(args) -> int:
     from .audit_cmd import run_audit
 
     summary = run_audit(args.sources, args.synthetic, text_column=args.text_column, policy=args.policy,
-                        out=args.out, encoder=args.encoder, seed=args.seed, force=args.force)
+                        out=args.out, encoder=args.encoder, seed=args.seed, force=args.force, templates=args.templates)
     print(json.dumps(summary, indent=2))
     return 0
 

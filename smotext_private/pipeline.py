@@ -56,6 +56,7 @@ class ReleaseOptions:
     chunk_size: int = 32
     progress: bool = True
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
+    templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     command: list[str] = field(default_factory=list)
 
 
@@ -395,6 +396,7 @@ def stratified_sample(labels: list[str], n: int) -> list[int]:
 
 def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=None, log: Callable[[str], None] = _log_default) -> ReleaseResult:
     from .audit import Auditor
+    from .audit.templates import read_templates
     from .policy import load_policy
     from .report import render_markdown
     from .report_html import render_html
@@ -410,6 +412,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     check_out_dir(out, force=opts.force or (opts.resume and out.with_name(out.name + WORK_SUFFIX).exists()))
     WorkDir.check_leftover(out, resume=opts.resume, force=opts.force)  # before the models load
     policy = load_policy(opts.policy)
+    templates = read_templates(opts.templates) if opts.templates else None
     records, train, holdout, warnings = prepare(opts, policy, log)
     t0 = time.time()
     encoder, decoder = build_models(opts, encoder, decoder)
@@ -421,7 +424,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     x_hold = encoder.encode(list(holdout.texts), progress=opts.progress)
     auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=opts.progress, seed=opts.seed)
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
-    auditor.fit(list(train.texts), x_train, x_hold, holdout_texts=list(holdout.texts))
+    auditor.fit(list(train.texts), x_train, x_hold, holdout_texts=list(holdout.texts), templates=templates)
 
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
     key = _run_key({
@@ -429,6 +432,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         "k": opts.k, "candidates": opts.n_candidates, "models": models, "chunk": opts.chunk_size,
         **({"lambda_range": list(opts.lambda_range)} if tuple(opts.lambda_range) != (0.0, 1.0) else {}),
         **({"parent_draw": opts.parent_draw} if opts.parent_draw != "uniform" else {}),
+        **({"templates": templates.sha256} if templates else {}),
     })
     work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
@@ -500,7 +504,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             "parent_draw": opts.parent_draw,
             **_parent_figures([produced[i] for i in accepted]),
         },
-        "audit": {**auditor.summary(verdicts), "candidates": candidate_summary(rows)},
+        "audit": {**auditor.summary(verdicts), "candidates": candidate_summary(rows),
+                  "templates": auditor.calibration()["templates"]},
         "privacy": dataset,
         "utility": {"classifier": CLASSIFIER, "test_set": f"real holdout ({len(holdout.texts)} records)", "rows": [r.to_dict() for r in util]},
         "fidelity": fidelity if fidelity is not None else {k: None for k in FIDELITY_KEYS},

@@ -62,6 +62,8 @@ def render_markdown(r: dict) -> str:
         for name, ents in entities.items():
             if ents:
                 lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
+    if forms := templates_text(r["audit"]):
+        lines += ["", forms]
     else:
         lines += ["| check | rejected |", "|---|---:|"]
         for name, n in sorted(rej.items()):
@@ -134,6 +136,16 @@ LIMITS = (
     "moves a whole point per record, and the same encoder made the synthetic records.",
     "Synthetic records are not clinically valid text: they may state impossible values and end mid-sentence.",
 )
+
+
+def templates_text(audit: dict) -> str:
+    """What the note templates given with ``--templates`` changed, in one sentence ('' without them)."""
+    t = audit.get("templates")
+    if not t:
+        return ""
+    return (f"`verbatim_span` did not count wording from the note templates given with `--templates`: `{t['file']}` "
+            f"(sha256 `{t['sha256']}`, {t['lines']} templates, {t['windows']} distinct wordings of a check window). "
+            "A reviewer should read that file: whatever wording it holds is never treated as copied.")
 
 
 def candidates_text(audit: dict) -> str:

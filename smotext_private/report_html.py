@@ -18,7 +18,7 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from .report import INTERNAL_NOTICE, LIMITS, candidates_text, lambda_range_text, parents_text
+from .report import INTERNAL_NOTICE, LIMITS, candidates_text, lambda_range_text, parents_text, templates_text
 
 SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}
@@ -457,6 +457,8 @@ def _checks_section(r: dict, figs: _Figures) -> str:
             cap = "Score of every audited record; the dashed line is the policy's threshold."
             if values and not fig and action != "off":
                 cap = f"All {len(values)} audited records scored 0: nothing was found."
+        if name == "verbatim_span" and (forms := templates_text(audit)):
+            explain += " " + forms.replace("`", "")
         out.append(
             f'<div class="card"><div class="head"><span class="name">{_e(title)} <code>{_e(name)}</code></span>{outcome}</div>'
             f'<p class="explain">{_e(explain)}</p>'

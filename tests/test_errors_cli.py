@@ -214,6 +214,11 @@ def _many_single_record_classes(d):
     return _release_argv(_write_csv(d / "notes.csv", rows), d / "bundle"), ["single training record", "and 35 more"]
 
 
+def _bad_templates(d):
+    (d / "forms.txt").write_text("Dear Doctor, I am referring {name\n")
+    return _release_argv(_good_csv(d), d / "bundle", "--templates", str(d / "forms.txt")), ["forms.txt:1", "unbalanced"]
+
+
 def _option(flag, value, needles):
     values = value.split()
     def setup(d):
@@ -261,6 +266,8 @@ CASES = [
     _option("--lambda-range", "0.8 0.2", ["--lambda-range", "got 0.8 0.2"]),
     _option("--lambda-range", "0 1.5", ["--lambda-range", "got 0 1.5"]),
     _option("--parent-draw", "random", ["--parent-draw", "'random'"]),
+    _option("--templates", "no-such-forms.txt", ["--templates", "no-such-forms.txt", "no such file"]),
+    _bad_templates,
 ]
 
 

@@ -108,3 +108,34 @@ def test_demo_templates_cover_every_form_wording_of_the_demo_notes():
             toks = shape(tokens(piece))
             missing |= {" ".join(toks[i : i + w]) for i in range(len(toks) - w + 1)} - {" ".join(x) for x in covered}
     assert not missing, sorted(missing)[:10]
+
+
+def test_release_and_audit_record_the_templates_they_used(tmp_path: Path, toy_csv, fake_models, monkeypatch):
+    import json
+
+    from smotext_private import pipeline
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.audit_cmd import run_audit
+    from smotext_private.cli import main
+
+    forms = tmp_path / "forms.txt"
+    forms.write_text("# our forms\n{Dear Doctor,|Dear Colleague,} I am referring this patient, a 0-year-old {man|woman} "
+                     "with {history}; seen today in the outpatient clinic for a review of the symptoms, of every medication and of the plan agreed at the last visit.\n")
+    monkeypatch.setattr(pipeline, "build_models", lambda opts, encoder=None, decoder=None: fake_models)
+    monkeypatch.setattr("smotext_private.audit.presidio.PresidioPiiDetector", lambda *a, **k: RegexPiiDetector())
+    out = tmp_path / "bundle"
+    assert main(["release", str(toy_csv), "--text-column", "text", "--label-column", "label", "--out", str(out),
+                 "--policy", "research", "--per-class", "3", "--fidelity-sample", "0", "--no-progress",
+                 "--templates", str(forms)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    t = report["audit"]["templates"]
+    assert t["file"] == "forms.txt" and t["lines"] == 1 and t["pieces"] == 5 and t["windows"] > 0
+    assert t["sha256"] in (out / "report.md").read_text() and "note templates" in (out / "report.html").read_text()
+
+    synthetic = tmp_path / "syn.jsonl"
+    synthetic.write_text(json.dumps({"text": "Dear Doctor, I am referring this patient, a 50-year-old man with gout."}) + "\n")
+    encoder = fake_models[0]
+    summary = run_audit(str(toy_csv), str(synthetic), text_column="text", policy="strict", out=str(tmp_path / "audit"),
+                        templates=str(forms), pii_detector=RegexPiiDetector(), encoder_obj=encoder)
+    assert summary["total"] == 1
+    assert json.loads((tmp_path / "audit" / "report.json").read_text())["audit"]["templates"]["file"] == "forms.txt"
