@@ -100,6 +100,10 @@ def test_labelled_names_regex_phones_and_context_false_positives(detector: Presi
             "Total bilirubin 2.5 mg/dL; troponin 12 ng/L. Meds: none. "
             "Moved from Texas to the United States.")
     assert not {e for e, _ in entities(detector, text)} & {"PERSON", "LOCATION"}
+    # a name starts where a word starts: not inside the unit of "mg/L. Continue" (spaCy: PERSON "L. Continue")
+    text = ("Today BMI 29.5, mild LLQ tenderness, CRP 167 mg/L. Continue infliximab 5 mg/kg every 8 weeks, add "
+            "mesalamine 2.4 g daily. Next: colonoscopy with biopsies and TB and hepatitis B screening.")
+    assert not {e for e, _ in entities(detector, text)} & {"PERSON", "LOCATION"}
     # ... while towns and people still are
     assert ("LOCATION", "Berkeley") in entities(detector, "He moved to Berkeley last spring.")
 

@@ -15,7 +15,7 @@ from smotext_private.audit.text import tokens
 from smotext_private.errors import InputError
 from smotext_private.policy import load_policy
 
-DEMO_TEMPLATES = Path(demo.__file__).parent / "assets" / "demo_templates.txt"
+DEMO_TEMPLATES = demo.DEMO_TEMPLATES
 
 
 def test_pieces_spell_out_alternatives_and_cut_at_slots():

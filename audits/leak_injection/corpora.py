@@ -50,6 +50,7 @@ class Corpus:
     clean_texts: list[str]
     clean_labels: list[str]
     notes: list[str] = field(default_factory=list)
+    templates: str | None = None  # the note templates of the corpus' forms (``--templates``), if it has any
 
     def describe(self) -> dict:
         with_ids = sum(1 for p in self.index_planted if p)
@@ -104,7 +105,7 @@ def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction
     frames and topics, no shared phrase. Drawn from the same lists, a "clean" note repeats
     whole clauses that only one or two sources contain, which is what a span leak is.
     """
-    from smotext_private.demo import SPECIALTIES, make_demo_notes
+    from smotext_private.demo import DEMO_TEMPLATES, SPECIALTIES, make_demo_notes
 
     k = len(SPECIALTIES)
     src_half, clean_half = (0, 1) if disjoint_clean else (None, None)
@@ -134,7 +135,7 @@ def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction
            "sources but no phrase" if disjoint_clean else ""),
     ]
     return Corpus("demo", list(train.texts), list(train.labels), idx_planted, list(holdout.texts),
-                  [clean[i] for i in order], [clean_labels[i] for i in order], notes)
+                  [clean[i] for i in order], [clean_labels[i] for i in order], notes, str(DEMO_TEMPLATES))
 
 
 # -- fortunes ------------------------------------------------------------------------------------

@@ -58,10 +58,12 @@ def load_corpus(name: str, args: argparse.Namespace, holdout_fraction: float) ->
 
 def run_corpus(
     corpus: Corpus, policy: Any, encoder: Any, detector: Any, *, per_kind: int, seed: int, synonyms,
-    kinds: Sequence[str] = ALL_KINDS, log=lambda msg: None,
+    kinds: Sequence[str] = ALL_KINDS, log=lambda msg: None, use_templates: bool = True,
 ) -> dict[str, Any]:
-    """Fit the Auditor on the corpus' index (calibrated on its holdout), audit every candidate, aggregate."""
+    """Fit the Auditor on the corpus' index (calibrated on its holdout, with the corpus' note templates
+    unless ``use_templates`` is false), audit every candidate, aggregate."""
     from smotext_private.audit import Auditor
+    from smotext_private.audit.templates import read_templates
 
     t0 = time.time()
     cands: list[Candidate] = build_all(corpus, per_kind, seed, synonyms, kinds=kinds)
@@ -72,7 +74,8 @@ def run_corpus(
     xh = encoder.encode(corpus.holdout_texts)
     auditor = Auditor(policy, encoder, pii_detector=detector, seed=seed)
     log(f"{corpus.name}: fitting the auditor on {len(corpus.index_texts)} sources")
-    auditor.fit(corpus.index_texts, xs, xh, holdout_texts=corpus.holdout_texts)
+    forms = read_templates(corpus.templates) if use_templates and corpus.templates else None
+    auditor.fit(corpus.index_texts, xs, xh, holdout_texts=corpus.holdout_texts, templates=forms)
     t_fit = time.time() - t1
     log(f"{corpus.name}: auditing")
     t2 = time.time()
@@ -172,6 +175,13 @@ def _checks(d: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
 
 
+def _templates_line(t: dict | None) -> str:
+    if not t:
+        return "no note templates given: only wording found in k real records counts as stock phrasing"
+    return (f"wording of the corpus' note templates is stock phrasing too (`--templates`: {t['file']}, sha256 "
+            f"`{t['sha256'][:16]}...`, {t['lines']} templates, {t['windows']} window wordings)")
+
+
 def render(result: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
     lines = ["# Leak-injection audit of the audit", ""]
     lines += [
@@ -212,6 +222,7 @@ def render(result: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
             f"- Distance check calibrated on {cal['calibrated_on']} (n={cal['n']}, median distance "
             f"{cal['median_distance']:.3f}): cutoff {cal['cutoff']:.3f}; {cal['replayable_identifiers']} replayable "
             "identifiers indexed",
+            f"- `verbatim_span`: {_templates_line(cal.get('templates'))}",
             f"- Minimum leak recall **{_pct(res['min_leak_recall'])}**, false rejections on clean text "
             f"**{_pct(res['false_rejection'])}**",
             "",
@@ -287,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, help="JSON of an earlier run, shown as a 'before' column")
     ap.add_argument("--notes", default=None, help="markdown file appended to the report as 'Notes'")
     ap.add_argument("--cache", default=None, help="memo of vectors and PII findings (for tuning; not for reports)")
+    ap.add_argument("--no-templates", action="store_true",
+                    help="audit without the corpus' note templates (demo: the demo notes' forms); fortunes has none")
     ap.add_argument("--render-only", default=None, metavar="JSON",
                     help="re-render --out from the JSON of an earlier run (with --baseline/--notes); runs nothing")
     args = ap.parse_args(argv)
@@ -326,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in [c.strip() for c in args.corpus.split(",") if c.strip()]:
         corpus = load_corpus(name, args, policy.holdout_fraction)
         res = run_corpus(corpus, policy, encoder, detector, per_kind=args.per_kind, seed=args.seed,
-                         synonyms=synonyms, log=log)
+                         synonyms=synonyms, log=log, use_templates=not args.no_templates)
         log(f"{name}: min leak recall {_pct(res['min_leak_recall'])}, false rejections {_pct(res['false_rejection'])}")
         corpora.append(res)
     cmd = "python -m audits.leak_injection " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

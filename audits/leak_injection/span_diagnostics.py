@@ -6,7 +6,8 @@ For the suite's demo corpus (and larger ones), prints the share of clean notes t
 non-boilerplate 8-token window with a source, and the share of ``span12`` leaks caught, for several
 boilerplate thresholds k: first with the clean notes drawn from the same phrase lists as the sources,
 then (the suite's default) with sources and clean notes written from disjoint halves of every phrase
-list of ``make_demo_notes`` (same specialties and frames, no shared phrase).
+list of ``make_demo_notes`` (same specialties and frames, no shared phrase), each without and with the
+demo notes' templates (``--templates``: their form wording is stock phrasing, however few records hold it).
 """
 
 from __future__ import annotations
@@ -22,22 +23,28 @@ if __package__ in (None, ""):
 from audits.leak_injection.corpora import demo_corpus  # noqa: E402
 from audits.leak_injection.kinds import build_clean, build_span  # noqa: E402
 from smotext_private.audit.spans import span_index  # noqa: E402
+from smotext_private.audit.templates import read_templates  # noqa: E402
+from smotext_private.demo import DEMO_TEMPLATES  # noqa: E402
 from smotext_private.audit.text import tokens  # noqa: E402
 from smotext_private.policy import load_policy  # noqa: E402
 
 RULE = load_policy("strict").checks["verbatim_span"]  # the rule the suite runs under
 
 
-def rejected_share(sources: list[str], texts: list[str], k: int, holdout: Sequence[str] = ()) -> float:
+def rejected_share(sources: list[str], texts: list[str], k: int, holdout: Sequence[str] = (),
+                   templates: Sequence[str] = ()) -> float:
     """Share of ``texts`` that strict's span check rejects with boilerplate threshold ``k``; wording is
-    counted over sources + holdout, with the index ``Auditor.fit`` builds (``span_index``)."""
-    idx = span_index(RULE, [tokens(t) for t in sources], [tokens(t) for t in holdout], min_sources=k)
+    counted over sources + holdout, with the index ``Auditor.fit`` builds (``span_index``); ``templates``
+    are template pieces (``NoteTemplates.pieces``)."""
+    idx = span_index(RULE, [tokens(t) for t in sources], [tokens(t) for t in holdout], min_sources=k,
+                     templates=[tokens(p) for p in templates])
     return sum(idx.longest_rare_span(tokens(t))[0] >= RULE.threshold for t in texts) / len(texts)
 
 
 def main() -> int:
-    print("| corpus | sources | k | clean notes rejected | span12 caught |")
-    print("|---|---:|---:|---:|---:|")
+    forms = read_templates(DEMO_TEMPLATES).pieces
+    print("| corpus | sources | k | templates | clean notes rejected | span12 caught |")
+    print("|---|---:|---:|---|---:|---:|")
     for disjoint in (False, True):
         what = "demo, clean from the other half of every phrase list (suite default)" if disjoint else \
             "demo, clean from the same phrase lists"
@@ -45,9 +52,10 @@ def main() -> int:
             c = demo_corpus(n, 160, seed=0, disjoint_clean=disjoint)
             clean = [x.text for x in build_clean(c, 160)]
             spans = [x.text for x in build_span(c, 80, random.Random(0))]
-            for k in ((0, 3, 5, 10) if n == 250 else (5,)):
-                print(f"| {what} | {len(c.index_texts)} | {k or 'off'} | {rejected_share(c.index_texts, clean, k, c.holdout_texts):.1%} "
-                      f"| {rejected_share(c.index_texts, spans, k, c.holdout_texts):.1%} |")
+            for k, t in [(k, ()) for k in ((0, 3, 5, 10) if n == 250 else (5,))] + [(5, forms)]:
+                print(f"| {what} | {len(c.index_texts)} | {k or 'off'} | {'demo' if t else 'none'} "
+                      f"| {rejected_share(c.index_texts, clean, k, c.holdout_texts, t):.1%} "
+                      f"| {rejected_share(c.index_texts, spans, k, c.holdout_texts, t):.1%} |")
     return 0
 
 

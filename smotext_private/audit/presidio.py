@@ -152,6 +152,8 @@ def plausible_in_context(f: PiiFinding, text: str) -> bool:
 
     * names written all in lower case in a text that uses capitals ("mg daily", "melanoma");
     * form labels and units ("Tel", "Patient", "mm");
+    * hits that start inside a word or a unit ("L. Continue" in "CRP 167 mg/L. Continue ..."): a name
+      starts where a word starts;
     * clinical eponyms, a name followed by what it names ("Holter monitor", "Ottawa ankle rules");
     * places no smaller than a US state (HIPAA Safe Harbor keeps those).
     """
@@ -163,6 +165,8 @@ def plausible_in_context(f: PiiFinding, text: str) -> bool:
     if not any(ch.isupper() for ch in f.text) and any(ch.isupper() for ch in text):
         return False
     if all(w.lower().strip(".") in _LABEL_WORDS for w in words):
+        return False
+    if f.start > 0 and (text[f.start - 1].isalnum() or text[f.start - 1] == "/"):
         return False
     after = re.match(r"(?:['’]s)?[\s-]*([A-Za-z]+)", text[f.end :])
     if f.entity_type in ("PERSON", "LOCATION") and after and after.group(1).lower() in _EPONYM_NOUNS:
