@@ -29,6 +29,7 @@ demo: install
 	$(CLI) demo-data --out data/demo_notes.csv --per-class 40 --seed 0
 	# exit 3 (the policy blocked the release) is a legitimate outcome: the report says why
 	$(CLI) release data/demo_notes.csv --text-column text --label-column label --out out/demo-release --force --per-class 24 --seed 0 \
+		--templates smotext_private/assets/demo_templates.txt \
 		|| test $$? -eq 3
 	@echo "bundle: out/demo-release   report: out/demo-release/report.html (also report.md, report.json)"
 

@@ -34,7 +34,8 @@ if [[ $STEP == all || $STEP == membership ]]; then
   mkdir -p out/seeds
   for s in 1 2 3; do
     smotext-private release data/demo_notes.csv --text-column text --label-column label --out out/seeds/demo-s$s \
-      --force --per-class 24 --seed $s --fidelity-sample 0 --no-progress || echo "release exit code $?"
+      --force --per-class 24 --seed $s --fidelity-sample 0 --templates smotext_private/assets/demo_templates.txt --no-progress \
+      || echo "release exit code $?"
   done
   python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label \
     --extra-nonmembers data/demo_extra.csv --reference data/demo_reference.csv \
