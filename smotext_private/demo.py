@@ -714,15 +714,15 @@ def _half_owner() -> dict[str, int]:
         for j in range(i):
             if _read_alike(reads[i], reads[j]):
                 parent[max(root(i), root(j))] = min(root(i), root(j))
-    index = {x: i for i, x in enumerate(phrases)}
+    gof = {x: root(i) for i, x in enumerate(phrases)}  # each phrase's group
     members: dict[int, list[str]] = {}
     for x in phrases:
-        members.setdefault(root(index[x]), []).append(x)
+        members.setdefault(gof[x], []).append(x)
     held = {x: sum(x in lst for lst in lists) for x in phrases}
     linked = [g for g, m in members.items() if len(m) > 1 or held[m[0]] > 1]  # in order of first appearance
-    gof = {x: root(index[x]) for x in phrases}
+    is_linked = set(linked)
     # lists with no phrase of their own: their groups must not all fall in one half
-    tight = [{gof[x] for x in lst} for lst in lists if all(gof[x] in set(linked) for x in lst)]
+    tight = [{gof[x] for x in lst} for lst in lists if all(gof[x] in is_linked for x in lst)]
     half: dict[int, int] = {}
 
     def place(k: int) -> bool:
