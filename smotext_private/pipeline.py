@@ -172,20 +172,38 @@ class WorkDir:
         if path.exists() and not (resume or force):
             raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
 
+    @staticmethod
+    def _state(path: Path) -> dict:
+        try:
+            state = json.loads((path / "state.json").read_text())
+        except (OSError, ValueError):  # missing, unreadable or cut short by a kill
+            return {}
+        return state if isinstance(state, dict) else {}
+
     @classmethod
-    def open(cls, out: Path, key: str, *, resume: bool, force: bool) -> "WorkDir":
+    def check_resumable(cls, out: Path, run_key: str, *, resume: bool) -> None:
+        """With ``--resume``, refuse a work folder of another run as soon as the input is read (before the
+        models load): ``run_key`` covers everything but the models, which ``open`` then checks too."""
+        path = out.with_name(out.name + WORK_SUFFIX)
+        if resume and path.exists():
+            recorded = cls._state(path).get("run_key")
+            if recorded is not None and recorded != run_key:
+                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or options "
+                                 "changed): remove it or drop --resume")
+
+    @classmethod
+    def open(cls, out: Path, key: str, *, resume: bool, force: bool, run_key: str | None = None) -> "WorkDir":
+        """The work folder for the run ``key`` (``run_key``: the same without the models, for ``check_resumable``)."""
         path = out.with_name(out.name + WORK_SUFFIX)
         cls.check_leftover(out, resume=resume, force=force)
         if path.exists():
-            state = path / "state.json"
-            same = state.exists() and json.loads(state.read_text()).get("key") == key
-            if resume and not same:
+            if resume and cls._state(path).get("key") != key:
                 raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop --resume")
             if not resume:
                 shutil.rmtree(path)
         path.mkdir(mode=0o700, exist_ok=True)
         os.chmod(path, 0o700)
-        (path / "state.json").write_text(json.dumps({"key": key}))
+        (path / "state.json").write_text(json.dumps({"key": key, **({"run_key": run_key} if run_key else {})}))
         return cls(path, key)
 
     def done(self) -> dict[int, dict]:
@@ -414,6 +432,14 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     policy = load_policy(opts.policy)
     templates = read_templates(opts.templates) if opts.templates else None
     records, train, holdout, warnings = prepare(opts, policy, log)
+    run = {  # what makes a run the same run, the models apart
+        "input": records.fingerprint, "policy": policy.sha256, "seed": opts.seed, "per_class": opts.per_class,
+        "k": opts.k, "candidates": opts.n_candidates, "chunk": opts.chunk_size,
+        **({"lambda_range": list(opts.lambda_range)} if tuple(opts.lambda_range) != (0.0, 1.0) else {}),
+        **({"parent_draw": opts.parent_draw} if opts.parent_draw != "uniform" else {}),
+        **({"templates": templates.sha256} if templates else {}),
+    }
+    WorkDir.check_resumable(out, _run_key(run), resume=opts.resume)  # before the models load
     t0 = time.time()
     encoder, decoder = build_models(opts, encoder, decoder)
     truncated = encoder.count_truncated(list(records.texts))
@@ -427,14 +453,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     auditor.fit(list(train.texts), x_train, x_hold, holdout_texts=list(holdout.texts), templates=templates)
 
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
-    key = _run_key({
-        "input": records.fingerprint, "policy": policy.sha256, "seed": opts.seed, "per_class": opts.per_class,
-        "k": opts.k, "candidates": opts.n_candidates, "models": models, "chunk": opts.chunk_size,
-        **({"lambda_range": list(opts.lambda_range)} if tuple(opts.lambda_range) != (0.0, 1.0) else {}),
-        **({"parent_draw": opts.parent_draw} if opts.parent_draw != "uniform" else {}),
-        **({"templates": templates.sha256} if templates else {}),
-    })
-    work = WorkDir.open(out, key, resume=opts.resume, force=opts.force)
+    work = WorkDir.open(out, _run_key({**run, "models": models}), resume=opts.resume, force=opts.force,
+                        run_key=_run_key(run))
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     auditor.progress = False  # the generation bar covers the per-chunk audits
     rows = generate_candidates(opts, train, x_train, encoder, decoder, auditor, work, log)

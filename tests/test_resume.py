@@ -151,7 +151,7 @@ def test_killed_release_leaves_no_bundle_and_resumes_to_identical_bytes(tmp_path
     assert sorted(r["index"] for r in rows) == list(range(N_ITEMS))  # each candidate exactly once
 
 
-def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models):
+def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models, monkeypatch):
     from smotext_private.audit import RegexPiiDetector
     from smotext_private.decoders import FakeDecoder
     from smotext_private.pipeline import ReleaseOptions, release
@@ -167,7 +167,17 @@ def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes,
                               per_class=PER_CLASS, chunk_size=CHUNK, fidelity_sample=0, progress=False, **kw)
         return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
 
-    with pytest.raises(InputError, match="different run"):
+    from smotext_private import pipeline
+
+    with monkeypatch.context() as m:  # found as soon as the input is read, before any model loads
+        m.setattr(pipeline, "build_models", lambda *a, **k: pytest.fail("models loaded before the mismatch was found"))
+        with pytest.raises(InputError, match="different run"):
+            again(seed=1, resume=True)
+        with pytest.raises(InputError, match="different run"):
+            again(seed=0, k=3, resume=True)
+    with pytest.raises(InputError, match="different run"):  # a work folder of an older version: found after the load
+        state = json.loads((work / "state.json").read_text())
+        (work / "state.json").write_text(json.dumps({"key": state["key"]}))
         again(seed=1, resume=True)
     with pytest.raises(InputError, match="--resume"):  # neither --resume nor --force: refused, not overwritten
         again(seed=0)
