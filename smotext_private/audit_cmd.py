@@ -38,6 +38,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
     auditor = Auditor(pol, enc, pii_detector=pii_detector, seed=seed).fit(src_texts, src_vecs, None, templates=forms)
     verdicts = auditor.audit(syn_texts, syn_vecs, syn_ids)
     summary = auditor.summary(verdicts)
+    accepted = [i for i, v in enumerate(verdicts) if v.verdict == "accept"]
     report = {
         "tool": "smotext-private", "version": __version__,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -45,7 +46,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
         "sources": {"path": str(sources), "records": len(src_texts)},
         "synthetic": {"path": str(synthetic), "records": len(syn_texts)},
         "encoder": encoder_description(enc),
-        "audit": {**summary, "templates": auditor.calibration()["templates"]},
+        "audit": {**summary, "templates": auditor.templates_section(syn_texts, [v.id for v in verdicts], accepted)},
         "calibration": "embedding distances calibrated on leave-one-out nearest distances among the sources (no holdout given)",
     }
     write_bundle(out_dir, {

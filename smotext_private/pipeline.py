@@ -525,7 +525,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             **_parent_figures([produced[i] for i in accepted]),
         },
         "audit": {**auditor.summary(verdicts), "candidates": candidate_summary(rows),
-                  "templates": auditor.calibration()["templates"]},
+                  "templates": auditor.templates_section(texts, ids, accepted)},
         "privacy": dataset,
         "utility": {"classifier": CLASSIFIER, "test_set": f"real holdout ({len(holdout.texts)} records)", "rows": [r.to_dict() for r in util]},
         "fidelity": fidelity if fidelity is not None else {k: None for k in FIDELITY_KEYS},

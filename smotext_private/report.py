@@ -143,9 +143,13 @@ def templates_text(audit: dict) -> str:
     t = audit.get("templates")
     if not t:
         return ""
+    spared = t.get("released_only_with_templates") or []
+    effect = (f"Without it, `verbatim_span` would have rejected {len(spared)} of the accepted records: "
+              f"{', '.join(spared[:20])}{' ...' if len(spared) > 20 else ''}." if spared else
+              "Without it, `verbatim_span` would have rejected none of the accepted records.")
     return (f"`verbatim_span` did not count wording from the note templates given with `--templates`: `{t['file']}` "
             f"(sha256 `{t['sha256']}`, {t['lines']} templates, {t['windows']} distinct wordings of a check window). "
-            "A reviewer should read that file: whatever wording it holds is never treated as copied.")
+            f"{effect} A reviewer should read that file: whatever wording it holds is never treated as copied.")
 
 
 def candidates_text(audit: dict) -> str:

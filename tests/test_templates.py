@@ -139,3 +139,36 @@ def test_release_and_audit_record_the_templates_they_used(tmp_path: Path, toy_cs
                         templates=str(forms), pii_detector=RegexPiiDetector(), encoder_obj=encoder)
     assert summary["total"] == 1
     assert json.loads((tmp_path / "audit" / "report.json").read_text())["audit"]["templates"]["file"] == "forms.txt"
+
+
+def test_the_auditor_names_what_the_templates_let_through(tmp_path: Path, fake_models):
+    from smotext_private.audit import Auditor, RegexPiiDetector
+
+    form = "To the clinic team, I am referring this patient, a 71-year-old man with"
+    sources = [f"{form} gout and asthma, for knee pain.", "Something else entirely about a cat and a dog today.",
+               "A third note on a sprained ankle after a fall at home."]
+    f = tmp_path / "forms.txt"
+    f.write_text("To the clinic team, I am referring this patient, a 0-year-old {man|woman} with {history}.\n")
+    enc = fake_models[0]
+    texts = [form.replace("71", "64") + " eczema, for a rash.",  # the form only: passes thanks to the templates
+             form.replace("71", "64") + " gout and asthma, for knee pain.",  # the form and a source's words: rejected
+             "Nothing in common with any source at all, about the weather."]
+    plain = Auditor("strict", enc, pii_detector=RegexPiiDetector()).fit(sources, enc.encode(sources))
+    auditor = Auditor("strict", enc, pii_detector=RegexPiiDetector()).fit(sources, enc.encode(sources), templates=read_templates(f))
+    assert plain.spared_by_templates(texts) == [False, False, False] and plain.templates_section(texts, ["a", "b", "c"], [0]) is None
+    assert auditor.spared_by_templates(texts) == [True, False, False]
+    v = auditor.audit(texts, enc.encode(texts), ["a", "b", "c"])
+    assert "verbatim_span" not in " ".join(v[0].reasons) and any(r.startswith("verbatim_span") for r in v[1].reasons)
+    section = auditor.templates_section(texts, ["a", "b", "c"], [0, 2])
+    assert section["released_only_with_templates"] == ["a"] and section["file"] == "forms.txt"
+
+
+def test_the_report_lists_the_records_released_only_with_the_templates():
+    from smotext_private.report import templates_text
+
+    t = {"file": "f.txt", "sha256": "0" * 64, "lines": 2, "pieces": 3, "windows": 4,
+         "released_only_with_templates": ["syn-000001", "syn-000007"]}
+    assert "would have rejected 2 of the accepted records: syn-000001, syn-000007." in templates_text({"templates": t})
+    t["released_only_with_templates"] = []
+    assert "would have rejected none of the accepted records" in templates_text({"templates": t})
+    assert templates_text({"templates": None}) == ""

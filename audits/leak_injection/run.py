@@ -82,12 +82,14 @@ def run_corpus(
     texts = [c.text for c in cands]
     vecs = encoder.encode(texts)
     verdicts = auditor.audit(texts, vecs, [f"{c.kind}-{i}" for i, c in enumerate(cands)])
+    spared = auditor.spared_by_templates(texts)
     t_audit = time.time() - t2
 
     per: dict[str, dict[str, Any]] = {}
-    for c, v in zip(cands, verdicts):
+    for c, v, sp in zip(cands, verdicts, spared):
         row = per.setdefault(c.kind, {"n": 0, "rejected": 0, "checks": Counter(), "warnings": Counter(),
-                                      "missed": [], "only": Counter()})
+                                      "missed": [], "only": Counter(), "spared": 0})
+        row["spared"] += sp
         rej, warn = _heads(v.reasons)
         row["n"] += 1
         row["rejected"] += v.verdict == "reject"
@@ -112,6 +114,7 @@ def run_corpus(
             "checks_fired": dict(row["checks"].most_common()),
             "sole_check": dict(row["only"].most_common()),
             "warnings": dict(row["warnings"].most_common()),
+            "spared_by_templates": row["spared"],
             "examples_wrong": row["missed"],
         }
     records = [{"kind": c.kind, "verdict": v.verdict, "reasons": [r.split(":", 1)[0] for r in v.reasons],
@@ -175,11 +178,14 @@ def _checks(d: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
 
 
-def _templates_line(t: dict | None) -> str:
+def _templates_line(t: dict | None, kinds: dict) -> str:
     if not t:
         return "no note templates given: only wording found in k real records counts as stock phrasing"
+    spared = {k: r["spared_by_templates"] for k, r in kinds.items() if r.get("spared_by_templates")}
     return (f"wording of the corpus' note templates is stock phrasing too (`--templates`: {t['file']}, sha256 "
-            f"`{t['sha256'][:16]}...`, {t['lines']} templates, {t['windows']} window wordings)")
+            f"`{t['sha256'][:16]}...`, {t['lines']} templates, {t['windows']} window wordings); candidates that "
+            "`verbatim_span` passed only because of them: "
+            + (", ".join(f"{k} {n}" for k, n in spared.items()) if spared else "none"))
 
 
 def render(result: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
@@ -222,7 +228,7 @@ def render(result: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
             f"- Distance check calibrated on {cal['calibrated_on']} (n={cal['n']}, median distance "
             f"{cal['median_distance']:.3f}): cutoff {cal['cutoff']:.3f}; {cal['replayable_identifiers']} replayable "
             "identifiers indexed",
-            f"- `verbatim_span`: {_templates_line(cal.get('templates'))}",
+            f"- `verbatim_span`: {_templates_line(cal.get('templates'), res['kinds'])}",
             f"- Minimum leak recall **{_pct(res['min_leak_recall'])}**, false rejections on clean text "
             f"**{_pct(res['false_rejection'])}**",
             "",

@@ -164,9 +164,36 @@ class Auditor:
             "cutoff": self.distance_cutoff,
             "replayable_identifiers": len(self._replay) if self._replay is not None else 0,
             "boilerplate_counted_over": self._boilerplate_records,
-            "templates": None if self._templates is None else {
-                **self._templates.describe(), "windows": self._spans.n_template_windows},
+            "templates": self._templates_info(),
         }
+
+    def _templates_info(self) -> dict | None:
+        if self._templates is None:
+            return None
+        return {**self._templates.describe(), "windows": self._spans.n_template_windows}
+
+    def spared_by_templates(self, texts: Sequence[str]) -> list[bool]:
+        """For each text, whether ``verbatim_span`` passes it only because of the note templates: without
+        them its longest shared run would reach the threshold (all False without templates)."""
+        self._require_fit()
+        rule = self.policy.active("verbatim_span")
+        if rule is None or self._templates is None:
+            return [False] * len(texts)
+        out = []
+        for t in texts:
+            toks = tokens(t)
+            out.append(self._spans.longest_rare_span(toks)[0] < rule.threshold
+                       <= self._spans.longest_rare_span(toks, with_templates=False)[0])
+        return out
+
+    def templates_section(self, texts: Sequence[str], ids: Sequence[str], released: Sequence[int]) -> dict | None:
+        """The report's account of the note templates: the file, and which ``released`` records (positions
+        in ``texts``/``ids``) ``verbatim_span`` would have rejected without it (None without templates)."""
+        self._require_fit()
+        if self._templates is None:
+            return None
+        spared = self.spared_by_templates([texts[i] for i in released])
+        return {**self._templates_info(), "released_only_with_templates": [ids[i] for i, s in zip(released, spared) if s]}
 
     def calibration_distances(self) -> np.ndarray:
         """The nearest-source cosine distances the distance check was calibrated on, sorted (a copy).

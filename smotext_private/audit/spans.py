@@ -46,7 +46,8 @@ class SpanIndex:
         self.window = 0
         self.min_sources = 0
         self.n_template_windows = 0
-        self._common = np.zeros(0, np.int64)
+        self._common = np.zeros(0, np.int64)  # stock wordings: counted in k records, or in the templates
+        self._counted = np.zeros(0, np.int64)  # stock wordings by the count of records alone
 
     def fit(self, token_lists: list[list[str]]) -> "SpanIndex":
         hashes, docs, poss = [], [], []
@@ -68,20 +69,21 @@ class SpanIndex:
         if window < self.n:
             raise ValueError(f"boilerplate window ({window}) must be at least the index n-gram size ({self.n})")
         self.window, self.min_sources = int(window), int(min_sources)
-        common = [np.unique(np.concatenate([_hashes(shape(t), self.window) for t in templates]))] if templates else []
-        self.n_template_windows = len(common[0]) if common else 0
+        forms = np.unique(np.concatenate([_hashes(shape(t), self.window) for t in templates])) if templates else \
+            np.zeros(0, np.int64)
+        self.n_template_windows = len(forms)
+        self._counted = np.zeros(0, np.int64)
         if self.min_sources >= 2:
             per_doc = [np.unique(_hashes(shape(t), self.window)) for t in token_lists]
             allh = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
             uniq, counts = np.unique(allh, return_counts=True)  # each source counted once per wording
-            common.append(uniq[counts >= self.min_sources])
-        self._common = np.unique(np.concatenate(common)) if common else np.zeros(0, np.int64)
+            self._counted = uniq[counts >= self.min_sources]
+        self._common = np.union1d(self._counted, forms)
         return self
 
-    @property
-    def skips_boilerplate(self) -> bool:
+    def skips_boilerplate(self, with_templates: bool = True) -> bool:
         """Whether ``longest_rare_span`` leaves stock phrasing out (else it is ``longest_span``)."""
-        return self.window > 0 and (self.min_sources >= 2 or self.n_template_windows > 0)
+        return self.window > 0 and (self.min_sources >= 2 or (with_templates and self.n_template_windows > 0))
 
     def _runs(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, length, source) of every maximal token run shared with one source."""
@@ -124,14 +126,15 @@ class SpanIndex:
         best = int(np.argmax(lengths))
         return int(lengths[best]), int(docs[best])
 
-    def longest_rare_span(self, toks: list[str]) -> tuple[int, int, int]:
+    def longest_rare_span(self, toks: list[str], *, with_templates: bool = True) -> tuple[int, int, int]:
         """(length, source, boilerplate windows skipped): the longest shared span once stock phrases are left out.
 
         Every ``window``-token window of the candidate that is shared verbatim with some source is
         kept unless its wording is boilerplate (``fit_boilerplate``); the score is the longest run of
-        consecutive kept windows, in tokens. Without ``fit_boilerplate`` this is ``longest_span``.
+        consecutive kept windows, in tokens. Without ``fit_boilerplate`` this is ``longest_span``;
+        ``with_templates=False`` judges as if no templates had been given.
         """
-        if not self.skips_boilerplate:
+        if not self.skips_boilerplate(with_templates):
             length, doc = self.longest_span(toks)
             return length, doc, 0
         starts, lengths, docs = self._runs(toks)
@@ -146,11 +149,11 @@ class SpanIndex:
             owner[starts[j] : starts[j] + lengths[j] - w + 1] = docs[j]
         shared = owner >= 0
         common = np.zeros(n_win, bool)
-        if len(self._common):
+        stock = self._common if with_templates else self._counted
+        if len(stock):
             h = _hashes(shape(toks), w)
-            pos = np.searchsorted(self._common, h)
-            pos = np.minimum(pos, len(self._common) - 1)
-            common = self._common[pos] == h
+            pos = np.minimum(np.searchsorted(stock, h), len(stock) - 1)
+            common = stock[pos] == h
         rare = shared & ~common
         skipped = int((shared & common).sum())
         if not rare.any():
