@@ -25,6 +25,7 @@ from .errors import InputError
 
 SUPPORTED_EXTENSIONS = (".csv", ".jsonl", ".parquet")
 _SHOW_ROWS = 5  # how many offending rows a message lists
+MAX_HOLDOUT_FRACTION = 0.9  # training keeps at least a tenth (a policy's holdout_fraction has the same bound)
 
 
 @dataclass(frozen=True)
@@ -359,8 +360,8 @@ def split_holdout(records: Records, fraction: float = 0.2, seed: int = 0) -> tup
     Both parts keep the records' original order. One ``numpy.random.Generator``
     draws every class's permutation, classes visited in sorted order.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating, np.integer)) or not 0 < fraction <= 0.9:
-        raise InputError(f"holdout fraction must be in (0, 0.9], got {fraction!r}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating, np.integer)) or not 0 < fraction <= MAX_HOLDOUT_FRACTION:
+        raise InputError(f"holdout fraction must be in (0, {MAX_HOLDOUT_FRACTION:g}], got {fraction!r}")
     rng = np.random.default_rng(seed)
     by_class: dict[str, list[int]] = {}
     for i, lab in enumerate(records.labels):

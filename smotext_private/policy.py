@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .data import MAX_HOLDOUT_FRACTION
 from .errors import PolicyError
 
 BUILTIN_POLICIES = ("strict", "standard", "research")
@@ -98,7 +99,7 @@ class Policy(BaseModel):
     checks: dict[str, CheckRule]
     dataset_checks: dict[str, DatasetRule] = Field(default_factory=dict)
     single_record_classes: Literal["skip", "refuse"] = "refuse"
-    holdout_fraction: float = Field(default=0.2, gt=0.0, le=0.9)  # the split's own bounds (data.split_holdout)
+    holdout_fraction: float = Field(default=0.2, gt=0.0, le=MAX_HOLDOUT_FRACTION)  # the split's own bounds
 
     @field_validator("checks")
     @classmethod
