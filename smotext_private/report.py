@@ -62,12 +62,12 @@ def render_markdown(r: dict) -> str:
         for name, ents in entities.items():
             if ents:
                 lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
-    if forms := templates_text(r["audit"]):
-        lines += ["", forms]
     else:
         lines += ["| check | rejected |", "|---|---:|"]
         for name, n in sorted(rej.items()):
             lines.append(f"| {name} | {n} |")
+    if forms := templates_text(r["audit"]):
+        lines += ["", forms]
     p = r["privacy"]
     lines += ["", "## Privacy (dataset level)", "", "| figure | value |", "|---|---:|"]
     for key in ("dcr_share", "nndr_ratio", "identical_match_share", "privacy_score", "band"):

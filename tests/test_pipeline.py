@@ -89,7 +89,10 @@ def test_copies_of_sources_are_rejected(tmp_path, toy_csv, rows):
     by_check = cands["rejected_by_check"]
     assert sum(by_check.values()) >= cands["vetoed"] and by_check["verbatim_span"] >= 0.9 * cands["vetoed"]
     assert cands["planned_records_without_a_passing_candidate"] == report["data"]["no_candidate_passed"]
-    assert "rejected by the audit before one was chosen" in (tmp_path / "bundle" / "report.md").read_text()
+    md = (tmp_path / "bundle" / "report.md").read_text()
+    assert "rejected by the audit before one was chosen" in md
+    # the policy's own table, once; the bare fallback table is only for reports without the policy's rules
+    assert md.count("| check | threshold | action | rejected | warned |") == 1 and "| check | rejected |" not in md
 
 
 def test_samples_show_every_class_and_candidates_are_counted(tmp_path, toy_csv, fake_models):
