@@ -46,7 +46,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
         "sources": {"path": str(sources), "records": len(src_texts)},
         "synthetic": {"path": str(synthetic), "records": len(syn_texts)},
         "encoder": encoder_description(enc),
-        "audit": {**summary, "templates": auditor.templates_section(syn_texts, [v.id for v in verdicts], accepted)},
+        "audit": {**summary, "templates": auditor.templates_section(syn_texts, verdicts, accepted)},
         "calibration": "embedding distances calibrated on leave-one-out nearest distances among the sources (no holdout given)",
     }
     write_bundle(out_dir, {

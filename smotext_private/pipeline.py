@@ -166,9 +166,14 @@ class WorkDir:
         self.file = path / "candidates.jsonl"
 
     @staticmethod
-    def check_leftover(out: Path, *, resume: bool, force: bool) -> None:
+    def path_for(out: Path) -> Path:
+        """The work folder of the bundle ``out``: beside it, named after it."""
+        return out.with_name(out.name + WORK_SUFFIX)
+
+    @classmethod
+    def check_leftover(cls, out: Path, *, resume: bool, force: bool) -> None:
         """Refuse a work folder an interrupted run left, unless the run resumes it or starts over."""
-        path = out.with_name(out.name + WORK_SUFFIX)
+        path = cls.path_for(out)
         if path.exists() and not (resume or force):
             raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
 
@@ -184,7 +189,7 @@ class WorkDir:
     def check_resumable(cls, out: Path, run_key: str, *, resume: bool) -> None:
         """With ``--resume``, refuse a work folder of another run as soon as the input is read (before the
         models load): ``run_key`` covers everything but the models, which ``open`` then checks too."""
-        path = out.with_name(out.name + WORK_SUFFIX)
+        path = cls.path_for(out)
         if resume and path.exists():
             recorded = cls._state(path).get("run_key")
             if recorded is not None and recorded != run_key:
@@ -194,7 +199,7 @@ class WorkDir:
     @classmethod
     def open(cls, out: Path, key: str, *, resume: bool, force: bool, run_key: str | None = None) -> "WorkDir":
         """The work folder for the run ``key`` (``run_key``: the same without the models, for ``check_resumable``)."""
-        path = out.with_name(out.name + WORK_SUFFIX)
+        path = cls.path_for(out)
         cls.check_leftover(out, resume=resume, force=force)
         if path.exists():
             if resume and cls._state(path).get("key") != key:
@@ -427,7 +432,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     if opts.chunk_size < 1:
         raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}")
     # --resume may replace a bundle only when there is an interrupted run's work to resume
-    check_out_dir(out, force=opts.force or (opts.resume and out.with_name(out.name + WORK_SUFFIX).exists()))
+    check_out_dir(out, force=opts.force or (opts.resume and WorkDir.path_for(out).exists()))
     WorkDir.check_leftover(out, resume=opts.resume, force=opts.force)  # before the models load
     policy = load_policy(opts.policy)
     templates = read_templates(opts.templates) if opts.templates else None
@@ -439,7 +444,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         **({"parent_draw": opts.parent_draw} if opts.parent_draw != "uniform" else {}),
         **({"templates": templates.sha256} if templates else {}),
     }
-    WorkDir.check_resumable(out, _run_key(run), resume=opts.resume)  # before the models load
+    run_key = _run_key(run)
+    WorkDir.check_resumable(out, run_key, resume=opts.resume)  # before the models load
     t0 = time.time()
     encoder, decoder = build_models(opts, encoder, decoder)
     truncated = encoder.count_truncated(list(records.texts))
@@ -453,8 +459,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     auditor.fit(list(train.texts), x_train, x_hold, holdout_texts=list(holdout.texts), templates=templates)
 
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
-    work = WorkDir.open(out, _run_key({**run, "models": models}), resume=opts.resume, force=opts.force,
-                        run_key=_run_key(run))
+    work = WorkDir.open(out, _run_key({**run, "models": models}), resume=opts.resume, force=opts.force, run_key=run_key)
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     auditor.progress = False  # the generation bar covers the per-chunk audits
     rows = generate_candidates(opts, train, x_train, encoder, decoder, auditor, work, log)
@@ -525,7 +530,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             **_parent_figures([produced[i] for i in accepted]),
         },
         "audit": {**auditor.summary(verdicts), "candidates": candidate_summary(rows),
-                  "templates": auditor.templates_section(texts, ids, accepted)},
+                  "templates": auditor.templates_section(texts, verdicts, accepted)},
         "privacy": dataset,
         "utility": {"classifier": CLASSIFIER, "test_set": f"real holdout ({len(holdout.texts)} records)", "rows": [r.to_dict() for r in util]},
         "fidelity": fidelity if fidelity is not None else {k: None for k in FIDELITY_KEYS},
@@ -589,8 +594,8 @@ def _distance_section(auditor, verdicts) -> dict:
     reference = "holdout_to_source" if len(holdout) else "source_leave_one_out"
     return {
         "synthetic_to_source": _rounded(v.scores["embedding_distance"] for v in verdicts if "embedding_distance" in v.scores),
-        # the real records' distances, sorted: their distribution for the report, not which record is which
-        reference: sorted(_rounded(holdout if len(holdout) else auditor.calibration_distances())),
+        # the real records' distances come sorted: their distribution for the report, not which record is which
+        reference: _rounded(holdout if len(holdout) else auditor.calibration_distances()),
         "calibration_n": int(cal["n"]),
         "calibrated_on": cal["calibrated_on"],
         "cutoff": round(float(cal["cutoff"]), 6),

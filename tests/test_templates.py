@@ -155,11 +155,12 @@ def test_the_auditor_names_what_the_templates_let_through(tmp_path: Path, fake_m
              "Nothing in common with any source at all, about the weather."]
     plain = Auditor("strict", enc, pii_detector=RegexPiiDetector()).fit(sources, enc.encode(sources))
     auditor = Auditor("strict", enc, pii_detector=RegexPiiDetector()).fit(sources, enc.encode(sources), templates=read_templates(f))
-    assert plain.spared_by_templates(texts) == [False, False, False] and plain.templates_section(texts, ["a", "b", "c"], [0]) is None
-    assert auditor.spared_by_templates(texts) == [True, False, False]
+    pv = plain.audit(texts, enc.encode(texts), ["a", "b", "c"])
+    assert plain.spared_by_templates(texts, pv) == [False, False, False] and plain.templates_section(texts, pv, [0]) is None
     v = auditor.audit(texts, enc.encode(texts), ["a", "b", "c"])
+    assert auditor.spared_by_templates(texts, v) == [True, False, False]
     assert "verbatim_span" not in " ".join(v[0].reasons) and any(r.startswith("verbatim_span") for r in v[1].reasons)
-    section = auditor.templates_section(texts, ["a", "b", "c"], [0, 2])
+    section = auditor.templates_section(texts, v, [0, 2])
     assert section["released_only_with_templates"] == ["a"] and section["file"] == "forms.txt"
 
 

@@ -38,15 +38,6 @@ FALSE_REJECTION_TARGET = 0.05
 EXAMPLES = 3
 
 
-def _heads(reasons: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(rejecting checks, warning checks) named in a verdict's reasons."""
-    rej, warn = [], []
-    for r in reasons:
-        head = r.split(":", 1)[0]
-        (warn if head.endswith(" (warn)") else rej).append(head.removesuffix(" (warn)"))
-    return rej, warn
-
-
 def load_corpus(name: str, args: argparse.Namespace, holdout_fraction: float) -> Corpus:
     if name == "demo":
         return demo_corpus(args.n, args.clean, seed=args.seed, holdout_fraction=holdout_fraction)
@@ -82,7 +73,7 @@ def run_corpus(
     texts = [c.text for c in cands]
     vecs = encoder.encode(texts)
     verdicts = auditor.audit(texts, vecs, [f"{c.kind}-{i}" for i, c in enumerate(cands)])
-    spared = auditor.spared_by_templates(texts)
+    spared = auditor.spared_by_templates(texts, verdicts)
     t_audit = time.time() - t2
 
     per: dict[str, dict[str, Any]] = {}
@@ -90,7 +81,7 @@ def run_corpus(
         row = per.setdefault(c.kind, {"n": 0, "rejected": 0, "checks": Counter(), "warnings": Counter(),
                                       "missed": [], "only": Counter(), "spared": 0})
         row["spared"] += sp
-        rej, warn = _heads(v.reasons)
+        rej, warn = v.checks(), v.checks(warnings=True)
         row["n"] += 1
         row["rejected"] += v.verdict == "reject"
         row["checks"].update(set(rej))

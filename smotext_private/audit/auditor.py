@@ -172,28 +172,27 @@ class Auditor:
             return None
         return {**self._templates.describe(), "windows": self._spans.n_template_windows}
 
-    def spared_by_templates(self, texts: Sequence[str]) -> list[bool]:
-        """For each text, whether ``verbatim_span`` passes it only because of the note templates: without
-        them its longest shared run would reach the threshold (all False without templates)."""
+    def spared_by_templates(self, texts: Sequence[str], verdicts: Sequence[Verdict]) -> list[bool]:
+        """For each text and its verdict (from ``audit``), whether ``verbatim_span`` passed it only because of
+        the note templates: without them its longest shared run would reach the threshold (all False without
+        templates)."""
         self._require_fit()
         rule = self.policy.active("verbatim_span")
         if rule is None or self._templates is None:
             return [False] * len(texts)
-        out = []
-        for t in texts:
-            toks = tokens(t)
-            out.append(self._spans.longest_rare_span(toks)[0] < rule.threshold
-                       <= self._spans.longest_rare_span(toks, with_templates=False)[0])
-        return out
+        return [v.scores["verbatim_span"] < rule.threshold
+                and self._spans.longest_rare_span(tokens(t), with_templates=False)[0] >= rule.threshold
+                for t, v in zip(texts, verdicts)]
 
-    def templates_section(self, texts: Sequence[str], ids: Sequence[str], released: Sequence[int]) -> dict | None:
-        """The report's account of the note templates: the file, and which ``released`` records (positions
-        in ``texts``/``ids``) ``verbatim_span`` would have rejected without it (None without templates)."""
+    def templates_section(self, texts: Sequence[str], verdicts: Sequence[Verdict], released: Sequence[int]) -> dict | None:
+        """The report's account of the note templates: the file, and which ``released`` records (positions in
+        ``texts``/``verdicts``) ``verbatim_span`` would have rejected without it (None without templates)."""
         self._require_fit()
         if self._templates is None:
             return None
-        spared = self.spared_by_templates([texts[i] for i in released])
-        return {**self._templates_info(), "released_only_with_templates": [ids[i] for i, s in zip(released, spared) if s]}
+        spared = self.spared_by_templates([texts[i] for i in released], [verdicts[i] for i in released])
+        return {**self._templates_info(),
+                "released_only_with_templates": [verdicts[i].id for i, s in zip(released, spared) if s]}
 
     def calibration_distances(self) -> np.ndarray:
         """The nearest-source cosine distances the distance check was calibrated on, sorted (a copy).

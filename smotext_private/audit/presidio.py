@@ -289,7 +289,7 @@ class PresidioPiiDetector:
         batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
         # spaCy refuses texts over nlp.max_length (1,000,000 characters) and needs about 1 GB per 100,000:
         # a long text is read in overlapping pieces, and each finding is put back at its place in the text
-        pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text, PIECE_CHARS, PIECE_OVERLAP)]
+        pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text)]
         results = batch.analyze_iterator(
             [p for _, _, p in pieces], language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
         )
