@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interpolation step drawn uniformly from [LO, HI] (default 0 1, SMOTE's); e.g. 0.2 0.8 keeps "
                         "every target away from both parents")
     _parent_draw(r)
+    r.add_argument("--no-parent-guard", dest="parent_guard", action="store_false",
+                   help="release each target's closest candidate even when a training record's nearest synthetic record is "
+                        "its own child (the guard, on by default, swaps or drops such records: it defends against "
+                        "membership inference at some cost in utility)")
     r.add_argument("--seed", type=SEED, default=0)
     r.add_argument("--templates", default=None, metavar="FILE", help=TEMPLATES_HELP)
     r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")
@@ -194,7 +198,7 @@ def _cmd_release(args) -> int:
     opts = ReleaseOptions(
         input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
         policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
-        lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw,
+        lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw, parent_guard=args.parent_guard,
         fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
         internal_report=args.internal_report, templates=args.templates, progress=not args.no_progress, **_model_opts(args),
         command=["smotext-private"] + sys.argv[1:],

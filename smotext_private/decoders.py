@@ -173,6 +173,32 @@ class FakeDecoder:
         return [[self.phrases[j] for j in row] for row in order]
 
 
+def ranked(
+    candidates: list[list[str]],
+    targets: np.ndarray,
+    encoder,
+    *,
+    keep: Callable[[list[str], np.ndarray], list[bool]] | None = None,
+) -> list[tuple[list[tuple[str, float]], int]]:
+    """Per target, its candidates that pass, nearest (cosine) to the target first, as ``(text, cosine)``.
+
+    ``keep(texts, vecs)`` may veto candidates (e.g. the audit's cheap checks); empty texts are
+    vetoed too.  Returns ``(passing candidates, n_vetoed)`` per target; ties keep decoding order.
+    """
+    flat = [c for cands in candidates for c in cands]
+    vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
+    ok = keep(flat, vecs) if keep is not None else [True] * len(flat)
+    tn = targets / np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
+    vn = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    out, pos = [], 0
+    for i, cands in enumerate(candidates):
+        passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]
+        passing.sort(key=lambda tc: -tc[1])  # stable: ties keep decoding order
+        out.append((passing, len(cands) - len(passing)))
+        pos += len(cands)
+    return out
+
+
 def rerank(
     candidates: list[list[str]],
     targets: np.ndarray,
@@ -186,21 +212,5 @@ def rerank(
     choosing, so fewer targets end with nothing.  Returns ``(text or None, cosine,
     n_vetoed)`` per target.
     """
-    flat = [c for cands in candidates for c in cands]
-    vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
-    ok = keep(flat, vecs) if keep is not None else [True] * len(flat)
-    tn = targets / np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
-    vn = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    out, pos = [], 0
-    for i, cands in enumerate(candidates):
-        best, best_cos, vetoed = None, -2.0, 0
-        for j in range(len(cands)):
-            if not ok[pos + j] or not cands[j].strip():
-                vetoed += 1
-                continue
-            c = float(vn[pos + j] @ tn[i])
-            if c > best_cos:
-                best, best_cos = cands[j], c
-        out.append((best, best_cos if best is not None else float("nan"), vetoed))
-        pos += len(cands)
-    return out
+    return [(passing[0][0], passing[0][1], vetoed) if passing else (None, float("nan"), vetoed)
+            for passing, vetoed in ranked(candidates, targets, encoder, keep=keep)]

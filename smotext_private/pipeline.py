@@ -55,6 +55,7 @@ class ReleaseOptions:
     dtype: str | None = None
     chunk_size: int = 32
     progress: bool = True
+    parent_guard: bool = True  # guard.py: no training record's nearest released record is its own child
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     command: list[str] = field(default_factory=list)
@@ -345,7 +346,7 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
     """Stages 3-4 with reranking: one chosen text (or None) per plan item, resumable chunk by chunk."""
     from tqdm.auto import tqdm
 
-    from .decoders import rerank
+    from .decoders import ranked
 
     items, z = plan_release(train.labels, x_train, per_class=opts.per_class, k=opts.k, seed=opts.seed,
                             lambda_range=opts.lambda_range, parent_draw=opts.parent_draw)
@@ -369,23 +370,45 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
             continue
         # decode the whole chunk with its own seed so a resumed chunk gives the same texts
         cands = decoder.generate(z[lo:hi], n_candidates=opts.n_candidates, seed=chunk_seed(opts.seed, c))
-        chosen = rerank(cands, z[lo:hi], encoder, keep=keep)
+        chosen = ranked(cands, z[lo:hi], encoder, keep=keep)
         starts = np.cumsum([0] + [len(c) for c in cands])
         rows = []
         for i in missing:
-            text, cos, vetoed = chosen[i - lo]
+            passing, vetoed = chosen[i - lo]
             it = items[i]
             mine = failed_checks[starts[i - lo] : starts[i - lo + 1]]
             rows.append({
                 "index": i, "label": it.label, "base": it.base, "neighbour": it.neighbour, "lam": round(it.lam, 6),
-                "text": text, "target_cosine": None if text is None else round(cos, 6), "vetoed": vetoed,
-                "candidates": len(cands[i - lo]), "rejected_by": dict(Counter(c for checks in mine for c in checks)),
+                "text": passing[0][0] if passing else None, "target_cosine": round(passing[0][1], 6) if passing else None,
+                # the other candidates that passed, nearest the target first: the parent guard's fallbacks
+                "alternatives": [[t, round(c, 6)] for t, c in passing[1:]],
+                "vetoed": vetoed, "candidates": len(cands[i - lo]),
+                "rejected_by": dict(Counter(c for checks in mine for c in checks)),
             })
         work.append(rows)
         done.update({r["index"]: r for r in rows})
         bar.update(len(rows))
     bar.close()
     return [done[i] for i in range(len(items))]
+
+
+def guard_rows(rows: list[dict], x_train: np.ndarray, encoder) -> tuple[list[dict], dict]:
+    """The parent guard (guard.py) over the chosen candidates: rows with the guard's choice of text.
+
+    Each row offers its chosen text and then its ``alternatives`` (rows a run before the guard
+    wrote have none); a row whose text the guard replaced gets ``guard`` "swapped".
+    """
+    from .guard import parent_guard
+
+    options = [[[r["text"], r["target_cosine"]]] + r.get("alternatives", []) if r["text"] is not None else [] for r in rows]
+    flat = [t for opts in options for t, _ in opts]
+    vecs = encoder.encode(flat) if flat else np.zeros((0, x_train.shape[1]), dtype=np.float32)
+    starts = np.cumsum([0] + [len(o) for o in options])
+    outcome = parent_guard(x_train, [(r["base"], r["neighbour"]) for r in rows],
+                           [vecs[starts[i]:starts[i + 1]] for i in range(len(rows))])
+    out = [r if c <= 0 else {**r, "text": opts[c][0], "target_cosine": opts[c][1], "guard": "swapped"}
+           for r, opts, c in zip(rows, options, outcome.choice)]
+    return out, {"swapped": outcome.swapped, "settled": outcome.settled, "breaches_mended": outcome.steps}
 
 
 def candidate_summary(rows: list[dict]) -> dict:
@@ -463,6 +486,13 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     auditor.progress = False  # the generation bar covers the per-chunk audits
     rows = generate_candidates(opts, train, x_train, encoder, decoder, auditor, work, log)
+    guard = {"on": opts.parent_guard}
+    if opts.parent_guard:
+        rows, figures = guard_rows(rows, x_train, encoder)
+        guard.update(figures)
+        log(f"parent guard: {figures['swapped']} records swapped for another of their candidates so that no training "
+            f"record's nearest synthetic record is one it parented ({figures['settled']} with no such candidate keep the "
+            "one nearest that bound)")
     auditor.progress = opts.progress
 
     log("auditing")
@@ -519,6 +549,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
             "planned": len(rows),
             "generated": len(produced),
             "no_candidate_passed": len(rows) - len(produced),
+            "parent_guard": guard,
             "generated_counts": class_counts([r["label"] for r in produced]) if produced else {},
             "accepted_counts": syn_acc_counts,
             "accepted": len(accepted),

@@ -40,6 +40,7 @@ def render_markdown(r: dict) -> str:
         f"interpolation step in [{lambda_range_text(d)}]); "
         f"{parents_text(d)}"
         f"{d['no_candidate_passed']} ended with no candidate passing the audit; "
+        f"{guard_text(d)}"
         f"{d['accepted']} accepted and {d['rejected']} rejected by the final audit.",
         "",
         "## Audit (per record)",
@@ -124,6 +125,18 @@ def parents_text(d: dict) -> str:
     draw = "drawn evenly over each class" if d.get("parent_draw") == "balanced" else "drawn at random (SMOTE)"
     return (f"parents {draw}: {d['parents_distinct']} training records parent the released ones, "
             f"none more than {d['parent_uses_max']}; ")
+
+
+def guard_text(d: dict) -> str:
+    """What the parent guard did ("" for reports made before it existed)."""
+    g = d.get("parent_guard")
+    if not g:
+        return ""
+    if not g.get("on"):
+        return "the parent guard was off (--no-parent-guard); "
+    return (f"the parent guard swapped {g['swapped']} for another of their candidates so that no training record's "
+            f"nearest synthetic record is one it parented ({g['settled']} had no such candidate and keep the one "
+            "that comes nearest to it); ")
 
 
 LIMITS = (

@@ -18,7 +18,7 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from .report import INTERNAL_NOTICE, LIMITS, candidates_text, lambda_range_text, parents_text, templates_text
+from .report import INTERNAL_NOTICE, LIMITS, candidates_text, guard_text, lambda_range_text, parents_text, templates_text
 
 SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}
@@ -399,7 +399,7 @@ def _data_section(r: dict, figs: _Figures) -> str:
     table = _table(["class", "real (input)", "real, used for generation", "real, held out", "synthetic, chosen from the screened candidates", "synthetic, after the final audit"],
                    rows, numeric=range(1, 6))
     chart = _class_bars(figs, d)
-    parents = parents_text(d).rstrip("; ")
+    parents = (parents_text(d) + guard_text(d)).rstrip("; ")
     return (
         "<h2>1. Data</h2>"
         + '<div class="facts">' + "".join(f"<span><b>{k}:</b> {v}</span>" for k, v in facts) + "</div>"
