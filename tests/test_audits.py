@@ -424,3 +424,20 @@ def test_class_fit_rerank_keeps_the_most_typical_candidate() -> None:
     near, _, _ = choose(items, z, cands, ok, x)
     typical, _, _ = choose(items, z, cands, ok, x, class_fit=fit)
     assert near[0][1] > 0.6 and typical[0][0] > 0.99
+
+
+def test_parent_guard_variant_chooses_as_the_release_does() -> None:
+    from audits.membership.defences import choose, unit, variant_targets
+    from smotext_private.guard import parent_guard
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 8)).astype(np.float32)
+    labels = ["a"] * 20 + ["b"] * 20
+    items, z = variant_targets("smote", x, labels, per_class=15, seed=0)
+    cands = (z[:, None, :] + 0.5 * rng.normal(size=(len(items), 3, 8))).astype(np.float32)
+    ok = rng.random((len(items), 3)) > 0.2
+    kept, _, _ = choose(items, z, cands, ok, x, parent_guard=True)
+    order = [[j for j in np.argsort(-(unit(cands[i]) @ unit(z[i])), kind="stable") if ok[i, j]] for i in range(len(items))]
+    out = parent_guard(x, [(it.base, it.neighbour) for it in items], [unit(cands[i, o]) for i, o in enumerate(order)])
+    want = [unit(cands[i, order[i][c]]) for i, c in enumerate(out.choice) if c >= 0]
+    assert out.swapped > 0 and np.allclose(kept, want)

@@ -48,3 +48,11 @@ def test_release_prints_the_manifest_hash_that_pins_the_bundle(tmp_path, toy_csv
     printed = json.loads(capsys.readouterr().out)
     assert printed["manifest_sha256"] == hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
     assert main(["verify", str(out)]) == 0
+
+
+def test_release_parent_guard_flag():
+    from smotext_private.cli import build_parser
+
+    base = ["release", "in.csv", "--text-column", "text", "--label-column", "label", "--out", "o"]
+    assert build_parser().parse_args(base).parent_guard is True
+    assert build_parser().parse_args(base + ["--no-parent-guard"]).parent_guard is False

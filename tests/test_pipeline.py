@@ -119,3 +119,16 @@ def test_work_dir_is_owner_only_and_kept_on_request(tmp_path, toy_csv, fake_mode
     work = tmp_path / "bundle.work"
     assert stat.S_IMODE(os.stat(work).st_mode) == 0o700
     assert (work / "candidates.jsonl").exists()
+
+
+def test_parent_guard_is_on_by_default_reported_and_can_be_switched_off(tmp_path, toy_csv, fake_models):
+    _release(toy_csv, tmp_path / "on", fake_models, policy="research", per_class=6)
+    _release(toy_csv, tmp_path / "off", fake_models, policy="research", per_class=6, parent_guard=False)
+    on, off = (json.loads((tmp_path / n / "report.json").read_text())["data"] for n in ("on", "off"))
+    assert on["parent_guard"]["on"] and off["parent_guard"] == {"on": False}
+    g = on["parent_guard"]
+    assert g["swapped"] > 0 and g["breaches_mended"] >= g["swapped"]  # the toy children sit on their parents
+    assert on["accepted"] + on["rejected"] == off["accepted"] + off["rejected"]  # swapped, never dropped
+    assert f"the parent guard swapped {g['swapped']} for another" in (tmp_path / "on" / "report.md").read_text()
+    assert "the parent guard was off" in (tmp_path / "off" / "report.md").read_text()
+    assert (tmp_path / "on" / "synthetic.jsonl").read_bytes() != (tmp_path / "off" / "synthetic.jsonl").read_bytes()

@@ -13,7 +13,10 @@ records alone and tested on the same non-members (macro-F1).
 
 Variants (``--variants``, default all):
 
-* ``smote``: the shipped default, k = 5 nearest neighbours, lambda uniform on [0, 1];
+* ``smote``: SMOTE's choice, k = 5 nearest neighbours, lambda uniform on [0, 1], each target's
+  passing candidate nearest it released (``--no-parent-guard``);
+* ``parent-guard``: the shipped default, ``smote`` with the parent guard (``smotext_private/guard.py``):
+  no training record's nearest released record is one it parented;
 * ``balanced``: ``--parent-draw balanced``, parent roles spread evenly over each class;
 * ``lambda-mid``: lambda on [0.25, 0.75], every target away from both parents;
 * ``k-all``: the neighbour drawn from the whole class, not the 5 nearest;
@@ -44,7 +47,8 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 VARIANTS = {
-    "smote": "the shipped default: k = 5, lambda in [0, 1], SMOTE's random parent draw",
+    "smote": "SMOTE: k = 5, lambda in [0, 1], random parent draw, the candidate nearest the target (--no-parent-guard)",
+    "parent-guard": "the shipped default: smote, then no training record's nearest released record is its own child",
     "balanced": "--parent-draw balanced: parent roles spread evenly over each class",
     "lambda-mid": "lambda in [0.25, 0.75]: every target away from both parents",
     "k-all": "neighbour drawn from the whole class (k = class size)",
@@ -54,6 +58,9 @@ VARIANTS = {
     "one-candidate": "no reranking: the greedy decode only (--candidates 1)",
     "class-fit": "reranked by class fit: the candidate a classifier of the training records finds most typical of the class",
 }
+
+
+CHOOSERS = ("parent-guard", "not-nearest", "class-fit")  # same targets and candidates as smote, chosen otherwise
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -86,14 +93,23 @@ def variant_targets(name: str, x: np.ndarray, labels: Sequence[str], *, per_clas
 
 
 def choose(items, z: np.ndarray, cand_vecs: np.ndarray, ok: np.ndarray, x_train: np.ndarray, *,
-           not_nearest: bool = False, class_fit=None):
+           not_nearest: bool = False, class_fit=None, parent_guard: bool = False):
     """Per target, the passing candidate nearest its target.
 
     ``not_nearest``: a candidate whose nearest training record is one of its parents is not kept.
     ``class_fit``: a classifier trained on the training records; the candidate it finds most typical of
     the target's class is kept instead of the one nearest the target.
+    ``parent_guard``: the release's parent guard over the passing candidates, nearest the target first.
     """
     zt, vt, xt = unit(z), unit(cand_vecs), unit(x_train)
+    if parent_guard:
+        from smotext_private.guard import parent_guard as guard
+
+        order = [[j for j in np.argsort(-(vt[i] @ zt[i]), kind="stable") if ok[i, j]] for i in range(len(items))]
+        pick = guard(x_train, [(it.base, it.neighbour) for it in items], [vt[i, o] for i, o in enumerate(order)]).choice
+        live = [i for i, c in enumerate(pick) if c >= 0]
+        return (np.array([vt[i, order[i][pick[i]]] for i in live]), [items[i].label for i in live],
+                [float(vt[i, order[i][pick[i]]] @ zt[i]) for i in live])
     kept, labels, cos = [], [], []
     for i, it in enumerate(items):
         allow = ok[i].copy()
@@ -197,18 +213,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     trtr = f1_score(yn, real_fit.predict(vn), average="macro")
 
     results: dict[str, Any] = {}
+    pools: dict[tuple[str, int], tuple] = {}  # variants that only choose differently share smote's decoded candidates
     for name in args.variants:
         rows, rejected_by, n_cands = [], {}, 0
+        pool = "smote" if name in CHOOSERS else name
         for d in range(args.draws):
-            items, z = variant_targets(name, x_train, list(train.labels), per_class=args.per_class, seed=d)
-            n_cand = 1 if name == "one-candidate" else args.candidates
-            texts = []
-            step = opts.chunk_size  # chunks and seeds as the release decodes them
-            for c, lo in enumerate(range(0, len(items), step)):
-                texts += decoder.generate(z[lo:lo + step], n_candidates=n_cand, seed=chunk_seed(d, c))
-            flat = [t for cs in texts for t in cs]
-            vecs = encoder.encode(flat)
-            verdicts = auditor.audit(flat, vecs, [str(i) for i in range(len(flat))])
+            if (pool, d) not in pools:
+                items, z = variant_targets(pool, x_train, list(train.labels), per_class=args.per_class, seed=d)
+                n_cand = 1 if pool == "one-candidate" else args.candidates
+                texts = []
+                step = opts.chunk_size  # chunks and seeds as the release decodes them
+                for c, lo in enumerate(range(0, len(items), step)):
+                    texts += decoder.generate(z[lo:lo + step], n_candidates=n_cand, seed=chunk_seed(d, c))
+                flat = [t for cs in texts for t in cs]
+                vecs = encoder.encode(flat)
+                verdicts = auditor.audit(flat, vecs, [str(i) for i in range(len(flat))])
+                pools[pool, d] = items, z, n_cand, flat, vecs, verdicts
+            items, z, n_cand, flat, vecs, verdicts = pools[pool, d]
             ok = np.array([v.verdict == "accept" and t.strip() != "" for v, t in zip(verdicts, flat)])
             for v in verdicts:
                 for check in {r.split(":")[0] for r in v.reasons}:
@@ -217,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shape = (len(items), n_cand)
             kept, labels, cos = choose(items, z, vecs.reshape(*shape, -1), ok.reshape(shape), x_train,
                                        not_nearest=name == "not-nearest",
-                                       class_fit=real_fit if name == "class-fit" else None)
+                                       class_fit=real_fit if name == "class-fit" else None,
+                                       parent_guard=name == "parent-guard")
             pos, neg = (vm @ kept.T).max(1), (vn @ kept.T).max(1)
             tstr = f1_score(yn, fit_classifier(kept, labels).predict(vn), average="macro")
             rows.append({"released": len(kept), "auc": roc_auc(pos, neg), "tpr1": tpr_at_fpr(pos, neg, 0.01),
