@@ -491,8 +491,8 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         rows, figures = guard_rows(rows, x_train, encoder)
         guard.update(figures)
         log(f"parent guard: {figures['swapped']} records swapped for another of their candidates so that no training "
-            f"record's nearest synthetic record is one it parented ({figures['settled']} with no such candidate keep the "
-            "one nearest that bound)")
+            f"record's nearest synthetic record is one it parented ({figures['settled']} had no such candidate and keep the one "
+            "that comes nearest)")
     auditor.progress = opts.progress
 
     log("auditing")
