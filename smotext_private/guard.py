@@ -30,12 +30,31 @@ import numpy as np
 class GuardOutcome:
     choice: list[int]  # per target: index into its options, or -1 when it had none
     swapped: int  # targets whose released candidate was replaced by another of its candidates
-    settled: int  # targets with no candidate within bounds, left with the one that breaches least
+    settled: int  # targets with no candidate within bounds, left with the one that breaches least and still breaching
     steps: int  # breaches mended
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def nearest_non_child(x: np.ndarray, chosen: np.ndarray, live: np.ndarray, children: list[list[int]],
+                      block: int = 1024) -> np.ndarray:
+    """Per training record, its highest cosine to a live chosen record it did not parent (-inf if none).
+
+    Row blocks of ``x @ chosen.T``, so memory stays at ``block x targets`` whatever the size.
+    """
+    out = np.full(x.shape[0], -np.inf, dtype=np.float32)
+    dead = ~live
+    for lo in range(0, x.shape[0], block):
+        sims = x[lo:lo + block] @ chosen.T
+        sims[:, dead] = -np.inf
+        for r in range(sims.shape[0]):
+            if children[lo + r]:
+                sims[r, children[lo + r]] = -np.inf
+        if sims.shape[1]:
+            out[lo:lo + block] = sims.max(axis=1)
+    return out
 
 
 def parent_guard(x_train: np.ndarray, parents: list[tuple[int, int]], options: list[np.ndarray]) -> GuardOutcome:
@@ -46,41 +65,50 @@ def parent_guard(x_train: np.ndarray, parents: list[tuple[int, int]], options: l
     (shape ``(n_i, dim)``, ``n_i`` may be 0). The first option of each target is chosen unless
     that breaches the bound. A record whose children are all that is released has no bound to
     keep; its children are settled on their least-breaching option.
+
+    Works in rounds: every breaching child is mended against the bounds of the round, then the
+    bounds are recomputed (a swap moves other records' nearest non-child); each round moves a
+    target to a later option or settles it, so it ends. Cost per round: one pass over training
+    records x targets, in blocks.
     """
     if len(parents) != len(options):
         raise ValueError("parent_guard needs one options array per target")
     n_targets, n_train = len(options), x_train.shape[0]
+    choice = [0 if len(o) else -1 for o in options]
     if not n_targets or not n_train:
-        return GuardOutcome(choice=[0 if len(o) else -1 for o in options], swapped=0, settled=0, steps=0)
-    x = _unit(np.asarray(x_train, dtype=np.float64))
-    opts = [_unit(np.asarray(o, dtype=np.float64).reshape(len(o), x.shape[1])) for o in options]
+        return GuardOutcome(choice=choice, swapped=0, settled=0, steps=0)
+    x = _unit(np.asarray(x_train, dtype=np.float32))
+    opts = [_unit(np.asarray(o, dtype=np.float32).reshape(len(o), x.shape[1])) for o in options]
     par = np.asarray(parents, dtype=np.int64).reshape(n_targets, 2)
-    own = np.zeros((n_train, n_targets), dtype=bool)
-    own[par[:, 0], np.arange(n_targets)] = True
-    own[par[:, 1], np.arange(n_targets)] = True
-    choice = [0 if len(o) else -1 for o in opts]
-    # sims[m, i]: cosine of training record m to target i's chosen record (-inf when none is chosen)
-    sims = np.full((n_train, n_targets), -np.inf)
-    for i, c in enumerate(choice):
-        if c >= 0:
-            sims[:, i] = x @ opts[i][c]
+    children: list[list[int]] = [[] for _ in range(n_train)]
+    for i, (a, b) in enumerate(par):
+        children[a].append(i)
+        if b != a:
+            children[b].append(i)
+    live = np.array([c >= 0 for c in choice])
+    chosen = np.zeros((n_targets, x.shape[1]), dtype=np.float32)
+    for i in np.flatnonzero(live):
+        chosen[i] = opts[i][0]
     settled = np.zeros(n_targets, dtype=bool)
     steps = 0
-    # each step moves an unsettled target to a later option or settles it, so there are at most that many steps
-    for steps in range(sum(len(o) for o in opts) + 1):
-        nearest_other = np.where(own, -np.inf, sims).max(axis=1, initial=-np.inf)
-        with np.errstate(invalid="ignore"):  # -inf - -inf where neither is released; masked out
-            breach = np.where(own & np.isfinite(sims) & ~settled, sims - nearest_other[:, None], -np.inf)
-        m, i = np.unravel_index(np.argmax(breach), breach.shape)
-        if not breach[m, i] > 0:
+    for _ in range(sum(len(o) for o in opts) + 1):  # every round but the last moves a target on
+        bound = nearest_non_child(x, chosen, live, children)
+        # each live target's worst breach over its two parents: its cosine to the parent minus the parent's bound
+        with np.errstate(invalid="ignore"):
+            over = (np.einsum("tpd,td->tp", x[par], chosen) - bound[par]).max(axis=1)
+        breached = live & (over > 0)
+        todo = np.flatnonzero(breached & ~settled)
+        if not len(todo):
             break
-        # by how much each option of target i would breach its parents' bounds, the first within them if any
-        over = (opts[i] @ x[par[i]].T - nearest_other[par[i]]).max(axis=1)
-        later = [j for j in range(choice[i] + 1, len(opts[i])) if over[j] <= 0]
-        if later:
-            choice[i] = later[0]
-        else:
-            choice[i] = int(np.argmin(over))
-            settled[i] = True
-        sims[:, i] = x @ opts[i][choice[i]]
-    return GuardOutcome(choice=choice, swapped=sum(c > 0 for c in choice), settled=int(settled.sum()), steps=steps)
+        for i in todo:
+            breach = (opts[i] @ x[par[i]].T - bound[par[i]]).max(axis=1)
+            within = [j for j in range(choice[i] + 1, len(opts[i])) if breach[j] <= 0]
+            if within:
+                choice[i] = within[0]
+            else:
+                choice[i] = int(np.argmin(breach))
+                settled[i] = True
+            chosen[i] = opts[i][choice[i]]
+        steps += len(todo)
+    # settled: those still breaching at the end (one settled against a round's bounds may be within the final ones)
+    return GuardOutcome(choice=choice, swapped=sum(c > 0 for c in choice), settled=int(breached.sum()), steps=steps)
