@@ -135,8 +135,8 @@ def guard_text(d: dict) -> str:
     if not g.get("on"):
         return "the parent guard was off (--no-parent-guard); "
     return (f"the parent guard swapped {g['swapped']} for another of their candidates so that no training record's "
-            f"nearest synthetic record is one it parented ({g['settled']} had no such candidate and keep the one "
-            "that comes nearest to it); ")
+            f"nearest synthetic record is one it parented, and {g['settled']} had no such candidate and keep the one "
+            "that comes nearest to it; ")
 
 
 LIMITS = (
