@@ -40,7 +40,15 @@ if [[ $STEP == all || $STEP == membership ]]; then
   python -m audits.membership --bundle out/demo-release --sources data/demo_notes.csv --text-column text --label-column label \
     --extra-nonmembers data/demo_extra.csv --reference data/demo_reference.csv \
     --more-bundles out/seeds/demo-s1 out/seeds/demo-s2 out/seeds/demo-s3 \
-    --distance-sweep 2 10 30 50 70 --out reports/membership.md
+    --distance-sweep 2 10 30 50 70 --by-parent-uses --out reports/membership.md
+fi
+if [[ $STEP == all || $STEP == membership-noguard ]]; then
+  # the demo release without the parent guard, and the same attacks on it
+  smotext-private release data/demo_notes.csv --text-column text --label-column label --out out/demo-release-noguard \
+    --force --per-class 24 --seed 0 --templates smotext_private/assets/demo_templates.txt --no-parent-guard --no-progress
+  python -m audits.membership --bundle out/demo-release-noguard --sources data/demo_notes.csv --text-column text \
+    --label-column label --extra-nonmembers data/demo_extra.csv --reference data/demo_reference.csv --by-parent-uses \
+    --out reports/membership-noguard.md
 fi
 if [[ $STEP == all || $STEP == defences ]]; then
   python -m audits.membership.defences --sources data/demo_notes.csv --extra-nonmembers data/demo_extra.csv --draws 2 \

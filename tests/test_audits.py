@@ -441,3 +441,32 @@ def test_parent_guard_variant_chooses_as_the_release_does() -> None:
     out = parent_guard(x, [(it.base, it.neighbour) for it in items], [unit(cands[i, o]) for i, o in enumerate(order)])
     want = [unit(cands[i, order[i][c]]) for i, c in enumerate(out.choice) if c >= 0]
     assert out.swapped > 0 and np.allclose(kept, want)
+
+
+def test_membership_by_parent_uses_rebuilds_the_plan(tmp_path: Path, toy_csv, fake_models) -> None:
+    from audits.membership.run import by_parent_uses, load_bundle, recompute_split
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.encoders import HashingEncoder
+    from smotext_private.errors import InputError
+    from smotext_private.pipeline import ReleaseOptions, release
+
+    enc, dec = fake_models
+    bundle = tmp_path / "bundle"
+    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(bundle),
+                          policy="research", per_class=6, progress=False, fidelity_sample=0, parent_guard=False,
+                          command=["smotext-private", "release", "--per-class", "6"])
+    release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    report, synthetic = load_bundle(bundle)
+    train, holdout, _ = recompute_split(report, str(toy_csv), "text", "label")
+    res = by_parent_uses(report, synthetic, train, list(holdout.texts), enc)
+    assert sum(g["n"] for g in res["groups"]) == len(train.texts)
+    # every released record has two parents: the parent roles add up to twice the release
+    uses = {"0": 0, "1": 1, "2": 2, "3": 3}
+    assert sum(uses.get(g["uses"], 4) * g["n"] for g in res["groups"]) <= 2 * len(synthetic)
+    assert res["groups"][0]["uses"] == "0" or len(res["groups"]) >= 2
+    assert 0 <= res["own_children_left_out"]["auc"] <= 1
+    # the toy children copy their parents' topics: leaving them out lowers the attack on the parents
+    many = [g for g in res["groups"] if g["uses"] not in ("0",)]
+    assert all(g["auc_own_children_left_out"] <= g["auc"] for g in many)
+    with pytest.raises(InputError, match="rebuild its plan"):
+        by_parent_uses(report, synthetic, train, list(holdout.texts), HashingEncoder(dim=64))

@@ -200,6 +200,50 @@ def other_releases(bundles: Sequence[str], sources: str, text_col: str, label_co
     return rows, warnings
 
 
+def by_parent_uses(report: dict, synthetic: list[dict], train: Any, nonmembers: Sequence[str], encoder: Any) -> dict[str, Any]:
+    """Where the embedding attack's signal sits, from the release's plan (which no attacker has): members
+    grouped by how many released records they parent, each group against every non-member; and the attack
+    with each member's own children left out of its score.
+
+    The plan is rebuilt as the pipeline made it (``plan_release`` with the report's seed, k, lambda range
+    and parent draw, and the command's ``--per-class``); every released id must name a planned record of
+    its label, or the plan could not be rebuilt.
+    """
+    from smotext_private.audit.dataset import roc_auc
+    from smotext_private.audit.neighbours import as_unit
+    from smotext_private.pipeline import plan_release
+
+    d, cmd = report.get("data", {}), report.get("command") or []
+    used = (report.get("models") or {}).get("encoder") or {}
+    if (used.get("name"), used.get("dim")) != (encoder.name, getattr(encoder, "dim", used.get("dim"))):
+        raise InputError(f"--by-parent-uses needs the release's encoder ({used.get('name')}, {used.get('dim')} dimensions) "
+                         "to rebuild its plan")
+    per_class = _flag(cmd, "--per-class")
+    x_train = encoder.encode(list(train.texts))
+    items, _ = plan_release(list(train.labels), x_train, per_class=int(per_class) if per_class else None, k=int(d.get("k", 5)),
+                            seed=int(report["seed"]), lambda_range=tuple(d.get("lambda_range") or (0.0, 1.0)),
+                            parent_draw=d.get("parent_draw", "uniform"))
+    idx = [int(str(r["id"]).rsplit("-", 1)[-1]) for r in synthetic]
+    if any(i >= len(items) or items[i].label != r.get("label") for i, r in zip(idx, synthetic)):
+        raise InputError("--by-parent-uses: the release's plan could not be rebuilt (ids or labels do not match)")
+    vm, vs, vn = as_unit(x_train), as_unit(encoder.encode([r["text"] for r in synthetic])), as_unit(encoder.encode(list(nonmembers)))
+    own = np.zeros((len(vm), len(vs)), dtype=bool)
+    for j, i in enumerate(idx):
+        own[[items[i].base, items[i].neighbour], j] = True
+    sims = vm @ vs.T
+    pos, neg, uses = sims.max(axis=1), (vn @ vs.T).max(axis=1), own.sum(axis=1)
+    left_out = np.where(own, -np.inf, sims).max(axis=1)
+    groups = []
+    for lo, hi, name in ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 10**9, "4 or more")):
+        g = (uses >= lo) & (uses <= hi)
+        if g.any():
+            groups.append({"uses": name, "n": int(g.sum()), "auc": round(roc_auc(pos[g], neg), 4),
+                           "auc_own_children_left_out": round(roc_auc(left_out[g], neg), 4),
+                           "member_score_median": round(float(np.median(pos[g])), 4)})
+    return {"groups": groups, "own_children_left_out": attack_scores(left_out, neg),
+            "nonmember_score_median": round(float(np.median(neg)), 4), "n_nonmembers": len(vn)}
+
+
 class EncodeOnce:
     """An encoder that remembers each text's vector: the attacks, the extra non-members' run and the
     distance sweep all encode the same members, holdout and release, and each is encoded once."""
@@ -311,6 +355,23 @@ def render(result: dict[str, Any]) -> str:
             ci = r.get("auc_ci95") or (float("nan"), float("nan"))
             lines.append(f"| {r['quantile']:g} % | {r['cutoff']:.3f} | {r['kept']} of {result['n_synthetic']} | "
                          f"{r.get('auc', float('nan')):.3f} | {ci[0]:.3f}-{ci[1]:.3f} | {r.get('tpr_at_1pct_fpr', float('nan')):.3f} |")
+    uses = result.get("by_parent_uses")
+    if uses:
+        g = result.get("guard") or {}
+        guard = (f"the parent guard was on (it swapped {g['swapped']} records, {g['settled']} left breaching)" if g.get("on")
+                 else "the parent guard was off" if g else "made before the parent guard")
+        lines += ["", "Where the embedding attack's signal sits (a diagnostic from the release's plan, which no attacker "
+                      f"has; {guard}): members by how many released records they parent, each group against all "
+                      f"{uses['n_nonmembers']} non-members (median non-member score {uses['nonmember_score_median']:.3f}):", "",
+                  "| released records parented | members | AUC | AUC, own children left out | member median |",
+                  "|---|---|---|---|---|"]
+        for r in uses["groups"]:
+            lines.append(f"| {r['uses']} | {r['n']} | {r['auc']:.3f} | {r['auc_own_children_left_out']:.3f} | "
+                         f"{r['member_score_median']:.3f} |")
+        o = uses["own_children_left_out"]
+        lines += ["", f"With each member's own children left out of its score the attack reads AUC {o['auc']:.3f} "
+                      f"({o['auc_ci95'][0]:.3f}-{o['auc_ci95'][1]:.3f}): what is left once no record is scored by its own "
+                      "children. Records that parent many sit where records are dense, so they score high even then."]
     pipe = result.get("pipeline_membership")
     if pipe:
         how = (f"{pipe['n_members']} members against {pipe['n_nonmembers']} non-members, AUC 95 % interval "
@@ -368,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--reference-draws", type=int, default=50, help="draws for --reference (default 50)")
     ap.add_argument("--more-bundles", nargs="+", default=None, metavar="B",
                     help="other releases of the same sources (e.g. other seeds): the embedding attack is run on each too")
+    ap.add_argument("--by-parent-uses", action="store_true",
+                    help="diagnostic: rebuild the release's plan and score members by how many released records they "
+                         "parent, and with their own children left out")
     ap.add_argument("--extra-nonmembers", default=None,
                     help="more records of the same population that the release never saw (same text column): "
                          "the attacks are also run against the holdout plus these, for a tighter estimate")
@@ -416,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         more, warn_more = other_releases(args.more_bundles or (), args.sources, text_col, label_col, args.policy,
                                          extra, encoder)
         warnings += warn_more
+        uses = (by_parent_uses(report, synthetic, train, list(holdout.texts) + extra, encoder)
+                if args.by_parent_uses else None)
         sweep = (distance_filter_sweep(released, list(train.texts), list(holdout.texts) + extra, list(holdout.texts),
                                        encoder, args.distance_sweep) if args.distance_sweep else None)
     except InputError as e:
@@ -444,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "attacks_with_extra": attacks_extra} if extra else {}),
         **({"distance_sweep": sweep} if sweep else {}),
         **({"more_bundles": more} if more else {}),
+        **({"by_parent_uses": uses, "guard": (report.get("data") or {}).get("parent_guard")} if uses else {}),
         **({"reference_file": str(args.reference), "n_reference": len(ref_texts), "reference": ref} if ref else {}),
         "pipeline_membership": (report.get("privacy") or {}).get("membership"),
         "bundle_command": " ".join(shlex.quote(str(a)) for a in cmd) if cmd else None,
