@@ -8,12 +8,12 @@ training record that parents several released ones stands out (``reports/members
 The guard removes most of that edge before anything is audited for release. For every
 training record that parents released records, the nearest of its own children should be
 no nearer (cosine, in the audit's embedding space) than the nearest released record it did
-*not* parent. The worst breach is mended first: the breaching child is replaced by the next
+*not* parent (its bound). It works in rounds: each breaching child is replaced by the next
 candidate of its target (nearest the target first) that keeps both its parents within
-bounds; when none does, the target keeps whichever of its candidates breaches least and is
-settled (a dropped record would lower the bound of every record near it and cascade through
-a tight class). The bounds are recomputed after each change, since a swap moves other
-records' nearest non-child. It stops when no unsettled record is breached.
+their bounds; when none does, the target keeps whichever of its candidates breaches least
+and is settled (dropping it would lower the bound of every record near it and cascade
+through a tight class). The bounds are then recomputed, since a swap moves other records'
+nearest non-child, until no unsettled child breaches.
 
 A training record then looks, to the nearest-record attack, like one whose nearest released
 record is someone else's child, which is what a record outside the training set sees.
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .audit.neighbours import as_unit
+
 
 @dataclass(frozen=True)
 class GuardOutcome:
@@ -32,10 +34,6 @@ class GuardOutcome:
     swapped: int  # targets whose released candidate was replaced by another of its candidates
     settled: int  # targets with no candidate within bounds, left with the one that breaches least and still breaching
     steps: int  # breaches mended
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def nearest_non_child(x: np.ndarray, chosen: np.ndarray, live: np.ndarray, children: list[list[int]],
@@ -77,8 +75,8 @@ def parent_guard(x_train: np.ndarray, parents: list[tuple[int, int]], options: l
     choice = [0 if len(o) else -1 for o in options]
     if not n_targets or not n_train:
         return GuardOutcome(choice=choice, swapped=0, settled=0, steps=0)
-    x = _unit(np.asarray(x_train, dtype=np.float32))
-    opts = [_unit(np.asarray(o, dtype=np.float32).reshape(len(o), x.shape[1])) for o in options]
+    x = as_unit(x_train)
+    opts = [as_unit(np.reshape(o, (len(o), x.shape[1]))) for o in options]
     par = np.asarray(parents, dtype=np.int64).reshape(n_targets, 2)
     children: list[list[int]] = [[] for _ in range(n_train)]
     for i, (a, b) in enumerate(par):
