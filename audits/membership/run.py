@@ -29,6 +29,9 @@ resolved to ``1 / n_nonmembers``.
 * ``--more-bundles B ...``: other releases of the same sources (another seed: another split and
   other synthetic records); the embedding attack is run on each, for the spread between releases
   and their mean.
+* ``--by-parent-uses``: a diagnostic no attacker could run: the release's SMOTE plan is rebuilt
+  from its report, members are grouped by how many released records they parent, and the
+  attack is rerun with each member's own children left out of its score.
 * ``--distance-sweep Q ...``: reruns the embedding attack after dropping the released
   records closer to a member than Q % of the holdout is, to show whether a stricter
   per-record distance check would lower it.
