@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     _parent_draw(r)
     r.add_argument("--no-parent-guard", dest="parent_guard", action="store_false",
                    help="release each target's closest candidate even when a training record's nearest synthetic record is "
-                        "its own child (the guard, on by default, swaps or drops such records: it defends against "
-                        "membership inference at some cost in utility)")
+                        "its own child (the guard, on by default, swaps such records for another of their candidates: "
+                        "it defends against membership inference at some cost in utility)")
     r.add_argument("--seed", type=SEED, default=0)
     r.add_argument("--templates", default=None, metavar="FILE", help=TEMPLATES_HELP)
     r.add_argument("--fidelity-sample", type=int, default=32, help="training records used to measure decoder fidelity (0 = skip)")

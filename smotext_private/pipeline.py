@@ -396,7 +396,7 @@ def guard_rows(rows: list[dict], x_train: np.ndarray, encoder) -> tuple[list[dic
     """The parent guard (guard.py) over the chosen candidates: rows with the guard's choice of text.
 
     Each row offers its chosen text and then its ``alternatives`` (rows a run before the guard
-    wrote have none); a row whose text the guard replaced gets ``guard`` "swapped".
+    wrote have none).
     """
     from .guard import parent_guard
 
@@ -406,7 +406,7 @@ def guard_rows(rows: list[dict], x_train: np.ndarray, encoder) -> tuple[list[dic
     starts = np.cumsum([0] + [len(o) for o in options])
     outcome = parent_guard(x_train, [(r["base"], r["neighbour"]) for r in rows],
                            [vecs[starts[i]:starts[i + 1]] for i in range(len(rows))])
-    out = [r if c <= 0 else {**r, "text": opts[c][0], "target_cosine": opts[c][1], "guard": "swapped"}
+    out = [r if c <= 0 else {**r, "text": opts[c][0], "target_cosine": opts[c][1]}
            for r, opts, c in zip(rows, options, outcome.choice)]
     return out, {"swapped": outcome.swapped, "settled": outcome.settled, "breaches_mended": outcome.steps}
 

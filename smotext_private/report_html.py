@@ -499,11 +499,8 @@ def _dataset_section(r: dict) -> str:
     mia = p.get("membership") or {}
     attack_on = (f" The membership attack scores all {_num(mia['n_members'])} training records against them."
                  if mia.get("n_members") else "")
-    guard = (r.get("data") or {}).get("parent_guard") or {}
-    if guard.get("on"):
-        attack_on += (f" Before the audit, the parent guard swapped {_num(guard['swapped'])} records for another of their "
-                      "candidates so that a training record's nearest synthetic record is not one made from it, which is "
-                      f"what this attack reads; {_num(guard['settled'])} had no such candidate.")
+    if ((r.get("data") or {}).get("parent_guard") or {}).get("on"):  # the nearness to one's own children it reads
+        attack_on += f" Before the audit, {guard_text(r['data']).rstrip('; ')}: that nearness is what this attack reads."
     out.append(
         f'<p class="explain">The records that passed the per-record checks ({_num(p.get("n_synthetic"))}) are compared, as a set, with '
         f'{_num(p.get("n_training_sample"))} training records and {_num(p.get("n_holdout"))} unseen real records. A private generator '

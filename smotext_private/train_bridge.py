@@ -97,7 +97,7 @@ def check_train_args(args: TrainArgs, n_texts: int) -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {args.device}: no CUDA device is available here (use --device cpu)")
     if args.init_from and not Bridge.is_folder(args.init_from):
-        raise InputError(f"--init-from {args.init_from}: not a bridge folder (no config.json)")
+        raise InputError(f"--init-from {args.init_from}: not a bridge folder (it needs config.json and bridge.safetensors)")
     run = Path(args.run_dir)
     if run.exists() and not run.is_dir():
         raise InputError(f"--run-dir {run} exists and is a file, not a folder")
