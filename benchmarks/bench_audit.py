@@ -37,10 +37,10 @@ def no_pii_policy():
 
 def _encoder(settings: Settings):
     if settings.fake:
-        from smotext_private.encoders import HashingEncoder
+        from smotext_private.testing import HashingEncoder
 
         return HashingEncoder(dim=384), None
-    from smotext_private.encoders import MiniLMEncoder
+    from smotext_private.backends.minilm import MiniLMEncoder
 
     enc = MiniLMEncoder()
     path = settings.cache_dir / "minilm-vectors.npz" if settings.cache_dir else None

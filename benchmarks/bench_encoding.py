@@ -27,14 +27,14 @@ def run(settings: Settings) -> Section:
     texts = _texts(settings, n)
     sec = Section("Encoding")
     if settings.fake:
-        from smotext_private.encoders import HashingEncoder
+        from smotext_private.testing import HashingEncoder
 
         enc = HashingEncoder(dim=384)
         ours = lambda: enc.encode(texts, batch_size=BATCH)  # noqa: E731
         reference = lambda: HashingEncoder(dim=384).encode(texts)  # noqa: E731
         what = "HashingEncoder (fake mode) against itself"
     else:
-        from smotext_private.encoders import MiniLMEncoder
+        from smotext_private.backends.minilm import MiniLMEncoder
 
         with Timer() as t:
             enc = MiniLMEncoder()

@@ -67,14 +67,14 @@ class ForcedLength:
 
 def _models(settings: Settings):
     if settings.fake:
-        from smotext_private.encoders import HashingEncoder
+        from smotext_private.testing import HashingEncoder
 
         from .fakes import tiny_decoder
 
         enc = HashingEncoder(dim=384)
         return enc, tiny_decoder(enc.dim, max_new_tokens=16, batch_size=4)
-    from smotext_private.decoders import BridgeDecoder
-    from smotext_private.encoders import MiniLMEncoder
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
+    from smotext_private.backends.minilm import MiniLMEncoder
 
     return MiniLMEncoder(), BridgeDecoder.default()
 
@@ -102,7 +102,7 @@ def _plain(dec, prompts, max_new: int) -> None:
 
 
 def run(settings: Settings) -> Section:
-    from smotext_private.decoders import rerank
+    from smotext_private.generation.decode import rerank
 
     sec = Section("Generation")
     with Timer() as t:

@@ -52,7 +52,7 @@ def release_like(n_train: int, n_targets: int, dim: int = 384, latent: int = 16,
 
 
 def run(settings: Settings) -> Section:
-    from smotext_private.guard import parent_guard
+    from smotext_private.generation.guard import parent_guard
 
     n_train, n_targets = (800, 1000) if settings.quick else (8000, 10000)
     sec = Section("Parent guard")

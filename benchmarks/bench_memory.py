@@ -31,7 +31,7 @@ GOAL_MB = 3000.0  # 3 GB (decimal)
 def write_input(path: Path, n_records: int, seed: int) -> int:
     import csv
 
-    from smotext_private.demo import SPECIALTIES, make_demo_notes
+    from smotext_private.demo.notes import SPECIALTIES, make_demo_notes
 
     per_class = -(-n_records // len(SPECIALTIES))
     rows = make_demo_notes(per_class, seed)[:n_records]
@@ -49,14 +49,13 @@ def child(args: argparse.Namespace) -> int:
 
     limit_threads(args.threads)
     from smotext_private.errors import ReleaseBlocked
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
 
     kw = {}
     if args.fake:
         from smotext_private.audit import RegexPiiDetector
-        from smotext_private.decoders import FakeDecoder
-        from smotext_private.demo import make_demo_notes
-        from smotext_private.encoders import HashingEncoder
+        from smotext_private.demo.notes import make_demo_notes
+        from smotext_private.testing import FakeDecoder, HashingEncoder
 
         enc = HashingEncoder(dim=384)
         kw = {"encoder": enc, "decoder": FakeDecoder(enc, [r["text"] for r in make_demo_notes(10, seed=99)]),

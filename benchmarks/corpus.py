@@ -42,8 +42,8 @@ class Corpus:
 def base_pool(fortunes_dir: str | Path | None, *, demo_per_class: int = 500, seed: int = 0,
               min_words: int = 5, max_words: int = 80, max_fortunes: int | None = None) -> tuple[list[str], list[str]]:
     """Real texts and labels: fortunes (label = file name) and demo notes (label = specialty), deduplicated."""
-    from smotext_private.datasets import read_fortune_file
-    from smotext_private.demo import make_demo_notes
+    from smotext_private.data.fortunes import read_fortune_file
+    from smotext_private.demo.notes import make_demo_notes
 
     texts, labels = [], []
     if fortunes_dir is not None:

@@ -20,7 +20,7 @@ def tiny_lm(seed: int = 0):
     from tokenizers.models import WordLevel
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from smotext_private.lm import FrozenLM
+    from smotext_private.bridge.lm import FrozenLM
 
     vocab = {w: i for i, w in enumerate(SPECIALS + WORDS)}
     tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
@@ -41,8 +41,9 @@ def tiny_decoder(encoder_dim: int, *, max_new_tokens: int = 8, batch_size: int =
     """``BridgeDecoder`` = a random bridge into :func:`tiny_lm`."""
     import torch
 
-    from smotext_private.bridge import Bridge, BridgeConfig
-    from smotext_private.decoders import BridgeDecoder, DecodeSettings
+    from smotext_private.backends.base import DecodeSettings
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
+    from smotext_private.bridge.model import Bridge, BridgeConfig
 
     lm = tiny_lm(seed)
     torch.manual_seed(seed)

@@ -21,7 +21,7 @@ import random
 import re
 from pathlib import Path
 
-from smotext_private.datasets import FORTUNE_EVAL_CATEGORIES, read_fortune_file
+from smotext_private.data.fortunes import FORTUNE_EVAL_CATEGORIES, read_fortune_file
 
 
 def wordnet_texts(wn_dir: Path) -> list[str]:

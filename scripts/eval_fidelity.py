@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 
 def held_out_sample(path: str, limit: int, seed: int) -> tuple[list[str], list[str]]:
     """The evaluation records of one set: ``limit`` rows drawn with ``seed``, in file order."""
-    from smotext_private.data import load_records
+    from smotext_private.data.records import load_records
 
     rec = load_records(path, "text", "label")
     pick = np.sort(np.random.default_rng(seed).choice(len(rec.texts), size=min(limit, len(rec.texts)), replace=False))
@@ -39,9 +38,10 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=None, help="decode length (default: the decoder's)")
     a = ap.parse_args()
 
-    from smotext_private.decoders import BridgeDecoder, DecodeSettings
-    from smotext_private.encoders import MiniLMEncoder
-    from smotext_private.fidelity import measure_fidelity
+    from smotext_private.backends.base import DecodeSettings
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
+    from smotext_private.backends.minilm import MiniLMEncoder
+    from smotext_private.evaluation.fidelity import measure_fidelity
 
     enc = MiniLMEncoder()
     dec = BridgeDecoder.default(bridge_dir=a.bridge,

@@ -33,10 +33,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=64)
     a = ap.parse_args()
 
-    from eval_fidelity import held_out_sample  # scripts/ is on sys.path when run as a script
-    from smotext_private.decoders import BridgeDecoder, DecodeSettings, rerank
-    from smotext_private.encoders import MiniLMEncoder
-    from smotext_private.fidelity import measure_fidelity, top1_retrieval
+    from eval_fidelity import (
+        held_out_sample,  # scripts/ is on sys.path when run as a script
+    )
+
+    from smotext_private.backends.base import DecodeSettings
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
+    from smotext_private.backends.minilm import MiniLMEncoder
+    from smotext_private.evaluation.fidelity import measure_fidelity, top1_retrieval
+    from smotext_private.generation.decode import rerank
 
     name, path = a.set.split(":", 1)
     texts, labels = held_out_sample(path, a.limit, 0)
@@ -55,7 +60,7 @@ def main() -> None:
         return
 
     if a.experiment == "decode-settings":
-        from smotext_private.bridge import XRAG_TEMPLATES
+        from smotext_private.bridge.model import XRAG_TEMPLATES
 
         variants = [(f"template {i}: {t!r}", t, DecodeSettings()) for i, t in enumerate(XRAG_TEMPLATES) if i in (0, 1, 3, 6, 8)]
         variants.append(("template 0, no repetition controls", XRAG_TEMPLATES[0],

@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from smotext_private.datasets import FORTUNE_UTILITY_CATEGORIES, fortunes_dataset
+from smotext_private.data.fortunes import FORTUNE_UTILITY_CATEGORIES, fortunes_dataset
 
 
 def main() -> None:

@@ -34,9 +34,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from smotext_private.encoders import MiniLMEncoder  # noqa: E402
-from smotext_private.lm import CHAT_FORMAT, FrozenLM  # noqa: E402
-from smotext_private.train_bridge import TrainArgs, export_bridge, read_corpus, train  # noqa: E402
+from smotext_private.backends.minilm import MiniLMEncoder
+from smotext_private.bridge.lm import CHAT_FORMAT, FrozenLM
+from smotext_private.bridge.train import TrainArgs, export_bridge, read_corpus, train
 
 NOTE_TYPES = (
     "a short clinic progress note", "a brief discharge summary", "a phone triage note", "a referral letter to a specialist",

@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from .errors import SmotextError
+from smotext_private.errors import SmotextError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_opts(args) -> dict:
     encoder, decoder = args.encoder, args.decoder
     if args.profile:
-        from .paper import PROFILES
+        from smotext_private.backends.paper import PROFILES
 
         encoder, decoder = PROFILES[args.profile]["encoder"], PROFILES[args.profile]["decoder"]
     return dict(encoder=encoder, decoder=decoder, bridge=args.bridge, encoder_path=args.encoder_path,
@@ -193,7 +193,7 @@ def _model_opts(args) -> dict:
 
 
 def _cmd_release(args) -> int:
-    from .pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
 
     opts = ReleaseOptions(
         input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
@@ -215,10 +215,12 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from .data import load_records, split_holdout
-    from .decoders import rerank
-    from .bundle import write_atomic
-    from .pipeline import ReleaseOptions, build_models, check_generation_options, check_out_file, plan_release
+    from smotext_private.backends.loading import build_models
+    from smotext_private.bundle.manifest import write_atomic
+    from smotext_private.bundle.write import check_out_file
+    from smotext_private.data.records import load_records, split_holdout
+    from smotext_private.generation.decode import plan_release, rerank
+    from smotext_private.release import ReleaseOptions, check_generation_options
 
     out = Path(args.out)
     check_out_file(out, force=args.force)  # before any model loads
@@ -242,7 +244,7 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_audit(args) -> int:
-    from .audit_cmd import run_audit
+    from smotext_private.audit.command import run_audit
 
     summary = run_audit(args.sources, args.synthetic, text_column=args.text_column, policy=args.policy,
                         out=args.out, encoder=args.encoder, seed=args.seed, force=args.force, templates=args.templates)
@@ -251,16 +253,18 @@ def _cmd_audit(args) -> int:
 
 
 def _cmd_fidelity(args) -> int:
-    from .data import load_records
-    from .fidelity import measure_fidelity
-    from .bundle import write_atomic
-    from .pipeline import ReleaseOptions, build_models, check_out_file
+    from smotext_private.backends.loading import build_models
+    from smotext_private.bundle.manifest import write_atomic
+    from smotext_private.bundle.write import check_out_file
+    from smotext_private.data.records import load_records
+    from smotext_private.evaluation.fidelity import measure_fidelity
+    from smotext_private.release import ReleaseOptions
 
     check_out_file(Path(args.out), force=args.force)  # before any model loads
     label = args.label_column
     records = load_records(args.input, args.text_column, label) if label else None
     if records is None:
-        from .data import load_texts
+        from smotext_private.data.records import load_texts
 
         texts, labels = load_texts(args.input, args.text_column), None
     else:
@@ -282,8 +286,8 @@ def _cmd_fidelity(args) -> int:
 
 
 def _cmd_train_bridge(args) -> int:
-    from .errors import InputError
-    from .train_bridge import TrainArgs, export_bridge, train
+    from smotext_private.bridge.train import TrainArgs, export_bridge, train
+    from smotext_private.errors import InputError
 
     if args.lora_rank < 0 or (args.lora_rank and args.lora_alpha <= 0):  # before any model loads
         raise InputError(f"--lora-rank must be 0 (no adapter) or a positive integer with a positive --lora-alpha; "
@@ -300,22 +304,22 @@ def _cmd_train_bridge(args) -> int:
 
 
 def _cmd_models(args) -> int:
-    from .models import list_models
+    from smotext_private.backends.registry import list_models
 
     print(json.dumps(list_models(), indent=2))
     return 0
 
 
 def _cmd_verify(args) -> int:
-    from .bundle import verify_bundle
+    from smotext_private.bundle.manifest import verify_bundle
 
     sources = None
     if args.sources:
         if not args.text_column:
-            from .errors import InputError
+            from smotext_private.errors import InputError
 
             raise InputError("--sources needs --text-column")
-        from .data import load_texts
+        from smotext_private.data.records import load_texts
 
         sources = load_texts(args.sources, args.text_column)
     problems = verify_bundle(args.bundle, sources=sources)
@@ -327,7 +331,7 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .bundle import rerender_bundle
+    from smotext_private.bundle.manifest import rerender_bundle
 
     written = rerender_bundle(args.bundle)
     print(json.dumps({"status": "rendered", "bundle": args.bundle, "written": written}))
@@ -335,7 +339,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_demo_data(args) -> int:
-    from .demo import write_demo_csv
+    from smotext_private.demo.notes import write_demo_csv
 
     write_demo_csv(args.out, n_per_class=args.per_class, seed=args.seed)
     _log(f"wrote demo clinical notes to {args.out} (synthetic: generated by the project with Faker, identifiers planted on purpose)")
@@ -350,7 +354,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .offline import enforce_offline
+    from smotext_private.backends.offline import enforce_offline
 
     enforce_offline()
     try:

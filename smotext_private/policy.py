@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .data import MAX_HOLDOUT_FRACTION
-from .errors import PolicyError
+from smotext_private.data.records import MAX_HOLDOUT_FRACTION
+from smotext_private.errors import PolicyError
 
 BUILTIN_POLICIES = ("strict", "standard", "research")
 DEFAULT_POLICY = "strict"

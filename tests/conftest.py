@@ -56,8 +56,7 @@ def toy_csv(tmp_path, rows):
 
 @pytest.fixture
 def fake_models():
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = HashingEncoder(dim=128)
     return enc, FakeDecoder(enc, phrasebook())
@@ -65,14 +64,15 @@ def fake_models():
 
 @pytest.fixture(scope="session")
 def minilm():
-    from smotext_private.encoders import MiniLMEncoder
+    from smotext_private.backends.minilm import MiniLMEncoder
 
     return MiniLMEncoder()
 
 
 @pytest.fixture(scope="session")
 def real_decoder():
-    from smotext_private.decoders import BridgeDecoder, DecodeSettings
+    from smotext_private.backends.base import DecodeSettings
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
 
     return BridgeDecoder.default(settings=DecodeSettings(max_new_tokens=24))
 
@@ -87,15 +87,18 @@ def no_models(monkeypatch):
     sets them): an error case that raises ``ModelsReached`` made its check after a model load."""
     import os
 
-    from smotext_private import encoders, lm, pipeline
-    from smotext_private.offline import _OFFLINE_VARS
+    from smotext_private import release as pipeline
+    from smotext_private.backends import minilm, registry
+    from smotext_private.backends.offline import _OFFLINE_VARS
+    from smotext_private.bridge import lm
 
     def tripwire(*args, **kwargs):
         raise ModelsReached("a model loader was called")
 
     monkeypatch.setattr(pipeline, "build_models", tripwire)
-    monkeypatch.setattr(encoders, "MiniLMEncoder", tripwire)
-    monkeypatch.setattr(encoders, "load_encoder", tripwire)
+    monkeypatch.setattr(minilm, "MiniLMEncoder", tripwire)
+    monkeypatch.setattr(registry, "MiniLMEncoder", tripwire)
+    monkeypatch.setattr(registry, "load_encoder", tripwire)
     monkeypatch.setattr(lm.FrozenLM, "smollm2", tripwire)
     for key in _OFFLINE_VARS:
         monkeypatch.setenv(key, os.environ.get(key, ""))

@@ -12,9 +12,9 @@ import pytest
 from smotext_private.audit import Auditor, RegexPiiDetector, Verdict
 from smotext_private.audit.spans import SpanIndex
 from smotext_private.audit.text import tokens
-from smotext_private.encoders import HashingEncoder
 from smotext_private.errors import InputError
 from smotext_private.policy import Policy, load_policy
+from smotext_private.testing import HashingEncoder
 
 SOURCES = [
     "Patient admitted with crushing chest pain radiating to the left arm, troponin elevated, taken for urgent catheterization. MRN: 4829301.",

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 
 from smotext_private.audit import RegexPiiDetector
-from smotext_private.audit_cmd import run_audit
-from smotext_private.encoders import HashingEncoder
+from smotext_private.audit.command import run_audit
+from smotext_private.testing import HashingEncoder
 
 
 def test_audit_writes_one_line_per_candidate(tmp_path, rows):

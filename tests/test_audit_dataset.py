@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from smotext_private.audit import Auditor, RegexPiiDetector
-from smotext_private.audit.dataset import auc_interval, band, roc_auc, share_interval, tpr_at_fpr
+from smotext_private.audit.dataset import (
+    auc_interval,
+    band,
+    roc_auc,
+    share_interval,
+    tpr_at_fpr,
+)
 
 DIM = 32
 

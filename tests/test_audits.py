@@ -11,10 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audits.leak_injection import eda, kinds
-from audits.leak_injection.corpora import REPLAY_KINDS, Corpus, demo_corpus, fortunes_corpus, norm_key
+from audits.leak_injection import eda
+from audits.leak_injection.corpora import (
+    REPLAY_KINDS,
+    Corpus,
+    demo_corpus,
+    fortunes_corpus,
+    norm_key,
+)
 from audits.leak_injection.kinds import (
-    ALL_KINDS, DETECTION_KINDS, LEAK_KINDS, apply_word_edits, build_all, source_vocabulary, word_edit_distance,
+    ALL_KINDS,
+    DETECTION_KINDS,
+    LEAK_KINDS,
+    apply_word_edits,
+    build_all,
+    source_vocabulary,
+    word_edit_distance,
 )
 from smotext_private.audit.replay import parse_date
 from smotext_private.audit.text import tokens
@@ -137,8 +149,8 @@ def test_kinds_are_what_they_claim(demo: Corpus) -> None:
 
 
 def test_demo_corpus_uses_the_pipeline_split(demo: Corpus) -> None:
-    from smotext_private.data import Records, split_holdout
-    from smotext_private.demo import make_demo_notes
+    from smotext_private.data.records import Records, split_holdout
+    from smotext_private.demo.notes import make_demo_notes
 
     rows = make_demo_notes(10, 3, phrase_half=0)
     recs = Records(tuple(r["text"] for r in rows), tuple(r["label"] for r in rows),
@@ -216,7 +228,7 @@ def test_ngram_lm_prefers_text_it_was_fitted_on() -> None:
 def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import main
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
 
     enc, dec = fake_models
     bundle = tmp_path / "bundle"
@@ -304,7 +316,7 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
 def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import main
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
 
     enc, dec = fake_models
     bundle = tmp_path / "bundle"
@@ -320,7 +332,7 @@ def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) 
 
 def test_scores_separate_members_in_a_leaky_release() -> None:
     from audits.membership.run import membership_attacks
-    from smotext_private.encoders import HashingEncoder
+    from smotext_private.testing import HashingEncoder
 
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(300)]
@@ -356,7 +368,7 @@ def test_span_diagnostics_rejected_share() -> None:
 
 def test_demo_clean_pool_shares_no_phrase_with_the_sources(demo: Corpus) -> None:
     from smotext_private.audit.templates import expand_alternatives
-    from smotext_private.demo import _half_banks, _phrase_lists
+    from smotext_private.demo.notes import _half_banks, _phrase_lists
 
     half0 = {x for lst in _phrase_lists(_half_banks(0)) for x in lst}
     half1 = {r for lst in _phrase_lists(_half_banks(1)) for x in lst for r in expand_alternatives(x)}
@@ -379,7 +391,7 @@ def test_pii_cache_is_keyed_by_the_detectors_code(tmp_path: Path) -> None:
 
 def test_membership_defence_variants_and_the_not_nearest_rule() -> None:
     from audits.membership.defences import choose, unit, variant_targets
-    from smotext_private.smote import parent_uses
+    from smotext_private.generation.smote import parent_uses
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 8)).astype(np.float32)
@@ -410,8 +422,8 @@ def test_membership_defence_variants_and_the_not_nearest_rule() -> None:
 
 def test_class_fit_rerank_keeps_the_most_typical_candidate() -> None:
     from audits.membership.defences import choose
-    from smotext_private.smote import PlanItem
-    from smotext_private.utility import fit_classifier
+    from smotext_private.evaluation.utility import fit_classifier
+    from smotext_private.generation.smote import PlanItem
 
     rng = np.random.default_rng(1)
     a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
@@ -428,7 +440,7 @@ def test_class_fit_rerank_keeps_the_most_typical_candidate() -> None:
 
 def test_parent_guard_variant_chooses_as_the_release_does() -> None:
     from audits.membership.defences import choose, unit, variant_targets
-    from smotext_private.guard import parent_guard
+    from smotext_private.generation.guard import parent_guard
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=(40, 8)).astype(np.float32)
@@ -446,9 +458,9 @@ def test_parent_guard_variant_chooses_as_the_release_does() -> None:
 def test_membership_by_parent_uses_rebuilds_the_plan(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import by_parent_uses, load_bundle, recompute_split
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.encoders import HashingEncoder
     from smotext_private.errors import InputError
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.testing import HashingEncoder
 
     enc, dec = fake_models
     bundle = tmp_path / "bundle"

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from smotext_private.bundle import build_manifest, verify_bundle
-from smotext_private.pipeline import write_bundle
+from smotext_private.bundle.manifest import build_manifest, verify_bundle
+from smotext_private.bundle.write import write_bundle
 
 POLICY = "a" * 64
 

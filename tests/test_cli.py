@@ -36,7 +36,7 @@ def test_help_is_fast_and_imports_no_models():
 def test_release_prints_the_manifest_hash_that_pins_the_bundle(tmp_path, toy_csv, fake_models, monkeypatch, capsys):
     import hashlib
 
-    from smotext_private import pipeline
+    from smotext_private import release as pipeline
     from smotext_private.audit import RegexPiiDetector
 
     monkeypatch.setattr(pipeline, "build_models", lambda opts, encoder=None, decoder=None: fake_models)

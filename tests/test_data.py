@@ -4,7 +4,12 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from smotext_private.data import Records, class_counts, load_records, split_holdout
+from smotext_private.data.records import (
+    Records,
+    class_counts,
+    load_records,
+    split_holdout,
+)
 from smotext_private.errors import InputError
 
 

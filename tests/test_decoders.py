@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from smotext_private.decoders import Decoder, FakeDecoder, rerank
-from smotext_private.encoders import Encoder, HashingEncoder
+from smotext_private.backends.base import Decoder, Encoder
 from smotext_private.errors import InputError
+from smotext_private.generation.decode import rerank
+from smotext_private.testing import HashingEncoder
 
 
 def test_fake_models_follow_the_protocols(fake_models):

@@ -5,7 +5,16 @@ from collections import Counter
 
 import pytest
 
-from smotext_private.demo import IDENTIFIER_KINDS, MAX_WORDS, MIN_WORDS, NOTE_TYPES, SPECIALTIES, main, make_demo_notes, write_demo_csv
+from smotext_private.demo.notes import (
+    IDENTIFIER_KINDS,
+    MAX_WORDS,
+    MIN_WORDS,
+    NOTE_TYPES,
+    SPECIALTIES,
+    main,
+    make_demo_notes,
+    write_demo_csv,
+)
 from smotext_private.errors import InputError
 
 
@@ -89,7 +98,7 @@ def test_write_csv_and_cli(tmp_path, capsys):
 
 
 def test_demo_csv_loads_with_data_module(tmp_path):
-    from smotext_private.data import load_records
+    from smotext_private.data.records import load_records
 
     path = write_demo_csv(tmp_path / "notes.csv", n_per_class=4, seed=2)
     rec = load_records(path, "text", "label")
@@ -98,7 +107,7 @@ def test_demo_csv_loads_with_data_module(tmp_path):
 
 def test_phrase_halves_share_no_wording():
     from smotext_private.audit.templates import expand_alternatives
-    from smotext_private.demo import _half_banks, _phrase_lists
+    from smotext_private.demo.notes import _half_banks, _phrase_lists
 
     halves = [{r for lst in _phrase_lists(_half_banks(h)) for x in lst for r in expand_alternatives(x)} for h in (0, 1)]
     # no phrase of one half is, word for word, inside a phrase of the other ("naproxen 500 mg twice

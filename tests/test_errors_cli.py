@@ -18,12 +18,13 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import ModelsReached, phrasebook, toy_rows
-from smotext_private import pipeline
+
+from smotext_private import release as pipeline
+from smotext_private.bundle.write import write_bundle
+from smotext_private.backends.offline import enforce_offline
 from smotext_private.cli import main
 from smotext_private.errors import InputError, ReleaseBlocked
-from smotext_private.offline import enforce_offline
 
 PACKAGE = Path(pipeline.__file__).parent
 _BUILD_MODELS = pipeline.build_models
@@ -312,8 +313,7 @@ def test_out_dot_is_refused_even_with_force(tmp_path, capsys, monkeypatch):
 # -- past data loading, with the fake models --------------------------------------------------
 def _fake_release(inp, out, *, encoder=None, **kw):
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = encoder or HashingEncoder(dim=128)
     opts = pipeline.ReleaseOptions(input=str(inp), text_column="text", label_column="label", out=str(out),
@@ -350,7 +350,7 @@ def test_strict_refuses_a_single_record_class_in_the_library(tmp_path):
 
 
 def test_long_texts_are_truncated_for_encoding_and_counted(tmp_path, real_build_models):
-    from smotext_private.encoders import HashingEncoder
+    from smotext_private.testing import HashingEncoder
 
     rows = toy_rows(n_per_class=5)  # every toy text is well under 40 words
     for i in (0, 6, 12):
@@ -362,7 +362,7 @@ def test_long_texts_are_truncated_for_encoding_and_counted(tmp_path, real_build_
 
 
 def test_duplicates_are_dropped_before_the_split(tmp_path, real_build_models):
-    from smotext_private.data import normalise_text
+    from smotext_private.data.records import normalise_text
     from smotext_private.policy import load_policy
 
     rows = toy_rows(n_per_class=6)
@@ -398,7 +398,7 @@ def _bundle(tmp_path) -> Path:
     out = tmp_path / "b"
     syn = '{"id": "syn-1", "text": "new text", "label": "a"}\n'
     audit = '{"id": "syn-1", "verdict": "accept", "reasons": [], "scores": {}}\n'
-    pipeline.write_bundle(out, {"synthetic.jsonl": syn.encode(), "audit.jsonl": audit.encode(), "report.json": b"{}\n"})
+    write_bundle(out, {"synthetic.jsonl": syn.encode(), "audit.jsonl": audit.encode(), "report.json": b"{}\n"})
     return out
 
 

@@ -13,12 +13,12 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import ModelsReached, toy_rows
-from smotext_private import pipeline
-from smotext_private.bundle import build_manifest
-from smotext_private.cli import main
 
+from smotext_private import release as pipeline
+from smotext_private.bundle.write import write_bundle
+from smotext_private.bundle.manifest import build_manifest
+from smotext_private.cli import main
 
 pytestmark = pytest.mark.usefixtures("no_models")
 
@@ -42,7 +42,7 @@ def _bundle(d: Path, synthetic: bytes = b'{"id": "syn-1", "text": "new text", "l
             report: bytes = b'{"policy": {"sha256": "abc"}, "verdict": {"status": "released"}, "data": {}}\n') -> Path:
     out = d / "b"
     audit = b'{"id": "syn-1", "verdict": "accept", "reasons": [], "scores": {}, "policy_sha256": "abc"}\n'
-    pipeline.write_bundle(out, {"synthetic.jsonl": synthetic, "audit.jsonl": audit, "report.json": report})
+    write_bundle(out, {"synthetic.jsonl": synthetic, "audit.jsonl": audit, "report.json": report})
     return out
 
 
@@ -178,7 +178,7 @@ def test_no_progress_hides_the_model_loading_bars():
     import transformers.modeling_gguf_pytorch_utils as gguf
     from transformers.utils import logging as hf_logging
 
-    from smotext_private.pipeline import loading_bars
+    from smotext_private.backends.loading import loading_bars
 
     assert hf_logging.is_progress_bar_enabled()
     with loading_bars(False):

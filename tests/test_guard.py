@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from smotext_private.guard import parent_guard
+from smotext_private.generation.guard import parent_guard
 
 
 def _unit(v):

@@ -16,15 +16,19 @@ import numpy as np
 import pytest
 import torch
 
-from smotext_private.encoders import Encoder, load_encoder
-from smotext_private.decoders import Decoder, DecodeSettings
-from smotext_private.errors import InputError, ModelMissingError
-from smotext_private.models import load_decoder
-from smotext_private import paper
-from smotext_private.paper import (
-    PROFILES, XRAG_TOKEN, SFRMistralEncoder, last_token_pool, pad_batch, paper_model_status,
-    replace_placeholders,
+from smotext_private.backends import xrag
+from smotext_private.backends.base import Decoder, DecodeSettings, Encoder
+from smotext_private.backends.paper import (
+    PROFILES,
+    XRAG_TOKEN,
+    last_token_pool,
+    pad_batch,
+    paper_model_status,
 )
+from smotext_private.backends.registry import load_decoder, load_encoder
+from smotext_private.backends.sfr_mistral import SFRMistralEncoder
+from smotext_private.backends.xrag import replace_placeholders
+from smotext_private.errors import InputError, ModelMissingError
 
 SFR_DIM = 32  # the tiny retriever's hidden size = the tiny projector's input size
 PROJECTOR_KEYS = ("projector.projector.0.weight", "projector.projector.0.bias",
@@ -58,7 +62,7 @@ def toy_rows(n_per_class: int, seed: int = 0) -> list[dict]:
 
 # -- tiny models -----------------------------------------------------------------------------
 def _corpus() -> list[str]:
-    lines = [paper.mistral_prompt(), "Patient reports and , seen in clinic visit .", "Adult with plus ."]
+    lines = [xrag.mistral_prompt(), "Patient reports and , seen in clinic visit .", "Adult with plus ."]
     lines += [" ".join(str(i) for i in range(30))]
     for phrases in TOPICS.values():
         lines += phrases
@@ -305,7 +309,8 @@ def test_generate_returns_only_new_tokens(decoder):
 
 # -- wiring: dimensions, missing weights, status, profiles ----------------------------------------------
 def test_dimension_mismatch_names_both_dimensions(dirs, encoder):
-    from smotext_private.pipeline import ReleaseOptions, build_models
+    from smotext_private.backends.loading import build_models
+    from smotext_private.release import ReleaseOptions
 
     dec24 = load_decoder("xrag-7b", path=dirs["xrag24"], device="cpu", settings=FAST)
     assert dec24.encoder_dim == 24
@@ -346,7 +351,7 @@ def test_paper_profile():
 
 # -- end to end through the library ---------------------------------------------------------------------
 def test_fidelity_end_to_end_with_tiny_paper_models(encoder, decoder):
-    from smotext_private.fidelity import FIDELITY_KEYS, measure_fidelity
+    from smotext_private.evaluation.fidelity import FIDELITY_KEYS, measure_fidelity
 
     rows = toy_rows(n_per_class=3)
     res = measure_fidelity([r["text"] for r in rows], [r["label"] for r in rows], encoder, decoder, n_candidates=2, seed=0)
@@ -359,7 +364,7 @@ def test_release_end_to_end_with_the_paper_names(monkeypatch, dirs, tmp_path):
     import pandas as pd
 
     from smotext_private.errors import ReleaseBlocked
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
 
     try:
         from smotext_private.audit import RegexPiiDetector
@@ -370,7 +375,7 @@ def test_release_end_to_end_with_the_paper_names(monkeypatch, dirs, tmp_path):
     # the same path the CLI takes: names only, weights found through the environment
     monkeypatch.setenv("SMOTEXT_SFR_PATH", str(dirs["sfr"]))
     monkeypatch.setenv("SMOTEXT_XRAG_PATH", str(dirs["xrag"]))
-    monkeypatch.setattr(paper, "PAPER_SETTINGS", FAST)
+    monkeypatch.setattr(xrag, "PAPER_SETTINGS", FAST)
     opts = ReleaseOptions(input=str(csv), text_column="text", label_column="label", out=str(tmp_path / "bundle"),
                           policy="research", per_class=2, k=2, n_candidates=2, fidelity_sample=4, progress=False,
                           encoder="sfr-mistral", decoder="xrag-7b")

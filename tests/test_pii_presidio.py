@@ -9,8 +9,8 @@ from typing import Iterator
 import pytest
 
 from smotext_private.audit import Auditor, PiiDetector, PresidioPiiDetector
-from smotext_private.encoders import HashingEncoder
 from smotext_private.errors import ModelMissingError
+from smotext_private.testing import HashingEncoder
 
 pytestmark = pytest.mark.real_models
 

@@ -4,12 +4,11 @@ import json
 import os
 import stat
 
-import numpy as np
 import pytest
 
-from smotext_private.bundle import verify_bundle
+from smotext_private.bundle.manifest import verify_bundle
 from smotext_private.errors import InputError, ReleaseBlocked
-from smotext_private.pipeline import ReleaseOptions, release
+from smotext_private.release import ReleaseOptions, release
 
 
 def _release(toy_csv, out, fake_models, **kw):
@@ -72,8 +71,7 @@ def test_existing_out_is_refused_without_force(tmp_path, toy_csv, fake_models):
 
 def test_copies_of_sources_are_rejected(tmp_path, toy_csv, rows):
     """A decoder that returns source records verbatim: everything is rejected, nothing released."""
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = HashingEncoder(dim=128)
     dec = FakeDecoder(enc, [r["text"] for r in rows])
@@ -105,7 +103,7 @@ def test_samples_show_every_class_and_candidates_are_counted(tmp_path, toy_csv, 
 
 
 def test_stratified_sample_takes_classes_in_turn():
-    from smotext_private.pipeline import stratified_sample
+    from smotext_private.report.build import stratified_sample
 
     labels = ["a"] * 8 + ["b"] * 2 + ["c"] * 5
     picked = stratified_sample(labels, 7)

@@ -54,9 +54,9 @@ def test_decoding_ends_where_the_lm_starts_a_new_chat_turn(minilm, real_decoder)
 
 
 def test_release_end_to_end_on_real_models(tmp_path, minilm, real_decoder):
-    from smotext_private.bundle import verify_bundle
-    from smotext_private.demo import write_demo_csv
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.bundle.manifest import verify_bundle
+    from smotext_private.demo.notes import write_demo_csv
+    from smotext_private.release import ReleaseOptions, release
 
     src = tmp_path / "notes.csv"
     write_demo_csv(src, n_per_class=5, seed=3)

@@ -6,21 +6,20 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import phrasebook, toy_rows
-from smotext_private.bundle import verify_bundle
+
+from smotext_private.bundle.manifest import verify_bundle
 from smotext_private.cli import main
-from smotext_private.report import INTERNAL_NOTICE
-from smotext_private.report_html import render_html
+from smotext_private.report.html import render_html
+from smotext_private.report.markdown import INTERNAL_NOTICE
 
 
 def _release(tmp, name, **kw):
     import pandas as pd
 
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     csv = tmp / "notes.csv"
     if not csv.exists():
@@ -186,7 +185,7 @@ def test_verify_with_sources(bundle, tmp_path, capsys):
 
 
 def test_verify_catches_a_forged_audit_even_with_a_rebuilt_manifest(bundle, capsys):
-    from smotext_private.bundle import build_manifest
+    from smotext_private.bundle.manifest import build_manifest
 
     path = bundle / "audit.jsonl"
     rows = [json.loads(l) for l in path.read_text().splitlines()]

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import phrasebook, toy_rows
+
 from smotext_private.errors import InputError
 
 TESTS = Path(__file__).parent
@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent("""
     from smotext_private.audit import RegexPiiDetector
     from smotext_private.decoders import FakeDecoder
     from smotext_private.encoders import HashingEncoder
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
 
     cfg = json.loads(sys.argv[1])
 
@@ -153,8 +153,8 @@ def test_killed_release_leaves_no_bundle_and_resumes_to_identical_bytes(tmp_path
 
 def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models, monkeypatch):
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.testing import FakeDecoder
 
     out = tmp_path / "bundle"
     work = _kill_mid_generation(tmp_path, notes, out, tmp_path / "calls.txt", seed=0)
@@ -167,7 +167,7 @@ def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes,
                               per_class=PER_CLASS, chunk_size=CHUNK, fidelity_sample=0, progress=False, **kw)
         return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
 
-    from smotext_private import pipeline
+    from smotext_private import release as pipeline
 
     with monkeypatch.context() as m:  # found as soon as the input is read, before any model loads
         m.setattr(pipeline, "build_models", lambda *a, **k: pytest.fail("models loaded before the mismatch was found"))

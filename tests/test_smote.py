@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from smotext_private.errors import InputError
-from smotext_private.smote import class_neighbours, interpolate, parent_uses, per_class_targets, plan, plan_vectors
+from smotext_private.generation.smote import (
+    class_neighbours,
+    interpolate,
+    parent_uses,
+    per_class_targets,
+    plan,
+    plan_vectors,
+)
 
 
 def test_interpolate_is_the_smote_formula():

@@ -8,10 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smotext_private import demo
 from smotext_private.audit.spans import SpanIndex, shape, span_index
-from smotext_private.audit.templates import MAX_VARIANTS, expand_alternatives, read_templates, template_pieces
+from smotext_private.audit.templates import (
+    MAX_VARIANTS,
+    expand_alternatives,
+    read_templates,
+    template_pieces,
+)
 from smotext_private.audit.text import tokens
+from smotext_private.demo import notes as demo
 from smotext_private.errors import InputError
 from smotext_private.policy import load_policy
 
@@ -113,9 +118,9 @@ def test_demo_templates_cover_every_form_wording_of_the_demo_notes():
 def test_release_and_audit_record_the_templates_they_used(tmp_path: Path, toy_csv, fake_models, monkeypatch):
     import json
 
-    from smotext_private import pipeline
+    from smotext_private import release as pipeline
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.audit_cmd import run_audit
+    from smotext_private.audit.command import run_audit
     from smotext_private.cli import main
 
     forms = tmp_path / "forms.txt"
@@ -165,7 +170,7 @@ def test_the_auditor_names_what_the_templates_let_through(tmp_path: Path, fake_m
 
 
 def test_the_report_lists_the_records_released_only_with_the_templates():
-    from smotext_private.report import templates_text
+    from smotext_private.report.markdown import templates_text
 
     t = {"file": "f.txt", "sha256": "0" * 64, "lines": 2, "pieces": 3, "windows": 4,
          "released_only_with_templates": ["syn-000001", "syn-000007"]}

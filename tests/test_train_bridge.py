@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from smotext_private.bridge import Bridge, BridgeConfig
-from smotext_private.encoders import HashingEncoder
-from smotext_private.lm import FrozenLM
-from smotext_private.train_bridge import TrainArgs, export_bridge, train
+from smotext_private.bridge.lm import FrozenLM
+from smotext_private.bridge.model import Bridge, BridgeConfig
+from smotext_private.bridge.train import TrainArgs, export_bridge, train
+from smotext_private.testing import HashingEncoder
 
 WORDS = ("the patient has a cough and fever , rash on arm ; knee pain after running . "
          "bread bakes in the oven for forty minutes ; market fell today").split()
@@ -89,7 +89,7 @@ def _lora_args(corpus, run, steps, **kw):
 def test_lora_trains_saves_and_merges_to_the_same_outputs(tmp_path, corpus):
     """A LoRA bridge: resumes exactly, round-trips through safetensors, and its merged weights
     give the logits the training hooks gave."""
-    from smotext_private.decoders import BridgeDecoder
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
 
     enc, lm = HashingEncoder(dim=16), tiny_lm()
     base = {k: v.clone() for k, v in lm.model.state_dict().items()}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from smotext_private.audit.text import tokens
-from smotext_private.data import Records, split_holdout
+from smotext_private.data.records import Records, split_holdout
 
 DEFAULT_FORTUNES = Path("data/debian/usr/share/games/fortunes")
 # the identifier kinds the suite replays (keys of the demo rows' ``planted``)
@@ -105,7 +105,7 @@ def demo_corpus(n_sources: int, n_clean: int, *, seed: int = 0, holdout_fraction
     frames and topics, no shared phrase. Drawn from the same lists, a "clean" note repeats
     whole clauses that only one or two sources contain, which is what a span leak is.
     """
-    from smotext_private.demo import DEMO_TEMPLATES, SPECIALTIES, make_demo_notes
+    from smotext_private.demo.notes import DEMO_TEMPLATES, SPECIALTIES, make_demo_notes
 
     k = len(SPECIALTIES)
     src_half, clean_half = (0, 1) if disjoint_clean else (None, None)
@@ -220,7 +220,10 @@ def fortunes_corpus(
 ) -> Corpus:
     from faker import Faker
 
-    from smotext_private.datasets import FORTUNE_UTILITY_CATEGORIES, fortunes_dataset
+    from smotext_private.data.fortunes import (
+        FORTUNE_UTILITY_CATEGORIES,
+        fortunes_dataset,
+    )
 
     cats = tuple(categories) if categories else FORTUNE_UTILITY_CATEGORIES
     rows = fortunes_dataset(fortunes_dir, cats)

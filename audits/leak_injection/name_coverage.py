@@ -15,8 +15,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from smotext_private.audit.presidio import PresidioPiiDetector  # noqa: E402
-from smotext_private.demo import make_demo_notes  # noqa: E402
+from smotext_private.audit.presidio import PresidioPiiDetector
+from smotext_private.demo.notes import make_demo_notes
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,10 +27,21 @@ from typing import Any, Sequence
 if __package__ in (None, ""):  # run as a script: python audits/leak_injection/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from audits.leak_injection.corpora import DEFAULT_FORTUNES, Corpus, demo_corpus, fortunes_corpus  # noqa: E402
+from audits.leak_injection.corpora import (  # noqa: E402
+    DEFAULT_FORTUNES,
+    Corpus,
+    demo_corpus,
+    fortunes_corpus,
+)
 from audits.leak_injection.eda import DEFAULT_WORDNET, synonym_source  # noqa: E402
 from audits.leak_injection.kinds import (  # noqa: E402
-    ALL_KINDS, CLEAN_KIND, DETECTION_KINDS, KIND_DESCRIPTIONS, LEAK_KINDS, Candidate, build_all,
+    ALL_KINDS,
+    CLEAN_KIND,
+    DETECTION_KINDS,
+    KIND_DESCRIPTIONS,
+    LEAK_KINDS,
+    Candidate,
+    build_all,
 )
 
 RECALL_TARGET = 0.99
@@ -310,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.clean is None:
         args.clean = 2 * args.per_kind
 
-    from smotext_private.encoders import load_encoder
+    from smotext_private.backends.registry import load_encoder
     from smotext_private.policy import load_policy
 
     def log(msg: str) -> None:

@@ -22,11 +22,11 @@ if __package__ in (None, ""):
 
 from audits.leak_injection.corpora import demo_corpus  # noqa: E402
 from audits.leak_injection.kinds import build_clean, build_span  # noqa: E402
-from smotext_private.audit.spans import span_index  # noqa: E402
-from smotext_private.audit.templates import read_templates  # noqa: E402
-from smotext_private.demo import DEMO_TEMPLATES  # noqa: E402
-from smotext_private.audit.text import tokens  # noqa: E402
-from smotext_private.policy import load_policy  # noqa: E402
+from smotext_private.audit.spans import span_index
+from smotext_private.audit.templates import read_templates
+from smotext_private.audit.text import tokens
+from smotext_private.demo.notes import DEMO_TEMPLATES
+from smotext_private.policy import load_policy
 
 RULE = load_policy("strict").checks["verbatim_span"]  # the rule the suite runs under
 

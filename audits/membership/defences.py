@@ -69,7 +69,7 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 def variant_targets(name: str, x: np.ndarray, labels: Sequence[str], *, per_class: int, seed: int):
     """(plan items, target vectors) of one variant."""
-    from smotext_private.pipeline import plan_release
+    from smotext_private.generation.decode import plan_release
 
     kw: dict[str, Any] = {}
     if name == "balanced":
@@ -103,7 +103,7 @@ def choose(items, z: np.ndarray, cand_vecs: np.ndarray, ok: np.ndarray, x_train:
     """
     zt, vt, xt = unit(z), unit(cand_vecs), unit(x_train)
     if parent_guard:
-        from smotext_private.guard import parent_guard as guard
+        from smotext_private.generation.guard import parent_guard as guard
 
         order = [[j for j in np.argsort(-(vt[i] @ zt[i]), kind="stable") if ok[i, j]] for i in range(len(items))]
         pick = guard(x_train, [(it.base, it.neighbour) for it in items], [vt[i, o] for i, o in enumerate(order)]).choice
@@ -173,17 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    from smotext_private.audit import Auditor
-    from smotext_private.audit.dataset import roc_auc, tpr_at_fpr
-    from smotext_private.data import load_records
-    from smotext_private.errors import InputError
-    from smotext_private.pipeline import ReleaseOptions, build_models, chunk_seed, prepare
-    from smotext_private.policy import load_policy
-    from smotext_private.utility import fit_classifier
     from sklearn.metrics import f1_score
 
     from audits.leak_injection.run import machine
     from audits.membership.run import same_text
+    from smotext_private.audit import Auditor
+    from smotext_private.audit.dataset import roc_auc, tpr_at_fpr
+    from smotext_private.backends.loading import build_models
+    from smotext_private.data.records import load_records
+    from smotext_private.errors import InputError
+    from smotext_private.evaluation.utility import fit_classifier
+    from smotext_private.generation.decode import chunk_seed
+    from smotext_private.policy import load_policy
+    from smotext_private.release import ReleaseOptions, prepare
 
     t0 = time.time()
     try:

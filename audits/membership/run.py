@@ -54,7 +54,7 @@ if __package__ in (None, ""):  # run as a script: python audits/membership/run.p
 import numpy as np  # noqa: E402
 
 from audits.membership.ngram import NgramLM  # noqa: E402
-from smotext_private.errors import InputError  # noqa: E402
+from smotext_private.errors import InputError
 
 
 def _flag(command: Sequence[str], name: str) -> str | None:
@@ -91,7 +91,7 @@ def load_bundle(bundle: str | Path) -> tuple[dict, list[dict]]:
 def recompute_split(report: dict, sources: str, text_column: str, label_column: str, *,
                     policy: str | None = None, seed: int | None = None) -> tuple[Any, Any, list[str]]:
     """(train, holdout, warnings): the pipeline's split of ``sources``, checked against the report."""
-    from smotext_private.data import class_counts, load_records, split_holdout
+    from smotext_private.data.records import class_counts, load_records, split_holdout
     from smotext_private.policy import load_policy
 
     warnings = []
@@ -214,7 +214,7 @@ def by_parent_uses(report: dict, synthetic: list[dict], train: Any, nonmembers: 
     """
     from smotext_private.audit.dataset import roc_auc
     from smotext_private.audit.neighbours import as_unit
-    from smotext_private.pipeline import plan_release
+    from smotext_private.generation.decode import plan_release
 
     d, cmd = report.get("data", {}), report.get("command") or []
     used = (report.get("models") or {}).get("encoder") or {}
@@ -264,7 +264,7 @@ class EncodeOnce:
 def membership_attacks(members: Sequence[str], nonmembers: Sequence[str], synthetic: Sequence[str], encoder: Any,
                        orders: Sequence[int] = (2, 3)) -> dict[str, dict[str, Any]]:
     """AUC and TPR at low FPR of the embedding and n-gram attacks."""
-    from smotext_private.audit.neighbours import as_unit, nearest
+    from smotext_private.audit.neighbours import as_unit
 
     if not members or not nonmembers or not synthetic:
         raise InputError("membership attack needs members, non-members and synthetic records")
@@ -440,11 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "the attacks are also run against the holdout plus these, for a tighter estimate")
     args = ap.parse_args(argv)
 
-    from smotext_private.audit.neighbours import as_unit
-    from smotext_private.data import load_records, load_texts
-    from smotext_private.encoders import load_encoder
-
     from audits.leak_injection.run import machine
+    from smotext_private.audit.neighbours import as_unit
+    from smotext_private.backends.registry import load_encoder
+    from smotext_private.data.records import load_records, load_texts
 
     try:
         bad = [q for q in args.distance_sweep or () if not 0 <= q <= 100]

@@ -34,10 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.demo import make_demo_notes
-    from smotext_private.encoders import HashingEncoder
-    from smotext_private.pipeline import ReleaseOptions, release
+    from smotext_private.demo.notes import make_demo_notes
+    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = HashingEncoder(dim=256)
     phrases = [r["text"] for r in make_demo_notes(40, args.seed + 1, identifier_rate=0.0)]

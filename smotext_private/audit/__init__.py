@@ -4,10 +4,10 @@ Heavy libraries (faiss, rapidfuzz, Presidio, spaCy) load inside the functions th
 them, so importing this package is cheap.
 """
 
-from .auditor import Auditor
-from .pii import PiiDetector, PiiFinding, RegexPiiDetector
-from .presidio import PresidioPiiDetector
-from .verdict import CheckResult, Verdict
+from smotext_private.audit.auditor import Auditor
+from smotext_private.audit.pii import PiiDetector, PiiFinding, RegexPiiDetector
+from smotext_private.audit.presidio import PresidioPiiDetector
+from smotext_private.audit.verdict import CheckResult, Verdict
 
 __all__ = [
     "Auditor",

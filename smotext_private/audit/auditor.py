@@ -7,17 +7,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InputError
-from ..policy import DATASET_CHECK_DIRECTIONS, Policy, load_policy
-from . import checks
-from .dataset import dataset_metrics
-from .neighbours import as_unit, flat_index, leave_one_out_nearest, nearest, search
-from .pii import PiiDetector, PiiFinding
-from .replay import ReplayIndex
-from .spans import span_index
-from .templates import NoteTemplates
-from .text import tokens
-from .verdict import CheckResult, Verdict
+from smotext_private.audit import checks
+from smotext_private.audit.dataset import dataset_metrics
+from smotext_private.audit.neighbours import (
+    as_unit,
+    flat_index,
+    leave_one_out_nearest,
+    nearest,
+    search,
+)
+from smotext_private.audit.pii import PiiDetector, PiiFinding
+from smotext_private.audit.replay import ReplayIndex
+from smotext_private.audit.spans import span_index
+from smotext_private.audit.templates import NoteTemplates
+from smotext_private.audit.text import tokens
+from smotext_private.audit.verdict import CheckResult, Verdict
+from smotext_private.errors import InputError
+from smotext_private.policy import DATASET_CHECK_DIRECTIONS, Policy, load_policy
 
 DEFAULT_K = 5
 # Sources whose leave-one-out nearest distance joins the holdout's in the distance calibration.
@@ -58,7 +64,7 @@ class Auditor:
     @property
     def detector(self) -> PiiDetector:
         if self.pii_detector is None:
-            from .presidio import PresidioPiiDetector
+            from smotext_private.audit.presidio import PresidioPiiDetector
 
             self.pii_detector = PresidioPiiDetector()
         return self.pii_detector

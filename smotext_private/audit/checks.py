@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..policy import CheckRule
-from .pii import PiiFinding
-from .replay import ReplayHit
-from .text import ngrams
-from .verdict import CheckResult
+from smotext_private.audit.pii import PiiFinding
+from smotext_private.audit.replay import ReplayHit
+from smotext_private.audit.text import ngrams
+from smotext_private.audit.verdict import CheckResult
+from smotext_private.policy import CheckRule
 
 
 def _result(check: str, score: float, rule: CheckRule, failed: bool, why: str) -> CheckResult:

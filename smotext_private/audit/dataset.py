@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .neighbours import nearest
+from smotext_private.audit.neighbours import nearest
 
 IDENTICAL_DISTANCE = 1e-6
 NNDR_QUANTILE = 0.1

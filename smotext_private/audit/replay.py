@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .pii import CLINICAL_PATTERNS, PiiFinding
+from smotext_private.audit.pii import CLINICAL_PATTERNS, PiiFinding
 
 NUMERIC_TYPES = frozenset({
     "PHONE_NUMBER", "US_SSN", "US_ITIN", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE",

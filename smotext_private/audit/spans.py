@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from .text import ngrams
+from smotext_private.audit.text import ngrams
 
 _DIGITS = re.compile(r"\d+")
 

@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
-from .text import tokens
+from smotext_private.audit.text import tokens
+from smotext_private.errors import InputError
 
 MAX_VARIANTS = 10_000  # combinations of {a|b} alternatives one line may expand to
 MAX_BYTES = 10 * 1024 * 1024

@@ -26,11 +26,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .audit.templates import expand_alternatives
-from .errors import InputError
+from smotext_private.audit.templates import expand_alternatives
+from smotext_private.errors import InputError
 
 # The wording of the notes' five forms, for ``--templates`` (see smotext_private/audit/templates.py).
-DEMO_TEMPLATES = Path(__file__).parent / "assets" / "demo_templates.txt"
+DEMO_TEMPLATES = Path(__file__).parent.parent / "assets" / "demo_templates.txt"
 
 MIN_WORDS = 25
 MAX_WORDS = 70

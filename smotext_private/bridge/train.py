@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .bridge import XRAG_TEMPLATES, Bridge, BridgeConfig
-from .errors import InputError
-from .lora import DEFAULT_TARGETS
+from smotext_private.bridge.lora import DEFAULT_TARGETS
+from smotext_private.bridge.model import XRAG_TEMPLATES, Bridge, BridgeConfig
+from smotext_private.errors import InputError
 
 
 @dataclass
@@ -203,8 +203,8 @@ def train(args: TrainArgs, *, encoder=None, lm=None, progress: bool = True, stop
     ``stop_at`` / ``max_minutes`` end this invocation early (after a checkpoint) without
     changing the schedule, so the same command later continues the same run.
     """
-    from .encoders import MiniLMEncoder
-    from .lm import FrozenLM
+    from smotext_private.backends.minilm import MiniLMEncoder
+    from smotext_private.bridge.lm import FrozenLM
 
     texts = read_corpus(args.corpus)
     check_train_args(args, len(texts))

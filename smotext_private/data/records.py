@@ -21,7 +21,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import InputError
+from smotext_private.errors import InputError
 
 SUPPORTED_EXTENSIONS = (".csv", ".jsonl", ".parquet")
 _SHOW_ROWS = 5  # how many offending rows a message lists

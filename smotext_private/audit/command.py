@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from . import __version__
-from .errors import InputError
+from smotext_private import __version__
+from smotext_private.errors import InputError
 
 MIN_SOURCES = 2
 
@@ -15,12 +15,13 @@ MIN_SOURCES = 2
 def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, out: str, encoder: str = "minilm",
               seed: int = 0, force: bool = False, templates: str | None = None, pii_detector=None,
               encoder_obj=None) -> dict:
-    from .audit import Auditor
-    from .audit.templates import read_templates
-    from .data import load_table_texts
-    from .encoders import load_encoder
-    from .pipeline import audit_jsonl, check_out_dir, encoder_description, write_bundle
-    from .policy import load_policy
+    from smotext_private.audit import Auditor
+    from smotext_private.audit.templates import read_templates
+    from smotext_private.backends.loading import encoder_description
+    from smotext_private.backends.registry import load_encoder
+    from smotext_private.bundle.write import audit_jsonl, check_out_dir, write_bundle
+    from smotext_private.data.records import load_table_texts
+    from smotext_private.policy import load_policy
 
     out_dir = Path(out)
     check_out_dir(out_dir, force=force)

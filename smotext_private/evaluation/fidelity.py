@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decoders import rerank
+from smotext_private.generation.decode import rerank
 
 FIDELITY_KEYS = (
     "roundtrip_cosine_mean", "roundtrip_cosine_median", "top1_retrieval",
@@ -46,7 +46,7 @@ def measure_fidelity(
     n_candidates: int = 1, seed: int = 0, progress: bool = False, x: np.ndarray | None = None,
 ) -> dict:
     """Round-trip (lambda = 0) and same-class midpoint (lambda = 0.5) fidelity, keys ``FIDELITY_KEYS``."""
-    from .utility import fit_classifier
+    from smotext_private.evaluation.utility import fit_classifier
 
     x = encoder.encode(texts) if x is None else x
     rt_texts, rt_vecs = decode_best(x, encoder, decoder, n_candidates=n_candidates, seed=seed, progress=progress)

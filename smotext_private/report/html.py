@@ -18,7 +18,15 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from .report import INTERNAL_NOTICE, LIMITS, candidates_text, guard_text, lambda_range_text, parents_text, templates_text
+from smotext_private.report.markdown import (
+    INTERNAL_NOTICE,
+    LIMITS,
+    candidates_text,
+    guard_text,
+    lambda_range_text,
+    parents_text,
+    templates_text,
+)
 
 SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}

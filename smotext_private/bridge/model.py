@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import InputError, ModelMissingError
-from .lora import LoRA, target_shapes
+from smotext_private.bridge.lora import LoRA, target_shapes
+from smotext_private.errors import InputError, ModelMissingError
 
 SOFT = "<soft>"
 
@@ -163,4 +163,4 @@ class Bridge(nn.Module):
 
 def default_bridge_dir() -> Path:
     """The bridge shipped in the package for (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)."""
-    return Path(__file__).parent / "assets" / "bridge-minilm-smollm2"
+    return Path(__file__).parent.parent / "assets" / "bridge-minilm-smollm2"

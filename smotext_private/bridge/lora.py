@@ -17,7 +17,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .errors import InputError
+from smotext_private.errors import InputError
 
 # Llama-family names (SmolLM2): attention and MLP projections of every layer.
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

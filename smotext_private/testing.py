@@ -1,0 +1,76 @@
+"""Sentence encoders: a protocol, the embedded MiniLM default and a deterministic fake."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Sequence
+
+import numpy as np
+
+from smotext_private.errors import InputError
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class HashingEncoder:
+    """Deterministic fake encoder for unit tests: hashed bag of words and bigrams, unit norm.
+
+    Texts sharing words land close together, so neighbours, interpolation and the
+    audit behave like they do with a real encoder, with no model to load.
+    """
+
+    name = "hashing"
+    normalized = True
+
+    def __init__(self, dim: int = 64, max_tokens: int = 256) -> None:
+        self.dim = dim
+        self.max_tokens = max_tokens
+
+    def _bucket(self, token: str) -> tuple[int, float]:
+        h = hashlib.blake2b(token.encode(), digest_size=8).digest()
+        return int.from_bytes(h[:4], "little") % self.dim, (1.0 if h[4] & 1 else -1.0)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            words = _WORD.findall(text.lower())[: self.max_tokens]
+            for tok in words + [a + "_" + b for a, b in zip(words, words[1:])]:
+                j, s = self._bucket(tok)
+                out[i, j] += s
+            n = np.linalg.norm(out[i])
+            out[i] = out[i] / n if n > 0 else 0.0
+            if n == 0:
+                out[i, 0] = 1.0
+        return out
+
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        return int(sum(len(_WORD.findall(t.lower())) > self.max_tokens for t in texts))
+
+
+class FakeDecoder:
+    """Deterministic stand-in for unit tests: returns the phrasebook entries nearest the vector.
+
+    Candidate j is the j-th nearest phrase (under the given encoder), so reranking,
+    auditing and utility all have real signal to work with and no model is loaded.
+    """
+
+    name = "fake"
+
+    def __init__(self, encoder, phrasebook: Sequence[str]) -> None:
+        if not phrasebook:
+            raise InputError("FakeDecoder needs a non-empty phrasebook")
+        self.encoder = encoder
+        self.encoder_dim = encoder.dim
+        self.phrases = list(phrasebook)
+        self.vecs = encoder.encode(self.phrases)
+
+    def describe(self) -> dict:
+        return {"decoder": self.name, "phrases": len(self.phrases)}
+
+    def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
+        if n_candidates < 1:
+            raise InputError(f"--candidates must be a positive integer, got {n_candidates}")
+        sims = vecs @ self.vecs.T
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :n_candidates]
+        return [[self.phrases[j] for j in row] for row in order]
