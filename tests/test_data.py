@@ -129,10 +129,22 @@ def test_happy_paths_read_the_same_records(tmp_path, fmt):
 
 def test_ids_default_to_row_numbers_and_numeric_labels_become_strings(tmp_path):
     path = tmp_path / "n.jsonl"
-    path.write_text('{"body": "one", "y": 0}\n{"body": "two", "y": 1}\n{"body": "three", "y": 1.0}\n', encoding="utf-8")
+    path.write_text('{"body": "one", "y": 0}\n{"body": "two", "y": 1}\n{"body": "three", "y": 1}\n', encoding="utf-8")
     rec = load_records(path, "body", "y")
     assert rec.ids == ("0", "1", "2")
     assert rec.labels == ("0", "1", "1")
+    path.write_text('{"body": "one", "y": 0.0}\n{"body": "two", "y": 1.0}\n{"body": "three", "y": 2.5}\n', encoding="utf-8")
+    assert load_records(path, "body", "y").labels == ("0", "1", "2.5")  # a float's integer value loses its ".0"
+
+
+@pytest.mark.parametrize("values", [('1', '1.0', '"1"'), ('1', '1.0'), ('"1"', '1'), ('true', '"true"')])
+def test_labels_of_mixed_json_types_are_refused(tmp_path, values):
+    """Issue 19 (5): 1, 1.0 and "1" were merged into one class without a word."""
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(f'{{"text": "note {i}", "label": {v}}}\n' for i, v in enumerate(values)), encoding="utf-8")
+    with pytest.raises(InputError, match=r"labels in column 'label' mix JSON types \(.* at row 1, .* at row 2") as err:
+        load_records(path, "text", "label")
+    assert "\n" not in str(err.value) and str(err.value).startswith(f"file {path}")
 
 
 def test_csv_with_bom_and_na_labels(tmp_path):
