@@ -28,13 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smotext_private.audit.text import tokens
+from smotext_private.data import limits
 from smotext_private.errors import InputError
 
 MAX_VARIANTS = 10_000  # combinations of {a|b} alternatives one line may expand to
-MAX_BYTES = 10 * 1024 * 1024
+# Caps on the file (smotext_private/data/limits.py; each raised by an environment variable): its size,
+# a line's length, and the characters of form wording the whole file expands to (variants x length).
 
 _ALTERNATIVES = re.compile(r"\{([^{}]*\|[^{}]*)\}")
 _SLOT = re.compile(r"\{[^{}|]*\}")
+
+
+def count_variants(text: str, limit: int | None = None) -> int:
+    """How many texts ``{a|b}`` choices spell out; with ``limit``, more raise ``ValueError`` at once."""
+    n = 1
+    for g in _ALTERNATIVES.findall(text):
+        n *= len(g.split("|"))
+        if limit is not None and n > limit:
+            raise ValueError(f"expands to more than {limit} variants")
+    return n
 
 
 def expand_alternatives(text: str, limit: int | None = None) -> set[str]:
@@ -43,12 +55,7 @@ def expand_alternatives(text: str, limit: int | None = None) -> set[str]:
     With ``limit``, more than ``limit`` combinations raise ``ValueError`` before they are built.
     """
     groups = _ALTERNATIVES.findall(text)
-    if limit is not None:
-        n = 1
-        for g in groups:
-            n *= len(g.split("|"))
-            if n > limit:
-                raise ValueError(f"expands to more than {limit} variants")
+    count_variants(text, limit)
     out = {text}
     for _ in groups:
         nxt = set()
@@ -78,33 +85,57 @@ class NoteTemplates:
 
 
 def read_templates(path: str | Path) -> NoteTemplates:
-    """Read and check a templates file; any fault is an ``InputError`` naming the file (and line)."""
+    """Read and check a templates file; any fault is an ``InputError`` naming the file (and line).
+
+    Bounded before anything is expanded: the file's size, each line's length and the characters of
+    form wording the lines expand to (``data/limits.py``), so no file can exhaust memory.
+    """
     p = Path(path)
+    where = f"--templates {p}"
     if not p.is_file():
-        raise InputError(f"--templates {p}: no such file" if not p.exists() else f"--templates {p} is not a file")
+        raise InputError(f"{where}: no such file" if not p.exists() else f"{where} is not a file")
     try:
-        if p.stat().st_size > MAX_BYTES:
-            raise InputError(f"--templates {p}: larger than {MAX_BYTES // (1024 * 1024)} MiB; a templates file holds forms, not records")
-        data = p.read_bytes()
+        size, cap = p.stat().st_size, limits.TEMPLATES_BYTES.value()
+        if size > cap:
+            raise InputError(f"{where}: {size:,} bytes, over the cap of {cap:,} bytes for a templates file (a templates "
+                             f"file holds forms, not records); {limits.TEMPLATES_BYTES.hint()}")
+        with open(p, "rb") as fh:
+            data = fh.read(cap + 1)
     except OSError as e:
-        raise InputError(f"--templates {p}: cannot read it: {e.strerror or e}") from None
+        raise InputError(f"{where}: cannot read it: {e.strerror or e}") from None
+    if len(data) > cap:  # grew since it was measured
+        raise InputError(f"{where}: over the cap of {cap:,} bytes for a templates file; {limits.TEMPLATES_BYTES.hint()}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"--templates {p}: not UTF-8 text (byte {e.start})") from None
+        raise InputError(f"{where}: not UTF-8 text (byte {e.start})") from None
+    pieces, lines = _read_lines(text, where)
+    if not lines:
+        raise InputError(f"{where}: no templates in it (only blank lines and # comments)")
+    return NoteTemplates(str(p), hashlib.sha256(data).hexdigest(), lines, tuple(sorted(pieces)))
+
+
+def _read_lines(text: str, where: str) -> tuple[set[str], int]:
+    """The pieces of every template line, and how many lines there were."""
+    max_line, budget = limits.TEMPLATE_LINE.value(), limits.TEMPLATE_EXPANSION.value()
     pieces: set[str] = set()
-    lines = 0
+    lines = expanded = 0
     for no, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if len(line) > max_line:
+            raise InputError(f"{where}:{no}: {len(line):,} characters, over the cap of {max_line:,} for one template line; "
+                             f"split the line into several, or {limits.TEMPLATE_LINE.hint()}")
         if line.count("{") != line.count("}") or re.search(r"\{[^}]*\{|\}[^{]*\}", line):
-            raise InputError(f"--templates {p}:{no}: unbalanced or nested braces; write {{a|b}} for alternatives and {{slot}} for content")
+            raise InputError(f"{where}:{no}: unbalanced or nested braces; write {{a|b}} for alternatives and {{slot}} for content")
         try:
+            expanded += count_variants(line, MAX_VARIANTS) * len(line)
+            if expanded > budget:
+                raise InputError(f"{where}:{no}: the templates up to this line expand to more than {budget:,} characters of "
+                                 f"form wording; use fewer {{a|b}} alternatives, or {limits.TEMPLATE_EXPANSION.hint()}")
             pieces.update(template_pieces(line))
         except ValueError as e:
-            raise InputError(f"--templates {p}:{no}: {e}; split the line into several") from None
+            raise InputError(f"{where}:{no}: {e}; split the line into several") from None
         lines += 1
-    if not lines:
-        raise InputError(f"--templates {p}: no templates in it (only blank lines and # comments)")
-    return NoteTemplates(str(p), hashlib.sha256(data).hexdigest(), lines, tuple(sorted(pieces)))
+    return pieces, lines
