@@ -29,8 +29,7 @@ _MAX_EDGE = 8  # blank bytes at either end handled on the fast path
 _U64 = np.uint64
 
 # Python's whitespace beyond ASCII (str.split): a row holding one is normalised in Python.
-_UNICODE_SPACES = "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-_UNICODE_SPACE_RE = "[" + _UNICODE_SPACES + "]"
+_UNICODE_POINTS = np.array([0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
 _COARSE = str.maketrans({c: " " for c in range(33)})
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
                  0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9], dtype=_U64)
@@ -135,7 +134,7 @@ def _scan_chunk(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     trail = _edge(a, ends - 1, count, -1)
     s, e = starts + lead, ends - trail
     gaps = (~solid).pairs()  # bit i: bytes i and i+1 are both blank
-    exotic = _unicode_space_rows(arr) | (lead == _MAX_EDGE) | (trail == _MAX_EDGE) | (gaps.count(s, np.maximum(e - 1, s)) > 0)
+    exotic = _unicode_space_rows(a, ends) | (lead == _MAX_EDGE) | (trail == _MAX_EDGE) | (gaps.count(s, np.maximum(e - 1, s)) > 0)
     key = _window_key(a, s, e)
     blank = nulls.copy()
     slow = np.flatnonzero(~nulls & (exotic | (count == 0)))
@@ -166,20 +165,31 @@ def _window_key(a: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
     key = length.astype(_U64) * _MIX[0]
     if not len(s):
         return key
-    if not len(a) or (s + _WINDOW > len(a)).any():
+    if len(a) < _WINDOW or (s + _WINDOW > len(a)).any():
         a = np.concatenate([a, np.zeros(_WINDOW, np.uint8)])
-    view = np.lib.stride_tricks.as_strided(a, shape=(len(a) - _WINDOW + 1, _WINDOW), strides=(1, 1), writeable=False)
-    short = np.flatnonzero(length < _WINDOW)
-    past = np.arange(_WINDOW)[None, :] >= length[short, None]
+    # every byte offset read as a little-endian uint64 (unaligned): one gather per window and row
+    words = np.ndarray(shape=(len(a) - _WINDOW + 1,), dtype="<u8", buffer=a, strides=(1,))
     last = np.maximum(length - _WINDOW, 0)  # no window reaches past the row's end
-    bases = (np.zeros_like(length), np.minimum(length // 3, last), np.minimum(2 * length // 3, last), last)
-    for w, base in enumerate(bases, 1):
-        got = np.maximum(view[np.minimum(s + base, len(a) - _WINDOW)], 32)
-        if len(short):  # a row shorter than a window: only window 0 and 3 start at 0; zero what lies past the end
-            got[short] = np.where(past, 0, got[short]) if w in (1, 4) else 0
-        key = (key ^ got.view(_U64)[:, 0]) * _MIX[w]
+    short = np.flatnonzero(length < _WINDOW)
+    keep_low = np.where(length[short] >= _WINDOW, _U64(0), (_U64(1) << (_U64(8) * length[short].astype(_U64))) - _U64(1))
+    for w, base in enumerate((np.zeros_like(length), np.minimum(length // 3, last), np.minimum(2 * length // 3, last), last), 1):
+        got = _blank_as_space(words[np.minimum(s + base, len(words) - 1)])
+        if len(short):  # shorter than a window: every window starts at 0; what lies past the end reads 0
+            got[short] &= keep_low
+        key = (key ^ got) * _MIX[w]
         key ^= key >> _U64(29)
     return key
+
+
+_HIGH = _U64(0x8080808080808080)
+_SPACES8 = _U64(0x2020202020202020)
+
+
+def _blank_as_space(x: np.ndarray) -> np.ndarray:
+    """Each byte below 0x20 of each uint64 replaced by 0x20 (SWAR: no byte loop)."""
+    below = ~(((x | _HIGH) - _SPACES8) | x) & _HIGH  # high bit of each byte < 0x20
+    fill = (below >> _U64(7)) * _U64(0xFF)
+    return (x & ~fill) | (_SPACES8 & fill)
 
 
 def _edge(a: np.ndarray, first: np.ndarray, count: np.ndarray, step: int) -> np.ndarray:
@@ -199,16 +209,21 @@ def _edge(a: np.ndarray, first: np.ndarray, count: np.ndarray, step: int) -> np.
     return run
 
 
-def _unicode_space_rows(arr: pa.Array) -> np.ndarray:
-    """Rows holding a whitespace character beyond ASCII (only non-ASCII rows are searched)."""
-    import pyarrow.compute as pc
-
-    rows = np.zeros(len(arr), dtype=bool)
-    ascii_ = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
-    other = np.flatnonzero(~np.asarray(ascii_, dtype=object).astype(bool)) if arr.null_count else np.flatnonzero(~ascii_)
-    if len(other):
-        hit = pc.match_substring_regex(arr.take(pa.array(other)), _UNICODE_SPACE_RE).to_numpy(zero_copy_only=False)
-        rows[other[np.asarray(hit, dtype=bool)]] = True
+def _unicode_space_rows(a: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Rows holding a whitespace character beyond ASCII: the lead bytes of multi-byte characters
+    (0xC2 and above) are found on a bitmap, and the code point each one starts is checked."""
+    rows = np.zeros(len(ends), dtype=bool)
+    if not len(a):
+        return rows
+    pos = _Bits(a >= 0xC2).positions()
+    if not len(pos):
+        return rows
+    lead = a[pos].astype(np.int64)
+    b1 = a[np.minimum(pos + 1, len(a) - 1)].astype(np.int64) & 0x3F
+    b2 = a[np.minimum(pos + 2, len(a) - 1)].astype(np.int64) & 0x3F
+    point = np.where(lead < 0xE0, ((lead & 0x1F) << 6) | b1, ((lead & 0x0F) << 12) | (b1 << 6) | b2)
+    hits = pos[np.isin(point, _UNICODE_POINTS)]
+    rows[np.searchsorted(ends, hits, side="right")] = True
     return rows
 
 

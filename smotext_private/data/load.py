@@ -65,14 +65,14 @@ def _records(table: Table, path, text_column: str, label_column: str, max_labels
         )
     ids = _ids(table)
     keep = dedupe.first_of_each(texts, key, np.arange(len(texts)))
-    index = pa.array(keep)
     return Records(
-        texts=texts.take(index),
-        labels=labels.take(index),
-        ids=ids.take(index) if ids is not None else pc.cast(index, pa.large_string()),
+        texts=texts,
+        labels=labels,
+        ids=ids if ids is not None else pc.cast(pa.array(np.arange(len(texts))), pa.large_string()),
         source=str(path),
         fingerprint=table.fingerprint,
         n_duplicates_dropped=len(texts) - len(keep),
+        rows=keep,  # the kept rows: no text is copied until the texts are asked for
     )
 
 

@@ -77,9 +77,11 @@ def _datasets():
     return datasets
 
 
-def as_dataset(table: pa.Table):
+def as_dataset(table: pa.Table, fingerprint: str):
+    """An in-memory ``datasets.Dataset`` over ``table`` (no copy). The file's sha256 is its fingerprint:
+    without one, ``datasets`` would pickle the whole table to make one."""
     ds = _datasets()
-    return ds.Dataset(ds.table.InMemoryTable(table))
+    return ds.Dataset(ds.table.InMemoryTable(table), fingerprint=fingerprint)
 
 
 # -- the path ------------------------------------------------------------------------------
@@ -193,7 +195,8 @@ def _read_parquet(p: Path, where: str, scan_column: str | None = None) -> Table:
                 msg = " ".join(str(e).split())[:200]
                 raise InputError(f"{where}: is not a readable parquet file ({msg})") from None
             raise
-        return Table(where, digest.result(), as_dataset(table), scans=scans)
+        fingerprint = digest.result()
+        return Table(where, fingerprint, as_dataset(table, fingerprint), scans=scans)
 
 
 def _read_dataset_folder(p: Path, where: str) -> Table:

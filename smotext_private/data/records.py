@@ -40,27 +40,36 @@ class Records:
     in the file. ``fingerprint`` is the sha256 of the file's bytes (of a save_to_disk folder: of its
     files' names and bytes). A split keeps its parent's ``source``, ``fingerprint`` and
     ``n_duplicates_dropped``. ``texts``, ``labels`` and ``ids`` may be given as sequences or as Arrow
-    arrays; they read as tuples of strings, made from Arrow on first use. Records are immutable.
+    arrays (with ``rows``, the rows of those arrays that are the records, in order, so that dropping
+    duplicates copies no text); they read as tuples of strings, made from Arrow on first use.
+    Records are immutable.
     """
 
-    __slots__ = ("_data", "_tuples", "source", "fingerprint", "n_duplicates_dropped")
+    __slots__ = ("_data", "_rows", "_tuples", "source", "fingerprint", "n_duplicates_dropped")
 
-    def __init__(self, texts, labels, ids, source: str, fingerprint: str, n_duplicates_dropped: int = 0):
+    def __init__(self, texts, labels, ids, source: str, fingerprint: str, n_duplicates_dropped: int = 0, *,
+                 rows: np.ndarray | None = None):
         data = {"texts": texts, "labels": labels, "ids": ids}
-        tuples = {k: v for k, v in data.items() if not isinstance(v, (pa.Array, pa.ChunkedArray))}
+        arrow = {k: v for k, v in data.items() if isinstance(v, (pa.Array, pa.ChunkedArray))}
         set_ = object.__setattr__
-        set_(self, "_tuples", {k: tuple(v) for k, v in tuples.items()})
-        set_(self, "_data", {k: v for k, v in data.items() if k not in tuples})
+        set_(self, "_tuples", {k: tuple(v) for k, v in data.items() if k not in arrow})
+        set_(self, "_data", {k: (pa.chunked_array([v]) if isinstance(v, pa.Array) else v) for k, v in arrow.items()})
+        set_(self, "_rows", None if rows is None or not arrow else np.asarray(rows, dtype=np.int64))
         set_(self, "source", source)
         set_(self, "fingerprint", fingerprint)
         set_(self, "n_duplicates_dropped", n_duplicates_dropped)
-        n = {k: len(v) for k, v in {**self._data, **self._tuples}.items()}
+        n = {k: len(v) for k, v in self._tuples.items()}
+        n.update({k: len(v) if self._rows is None else len(self._rows) for k, v in self._data.items()})
         if not (n["texts"] == n["labels"] == n["ids"]):
             raise ValueError(f"Records: {n['texts']} texts, {n['labels']} labels, {n['ids']} ids")
 
     def _get(self, name: str) -> tuple:
         if name not in self._tuples:
-            self._tuples[name] = tuple(self._data.pop(name).to_pylist())
+            from smotext_private.data.dedupe import take_texts
+
+            column = self._data.pop(name)
+            values = column.to_pylist() if self._rows is None else take_texts(column, self._rows)
+            self._tuples[name] = tuple(values)
         return self._tuples[name]
 
     texts = property(lambda self: self._get("texts"), doc="The texts, as written in the file.")
@@ -71,8 +80,9 @@ class Records:
         raise AttributeError("Records are immutable")
 
     def __len__(self) -> int:
-        data = self._data.get("texts")
-        return len(data) if data is not None else len(self._tuples["texts"])
+        if "texts" in self._tuples:
+            return len(self._tuples["texts"])
+        return len(self._data["texts"]) if self._rows is None else len(self._rows)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Records):
@@ -101,15 +111,14 @@ class Records:
 
     def subset(self, indices: Iterable[int]) -> "Records":
         """The records at ``indices``, in that order."""
-        idx = np.fromiter(indices, dtype=np.int64) if not isinstance(indices, np.ndarray) else indices.astype(np.int64)
-        parts = {}
-        for name in _FIELDS:
-            if name in self._data:
-                parts[name] = self._data[name].take(pa.array(idx))
-            else:
-                values = self._tuples[name]
-                parts[name] = tuple(values[i] for i in idx.tolist())
-        return Records(**parts, source=self.source, fingerprint=self.fingerprint, n_duplicates_dropped=self.n_duplicates_dropped)
+        idx = np.asarray(indices if isinstance(indices, np.ndarray) else list(indices), dtype=np.int64)
+        parts = {name: tuple(values[i] for i in idx.tolist()) for name, values in self._tuples.items()}
+        rows = None
+        if self._data:
+            rows = idx if self._rows is None else self._rows[idx]
+            parts.update(self._data)
+        return Records(**parts, source=self.source, fingerprint=self.fingerprint,
+                       n_duplicates_dropped=self.n_duplicates_dropped, rows=rows)
 
 
 def class_counts(labels: Iterable[str]) -> dict[str, int]:

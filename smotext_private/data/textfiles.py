@@ -46,7 +46,8 @@ def read_csv(data: bytes, where: str) -> Table:
     if len(df.columns) == 1:
         _check_separator(data.decode("utf-8-sig"), where)
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    return Table(where, hashlib.sha256(data).hexdigest(), as_dataset(table))
+    digest = hashlib.sha256(data).hexdigest()
+    return Table(where, digest, as_dataset(table, digest))
 
 
 def _csv_header(text: str) -> list[str]:
@@ -162,7 +163,8 @@ def read_jsonl(data: bytes, where: str) -> Table:
         chunks.append(_batch(cols))
     names = list(cols)
     table = pa.Table.from_batches([_widen(b, names) for b in chunks]) if chunks else pa.table({})
-    return Table(where, hashlib.sha256(data).hexdigest(), as_dataset(table), json_kinds=kinds, bad_cells=bad)
+    digest = hashlib.sha256(data).hexdigest()
+    return Table(where, digest, as_dataset(table, digest), json_kinds=kinds, bad_cells=bad)
 
 
 def _json_line(raw: bytes, where: str, row: int, line_no: int) -> dict:
