@@ -80,24 +80,26 @@ def scan(texts: pa.ChunkedArray, threads: int = 2) -> tuple[np.ndarray, np.ndarr
 def first_of_each(texts: pa.ChunkedArray, key: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The subset of ``rows`` (sorted 0-based row numbers) that are the first of their normal form.
 
-    Only rows whose key is shared are read into Python; of those, a text equal to an earlier one is
-    dropped without folding, and each new text is folded once (``normalise_text``)."""
-    _, inverse, counts = np.unique(key[rows], return_inverse=True, return_counts=True)
-    maybe = rows[counts[inverse] > 1]
+    Only rows whose key is shared are read into Python, and only keys shared by texts that differ as
+    written are folded (``normalise_text``); equal normal forms always share a key."""
+    import pandas as pd  # its hash table finds shared keys in one pass (no sort)
+
+    maybe = rows[pd.Series(key[rows]).duplicated(keep=False).to_numpy()]
     if not len(maybe):
         return rows
-    seen_raw: set[str] = set()
-    seen: set[str] = set()
+    texts_ = take_texts(texts, maybe)
+    first: dict[int, str] = {}
+    mixed: set[int] = set()  # keys shared by texts that differ as written: only these are folded
+    for k, text in zip(key[maybe].tolist(), texts_):
+        if first.setdefault(k, text) != text:
+            mixed.add(k)
+    seen: set = set()
     drop = []
-    for row, text in zip(maybe.tolist(), take_texts(texts, maybe)):
-        if text in seen_raw:
+    for row, k, text in zip(maybe.tolist(), key[maybe].tolist(), texts_):
+        form = (k, normalise_text(text) if k in mixed else text)
+        if form in seen:
             drop.append(row)
-            continue
-        seen_raw.add(text)
-        norm = normalise_text(text)
-        if norm in seen:
-            drop.append(row)
-        seen.add(norm)
+        seen.add(form)
     return np.setdiff1d(rows, np.array(drop, dtype=rows.dtype), assume_unique=True) if drop else rows
 
 
