@@ -188,22 +188,22 @@ def _model_opts(args) -> dict:
         from smotext_private.backends.paper import PROFILES
 
         encoder, decoder = PROFILES[args.profile]["encoder"], PROFILES[args.profile]["decoder"]
-    return dict(encoder=encoder, decoder=decoder, bridge=args.bridge, encoder_path=args.encoder_path,
+    return dict(encoder_name=encoder, decoder_name=decoder, bridge=args.bridge, encoder_path=args.encoder_path,
                 decoder_path=args.decoder_path, allow_download=args.allow_download, device=args.device, dtype=args.dtype)
 
 
 def _cmd_release(args) -> int:
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
 
-    opts = ReleaseOptions(
-        input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out,
-        policy=args.policy, per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
-        lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw, parent_guard=args.parent_guard,
-        fidelity_sample=args.fidelity_sample, force=args.force, resume=args.resume, keep_work=args.keep_work,
-        internal_report=args.internal_report, templates=args.templates, progress=not args.no_progress, **_model_opts(args),
+    res = release(
+        args.input, args.out, text_column=args.text_column, label_column=args.label_column, policy=args.policy,
+        force=args.force, resume=args.resume, progress=not args.no_progress, log=_log,
         command=["smotext-private"] + sys.argv[1:],
+        per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
+        lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw, parent_guard=args.parent_guard,
+        fidelity_sample=args.fidelity_sample, keep_work=args.keep_work, internal_report=args.internal_report,
+        templates=args.templates, **_model_opts(args),
     )
-    res = release(opts, log=_log)
     out = Path(res.out)
     print(json.dumps({
         "status": "released", "bundle": str(out), "report": str(out / "report.md"), "report_html": str(out / "report.html"),
@@ -215,31 +215,17 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from smotext_private.backends.loading import build_models
-    from smotext_private.bundle.manifest import write_atomic
-    from smotext_private.bundle.write import check_out_file
-    from smotext_private.data.records import load_records, split_holdout
-    from smotext_private.generation.decode import plan_release, rerank
-    from smotext_private.release import ReleaseOptions, check_generation_options
+    from smotext_private.pipeline import generate_unaudited
 
-    out = Path(args.out)
-    check_out_file(out, force=args.force)  # before any model loads
-    opts = ReleaseOptions(args.input, args.text_column, args.label_column, str(out), n_candidates=args.n_candidates,
-                          per_class=args.per_class, k=args.k, lambda_range=tuple(args.lambda_range),
-                          parent_draw=args.parent_draw, progress=not args.no_progress, **_model_opts(args))
-    check_generation_options(opts)
-    records = load_records(args.input, args.text_column, args.label_column)
-    train, _ = split_holdout(records, fraction=0.2, seed=args.seed)
-    encoder, decoder = build_models(opts)
-    x = encoder.encode(list(train.texts), progress=not args.no_progress)
-    items, z = plan_release(train.labels, x, per_class=opts.per_class, k=opts.k, seed=args.seed,
-                            lambda_range=opts.lambda_range, parent_draw=opts.parent_draw)
-    cands = decoder.generate(z, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
-    chosen = rerank(cands, z, encoder)
-    rows = [json.dumps({"id": f"cand-{it.index:06d}", "text": text, "label": it.label, "lam": it.lam, "target_cosine": cos})
-            for it, (text, cos, _) in zip(items, chosen)]
-    write_atomic(out, "".join(r + "\n" for r in rows).encode("utf-8"))
-    _log(f"wrote {len(items)} UNAUDITED candidates to {out}: audit them before any use outside the data steward's environment")
+    chosen = generate_unaudited(
+        args.input, args.out, text_column=args.text_column, label_column=args.label_column, force=args.force,
+        progress=not args.no_progress, log=_log, per_class=args.per_class, k=args.k, seed=args.seed,
+        n_candidates=args.n_candidates, lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw,
+        **_model_opts(args),
+    )
+    n = sum(c.text is not None for c in chosen)
+    _log(f"wrote {n} UNAUDITED candidates to {args.out} ({len(chosen) - n} planned records had none that passed the "
+         "audit's checks): audit them before any use outside the data steward's environment")
     return 0
 
 
@@ -253,34 +239,11 @@ def _cmd_audit(args) -> int:
 
 
 def _cmd_fidelity(args) -> int:
-    from smotext_private.backends.loading import build_models
-    from smotext_private.bundle.manifest import write_atomic
-    from smotext_private.bundle.write import check_out_file
-    from smotext_private.data.records import load_records
-    from smotext_private.evaluation.fidelity import measure_fidelity
-    from smotext_private.release import ReleaseOptions
+    from smotext_private.pipeline import decoder_fidelity
 
-    check_out_file(Path(args.out), force=args.force)  # before any model loads
-    label = args.label_column
-    records = load_records(args.input, args.text_column, label) if label else None
-    if records is None:
-        from smotext_private.data.records import load_texts
-
-        texts, labels = load_texts(args.input, args.text_column), None
-    else:
-        texts, labels = list(records.texts), list(records.labels)
-    if args.limit:
-        import numpy as np
-
-        if len(texts) > args.limit:
-            pick = np.sort(np.random.default_rng(args.seed).choice(len(texts), size=args.limit, replace=False))
-            texts = [texts[i] for i in pick]
-            labels = [labels[i] for i in pick] if labels else None
-    opts = ReleaseOptions(args.input, args.text_column, label or "", args.out, progress=not args.no_progress, **_model_opts(args))
-    encoder, decoder = build_models(opts)
-    result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=args.n_candidates, seed=args.seed, progress=not args.no_progress)
-    result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
-    write_atomic(Path(args.out), (json.dumps(result, indent=2) + "\n").encode("utf-8"))
+    result = decoder_fidelity(args.input, args.out, text_column=args.text_column, label_column=args.label_column,
+                              limit=args.limit, force=args.force, progress=not args.no_progress, seed=args.seed,
+                              n_candidates=args.n_candidates, **_model_opts(args))
     print(json.dumps({k: v for k, v in result.items() if k not in ("examples", "models")}, indent=2))
     return 0
 
@@ -352,6 +315,19 @@ COMMANDS = {
 }
 
 
+# library parameters -> the flags that set them, for error messages (the library names parameters)
+FLAGS = {"per_class": "--per-class", "k": "--k", "n_candidates": "--candidates", "fidelity_sample": "--fidelity-sample",
+         "limit": "--limit"}
+
+
+def _flag_message(exc: SmotextError) -> str:
+    """The error's message, with the parameter it names first shown as its flag."""
+    msg, param = str(exc), getattr(exc, "param", None)
+    if param in FLAGS and msg.startswith(param):
+        return FLAGS[param] + msg[len(param):]
+    return msg
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from smotext_private.backends.offline import enforce_offline
@@ -360,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.cmd](args)
     except SmotextError as exc:
-        print(f"smotext-private: error: {exc}", file=sys.stderr)
+        print(f"smotext-private: error: {_flag_message(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("smotext-private: interrupted", file=sys.stderr)

@@ -87,7 +87,7 @@ def no_models(monkeypatch):
     sets them): an error case that raises ``ModelsReached`` made its check after a model load."""
     import os
 
-    from smotext_private import release as pipeline
+    from smotext_private import pipeline
     from smotext_private.backends import minilm, registry
     from smotext_private.backends.offline import _OFFLINE_VARS
     from smotext_private.bridge import lm

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import ModelsReached, phrasebook, toy_rows
 
-from smotext_private import release as pipeline
+from smotext_private import pipeline
 from smotext_private.bundle.write import write_bundle
 from smotext_private.backends.offline import enforce_offline
 from smotext_private.cli import main
@@ -316,9 +316,8 @@ def _fake_release(inp, out, *, encoder=None, **kw):
     from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = encoder or HashingEncoder(dim=128)
-    opts = pipeline.ReleaseOptions(input=str(inp), text_column="text", label_column="label", out=str(out),
-                                   progress=False, fidelity_sample=0, **kw)
-    return pipeline.release(opts, encoder=enc, decoder=FakeDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
+    return pipeline.release(inp, out, text_column="text", label_column="label", progress=False, fidelity_sample=0,
+                            encoder=enc, decoder=FakeDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector(), **kw)
 
 
 @pytest.fixture
@@ -357,8 +356,8 @@ def test_long_texts_are_truncated_for_encoding_and_counted(tmp_path, real_build_
         rows[i]["text"] = rows[i]["text"] + " " + " ".join(f"word{j}" for j in range(200))
     inp = _write_csv(tmp_path / "notes.csv", rows)
     res = _fake_release(inp, tmp_path / "bundle", encoder=HashingEncoder(dim=128, max_tokens=40), policy="research", per_class=3)
-    assert res.report["input"]["truncated_for_encoding"] == 3
-    assert any("3 record(s)" in w and "40-token window" in w for w in res.report["warnings"])
+    assert res.report.input.truncated_for_encoding == 3
+    assert any("3 record(s)" in w and "40-token window" in w for w in res.report.warnings)
 
 
 def test_duplicates_are_dropped_before_the_split(tmp_path, real_build_models):
@@ -370,12 +369,11 @@ def test_duplicates_are_dropped_before_the_split(tmp_path, real_build_models):
     dups += [dict(r, id=f"ws-{i}", text="  " + r["text"].replace(" ", "   ") + " ", label="dermatology")
              for i, r in enumerate(rows[4:8])]  # same text after whitespace folding, even with another label
     inp = _write_csv(tmp_path / "notes.csv", rows + dups)
-    opts = pipeline.ReleaseOptions(input=str(inp), text_column="text", label_column="label", out=str(tmp_path / "b"), progress=False)
-    records, train, holdout, _ = pipeline.prepare(opts, load_policy("research"), lambda m: None)
-    assert records.n_duplicates_dropped == 8 and len(records) == len(rows)
-    assert not {normalise_text(t) for t in train.texts} & {normalise_text(t) for t in holdout.texts}
+    prepared = pipeline.prepare(str(inp), "text", "label", load_policy("research"), seed=0)
+    assert prepared.records.n_duplicates_dropped == 8 and len(prepared.records) == len(rows)
+    assert not {normalise_text(t) for t in prepared.train.texts} & {normalise_text(t) for t in prepared.holdout.texts}
     res = _fake_release(inp, tmp_path / "bundle", policy="research", per_class=3)
-    assert res.report["input"]["n_duplicates_dropped"] == 8
+    assert res.report.input.n_duplicates_dropped == 8
 
 
 # -- security: offline, tampered bundles, no pickle ---------------------------------------------

@@ -8,16 +8,15 @@ import pytest
 
 from smotext_private.bundle.manifest import verify_bundle
 from smotext_private.errors import InputError, ReleaseBlocked
-from smotext_private.release import ReleaseOptions, release
+from smotext_private.pipeline import release
 
 
 def _release(toy_csv, out, fake_models, **kw):
     from smotext_private.audit import RegexPiiDetector
 
     enc, dec = fake_models
-    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(out),
-                          progress=False, fidelity_sample=12, **kw)
-    return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    return release(toy_csv, out, text_column="text", label_column="label", progress=False, fidelity_sample=12,
+                   encoder=enc, decoder=dec, pii_detector=RegexPiiDetector(), **kw)
 
 
 def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, rows):

@@ -33,9 +33,8 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import phrasebook
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     cfg = json.loads(sys.argv[1])
 
@@ -51,11 +50,10 @@ SCRIPT = textwrap.dedent("""
             return super().generate(vecs, **kw)
 
     enc = HashingEncoder(dim=128)
-    opts = ReleaseOptions(input=cfg["input"], text_column="text", label_column="label", out=cfg["out"],
-                          policy="research", per_class={per_class}, seed=cfg["seed"], chunk_size={chunk},
-                          fidelity_sample=0, progress=False, resume=cfg.get("resume", False),
-                          keep_work=cfg.get("keep_work", False))
-    release(opts, encoder=enc, decoder=LoggingDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
+    release(cfg["input"], cfg["out"], text_column="text", label_column="label", policy="research",
+            per_class={per_class}, seed=cfg["seed"], chunk_size={chunk}, fidelity_sample=0, progress=False,
+            resume=cfg.get("resume", False), keep_work=cfg.get("keep_work", False), encoder=enc,
+            decoder=LoggingDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
 """).format(tests=str(TESTS), per_class=PER_CLASS, chunk=CHUNK)
 
 
@@ -153,7 +151,7 @@ def test_killed_release_leaves_no_bundle_and_resumes_to_identical_bytes(tmp_path
 
 def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models, monkeypatch):
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
     from smotext_private.testing import FakeDecoder
 
     out = tmp_path / "bundle"
@@ -163,11 +161,11 @@ def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes,
     dec = FakeDecoder(enc, phrasebook())
 
     def again(**kw):
-        opts = ReleaseOptions(input=str(notes), text_column="text", label_column="label", out=str(out), policy="research",
-                              per_class=PER_CLASS, chunk_size=CHUNK, fidelity_sample=0, progress=False, **kw)
-        return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+        return release(notes, out, text_column="text", label_column="label", policy="research", per_class=PER_CLASS,
+                       chunk_size=CHUNK, fidelity_sample=0, progress=False, encoder=enc, decoder=dec,
+                       pii_detector=RegexPiiDetector(), **kw)
 
-    from smotext_private import release as pipeline
+    from smotext_private import pipeline
 
     with monkeypatch.context() as m:  # found as soon as the input is read, before any model loads
         m.setattr(pipeline, "build_models", lambda *a, **k: pytest.fail("models loaded before the mismatch was found"))

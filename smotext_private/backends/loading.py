@@ -37,17 +37,18 @@ def loading_bars(show: bool):
             hf_logging.enable_progress_bar()
 
 
-def build_models(opts, encoder=None, decoder=None):
+def build_models(config, encoder=None, decoder=None, *, progress: bool = True):
+    """The encoder and decoder that ``config`` (a ``ReleaseConfig``) names, unless given; their sizes must match."""
     from smotext_private.backends.registry import load_decoder, load_encoder
 
-    paper_kw = {"allow_download": opts.allow_download, "device": opts.device, "dtype": opts.dtype}
-    with loading_bars(opts.progress):
+    paper_kw = {"allow_download": config.allow_download, "device": config.device, "dtype": config.dtype}
+    with loading_bars(progress):
         if encoder is None:
-            enc_kw = {**paper_kw, "model_path": opts.encoder_path} if opts.encoder == "sfr-mistral" else {}
-            encoder = load_encoder(opts.encoder, **enc_kw)
+            enc_kw = {**paper_kw, "model_path": config.encoder_path} if config.encoder_name == "sfr-mistral" else {}
+            encoder = load_encoder(config.encoder_name, **enc_kw)
         if decoder is None:
-            dec_kw = {**paper_kw, "path": opts.decoder_path} if opts.decoder.startswith("xrag") else {}
-            decoder = load_decoder(opts.decoder, bridge=opts.bridge, **dec_kw)
+            dec_kw = {**paper_kw, "path": config.decoder_path} if config.decoder_name.startswith("xrag") else {}
+            decoder = load_decoder(config.decoder_name, bridge=config.bridge, **dec_kw)
     if decoder.encoder_dim != encoder.dim:
         raise InputError(
             f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"

@@ -201,8 +201,11 @@ def rerender_bundle(folder: str | Path) -> list[str]:
     Refuses (``InputError``) a bundle whose other files do not match their manifest, so that
     re-rendering never blesses a changed file. Returns the names written.
     """
+    from pydantic import ValidationError
+
     from smotext_private.report.html import render_html
     from smotext_private.report.markdown import render_markdown
+    from smotext_private.report.schema import first_error, parse_report
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -220,9 +223,10 @@ def rerender_bundle(folder: str | Path) -> list[str]:
     if not isinstance(report, dict) or "verdict" not in report or "data" not in report:
         raise InputError(f"{path}: not a release report (made by `smotext-private release`)")
     try:
-        rendered = {"report.md": render_markdown(report).encode(), "report.html": render_html(report).encode()}
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a field of the wrong shape
-        raise InputError(f"{path}: a field has an unexpected shape, cannot render it ({type(exc).__name__}: {exc})") from None
+        parsed = parse_report(report)
+    except ValidationError as exc:  # a field of the wrong shape, or one the report contract does not know
+        raise InputError(f"{path}: a field has an unexpected shape, cannot render it ({first_error(exc)})") from None
+    rendered = {"report.md": render_markdown(parsed).encode(), "report.html": render_html(parsed).encode()}
     for name, data in rendered.items():
         _replace(folder, name, data)
     _replace(folder, MANIFEST, build_manifest(folder))

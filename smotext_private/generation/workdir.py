@@ -1,8 +1,7 @@
-"""The release pipeline: load -> split -> encode -> plan -> decode (+rerank) -> audit -> utility -> bundle.
+"""The work folder beside a release's output: unaudited candidates (owner-only), kept for ``resume``.
 
-The library never prints or exits: it raises ``SmotextError`` subclasses and
-reports progress through tqdm bars (``progress=True``) and an optional ``log``
-callable.
+Its rows are ``Candidate.to_row()`` dicts, one JSON line each; the format is kept so that a
+run of an older version can still be resumed.
 """
 
 from __future__ import annotations
