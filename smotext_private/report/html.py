@@ -17,7 +17,7 @@ from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Iterable
 
-from smotext_private.report.markdown import INTERNAL_NOTICE, LIMITS  # noqa: F401  (html_sections reads them here)
+from smotext_private.report.markdown import INTERNAL_NOTICE
 
 if TYPE_CHECKING:
     from smotext_private.report.schema import Report
@@ -86,6 +86,11 @@ FIDELITY: dict[str, str] = {
 }
 
 # lookups of the tables above (the sections read the labels, directions and bands only through these)
+def check_names() -> list[str]:
+    """The per-record checks with a label, in report order."""
+    return list(CHECKS)
+
+
 def check_label(name: str) -> str:
     """A per-record check's label ('Copied word runs'); its name when it has none."""
     return CHECKS.get(name, (name,))[0]

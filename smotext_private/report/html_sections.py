@@ -6,10 +6,7 @@ import json
 import shlex
 
 from smotext_private.report.html import (
-    CHECKS,
     FIDELITY,
-    INTERNAL_NOTICE,
-    LIMITS,
     _e,
     _num,
     _pct,
@@ -17,12 +14,21 @@ from smotext_private.report.html import (
     _table,
     check_explain,
     check_label,
+    check_names,
     dataset_direction,
     dataset_figures,
     score_bands,
 )
 from smotext_private.report.html_figures import Figures, class_bars, distance_histogram, rejection_bars, score_histogram
-from smotext_private.report.markdown import candidates_text, guard_text, lambda_range_text, parents_text, templates_text
+from smotext_private.report.markdown import (
+    INTERNAL_NOTICE,
+    LIMITS,
+    candidates_text,
+    guard_text,
+    lambda_range_text,
+    parents_text,
+    templates_text,
+)
 from smotext_private.report.schema import CheckRule, DatasetRule, Distances, PrivacySection, Report
 
 
@@ -143,7 +149,7 @@ def checks_section(r: Report, figs: Figures) -> str:
     if not rules:
         out.append('<p class="warnbox">This report does not record the policy\'s thresholds (made by an older version).</p>')
         rules = {name: None for name in sorted(set(audit.rejections_by_check) | set(audit.warnings_by_check))}
-    order = list(CHECKS) + sorted(set(rules) - set(CHECKS))
+    order = check_names() + sorted(set(rules) - set(check_names()))
     out += [_check_card(r, figs, name, rules[name]) for name in order if name in rules]
     return "".join(out)
 
