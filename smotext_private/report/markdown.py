@@ -54,12 +54,9 @@ def render_markdown(r: dict) -> str:
         lines += ["| check | threshold | action | rejected | warned |", "|---|---:|---|---:|---:|"]
         cutoff = (r["privacy"].get("distances") or {}).get("cutoff")
         for name, rule in rules.items():
-            thr = f"{rule['threshold']:g}"
-            if name == "embedding_distance":  # the threshold is a quantile; the cutoff is the distance it gave
-                thr = f"quantile {thr}" + (f": distance < {cutoff:.4f}" if cutoff is not None else "")
-            lines.append(f"| {name} | {thr} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
-        entities = {name: rule.get("params", {}).get("entities") for name, rule in rules.items()
-                    if name in ("pii", "pii_replay") and rule.get("action") != "off"}
+            lines.append(f"| {name} | {limit_text(name, rule, cutoff)} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+        entities = {name: (rule.get("params") or {}).get("entities") for name, rule in rules.items()
+                    if rule.get("action") != "off"}
         for name, ents in entities.items():
             if ents:
                 lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
@@ -116,6 +113,15 @@ def render_markdown(r: dict) -> str:
     lines.append(json.dumps(r["models"], indent=2, sort_keys=True))
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def limit_text(name: str, rule: dict, cutoff: float | None) -> str:
+    """A per-record check's threshold as the audit table shows it (its registered wording; the number for a check
+    no longer registered)."""
+    from smotext_private.audit import registry
+
+    check = registry.find(name)
+    return check.limit_text(rule, cutoff) if isinstance(check, registry.RecordCheck) else f"{rule['threshold']:g}"
 
 
 def parents_text(d: dict) -> str:
