@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from smotext_private.audit import registry
 from smotext_private.errors import PolicyError
 from smotext_private.policy import (
     BUILTIN_POLICIES,
-    CHECK_NAMES,
-    DATASET_CHECK_NAMES,
     Policy,
     load_policy,
     policy_path,
 )
+
+CHECK_NAMES = [c.name for c in registry.per_record()]
+DATASET_CHECK_NAMES = [c.name for c in registry.dataset()]
 
 
 @pytest.mark.parametrize("name", BUILTIN_POLICIES)
