@@ -254,7 +254,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     report["audit"]["score_distributions"] = _score_distributions(verdicts)
     if opts.internal_report:  # source text: only ever in a bundle marked INTERNAL
         report["internal"] = _internal_section(produced, ids, texts, verdicts, accepted, train)
-    report_json = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    report_json = json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
     rendered = json.loads(report_json)  # render what report.json holds, so `smotext-private report` gives the same bytes
     files = {
         "report.json": report_json.encode(),
