@@ -92,7 +92,8 @@ class Check:
         what = "a whole number" if self.threshold_integer else "a number"
         span = f">= {lo:g}" if hi == math.inf else f"in [{lo:g}, {hi:g}]"
         means = f" ({self.threshold_means})" if self.threshold_means else ""
-        return f"threshold of check '{self.name}' must be {what} {span}{means}, got {short(value)}"
+        got = f"{value:g}" if isinstance(value, float) else short(value)
+        return f"threshold of check '{self.name}' must be {what} {span}{means}, got {got}"
 
     def params_error(self, params: dict[str, Any]) -> str | None:
         """Why ``params`` (a policy entry's ``params`` mapping) are not valid for this check; None when they are."""
