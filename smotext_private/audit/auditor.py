@@ -47,7 +47,7 @@ class Record:
     cutoff: float
     auditor: "Auditor"
     memo: dict[str, Any] = field(default_factory=dict)
-    _shortlist: list[int] | None = None
+    _shortlist: list[int] | None = field(default=None, repr=False)
 
     @property
     def shortlist(self) -> list[int]:

@@ -63,7 +63,7 @@ def _describe(info: FieldInfo) -> str:
     if info.description:
         return info.description
     bounds = {k: getattr(m, k) for m in info.metadata for k in ("ge", "gt", "le", "lt") if getattr(m, k, None) is not None}
-    what = "an integer" if info.annotation is int else "a number" if info.annotation is float else "a valid value"
+    what = {int: "an integer", float: "a number", str: "a text", bool: "true or false"}.get(info.annotation, "a valid value")
     lo, hi = bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt"))
     if lo is not None and hi is not None:
         return f"{what} in {'[' if 'ge' in bounds else '('}{lo}, {hi}{']' if 'le' in bounds else ')'}"
