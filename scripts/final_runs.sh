@@ -52,5 +52,9 @@ if [[ $STEP == all || $STEP == membership-noguard ]]; then
 fi
 if [[ $STEP == all || $STEP == defences ]]; then
   python -m audits.membership.defences --sources data/demo_notes.csv --extra-nonmembers data/demo_extra.csv --draws 2 \
-    --out reports/membership-defences.md --json audits/membership/results-defences.json
+    --out reports/membership-defences.md
+fi
+if [[ $STEP == all || $STEP == leak-audit ]]; then
+  # the leak-injection suite against the audit under strict (needs `make fortunes` for the corpus and WordNet)
+  python -m audits.leak_injection --corpus demo,fortunes --n 250 --per-kind 80 --seed 0 --out reports/leak-audit.md
 fi
