@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runs whose figures the README and reports/ quote, in order (each step's command is what reproduces it).
+# The runs whose figures docs/measurements.md, the README and reports/ quote, in order (each step's command is what reproduces it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
