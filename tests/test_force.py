@@ -178,3 +178,13 @@ def test_write_bundle_keeps_a_file_that_appears_at_the_last_moment(tmp_path, mon
     kept = [p for p in tmp_path.rglob("late.txt")]
     assert len(kept) == 1 and kept[0].read_text() == "mine"
     assert json.loads((out / "report.json").read_text()) == {"new": 1}
+
+
+@pytest.mark.parametrize("command", [_release, _audit], ids=["release", "audit"])
+def test_an_out_name_the_file_system_refuses_is_one_line(command, tmp_path, capsys):
+    argv = command(tmp_path, tmp_path / ("a" * 300))
+    before = _snapshot(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "File name too long" in err[0], err
+    assert _snapshot(tmp_path) == before

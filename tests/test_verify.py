@@ -356,3 +356,18 @@ def test_a_bad_public_key_is_bad_input(case, bundle, tmp_path, capsys):
         key.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     code, err = _verify(capsys, str(out), "--public-key", str(key))
     assert code == 2 and len(err) == 1 and "public_key" in err[0], err
+
+
+def test_report_keeps_a_signed_bundle_signed_when_nothing_changes(bundle, capsys):
+    out, sha, public = bundle
+    assert main(["report", str(out)]) == 0
+    capsys.readouterr()
+    assert hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest() == sha  # the signature is not listed
+    assert _verify(capsys, str(out), "--public-key", str(public), "--expect-sha256", sha) == (0, [])
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+def test_a_folder_name_the_file_system_refuses_is_bad_input(command, tmp_path, capsys):
+    code = main([command, str(tmp_path / ("a" * 300))])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "File name too long" in err[0] and len(err[0]) < 300, err

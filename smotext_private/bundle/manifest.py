@@ -125,15 +125,23 @@ def parse_manifest(data: bytes) -> tuple[Manifest | None, list[str]]:
     return manifest, []
 
 
+def bundle_dir(folder: Path) -> Path:
+    """``folder`` when it is a folder (``InputError`` otherwise, also for a path the file system refuses)."""
+    try:
+        if not folder.exists():
+            raise InputError(f"bundle directory not found: {shown(str(folder), 120)}")
+        if not folder.is_dir():
+            raise InputError(f"{shown(str(folder), 120)} is a file, not a bundle directory")
+    except OSError as exc:  # a name too long, a loop of links
+        raise InputError(f"bundle directory {shown(str(folder), 120)}: {exc.strerror or exc}") from None
+    return folder
+
+
 def read_manifest(folder: Path) -> tuple[Manifest | None, bytes | None, list[str]]:
     """The bundle's manifest, its bytes, and what is wrong with it; ``InputError`` when ``folder`` is no bundle."""
-    mpath = folder / MANIFEST
+    mpath = bundle_dir(folder) / MANIFEST
     if mpath.is_symlink():
         return None, None, [f"{MANIFEST} is a link, refused"]
-    if not folder.exists():
-        raise InputError(f"bundle directory not found: {folder}")
-    if not folder.is_dir():
-        raise InputError(f"{folder} is a file, not a bundle directory")
     if not mpath.is_file():
         raise InputError(f"{folder} is not a bundle: {MANIFEST} is missing")
     size = mpath.stat().st_size
@@ -211,9 +219,7 @@ def rerender_bundle(folder: str | Path) -> list[str]:
     from smotext_private.report.html import render_html
     from smotext_private.report.markdown import render_markdown
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"bundle directory not found: {folder}")
+    folder = bundle_dir(Path(folder))
     problems = check_files(folder, skip=RENDERED)
     if problems:
         raise InputError(f"{folder}: refusing to re-render: {problems[0]}")

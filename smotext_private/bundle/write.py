@@ -30,6 +30,13 @@ def check_out_file(out: Path, *, force: bool) -> None:
 def check_out_dir(out: Path, *, force: bool) -> None:
     """``--out`` may be created, or replaced with ``--force`` when it is empty or a complete output of this tool
     (its manifest lists exactly the files it holds): --force never deletes a file the old manifest does not list."""
+    try:
+        _check_out_dir(out, force=force)
+    except OSError as exc:  # a name too long, a folder that cannot be listed
+        raise InputError(f"--out {shown(str(out), 120)}: {exc.strerror or exc}") from None
+
+
+def _check_out_dir(out: Path, *, force: bool) -> None:
     here = Path.cwd().resolve()
     target = out.resolve()
     if target == here or target in here.parents:
