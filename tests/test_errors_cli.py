@@ -336,12 +336,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(setup, tmp_path, capsys
 
 def test_force_replaces_an_existing_out_only_after_success(tmp_path, capsys):
     """With --force the run goes on (here to the model-loading tripwire) and the old bundle is untouched."""
-    (tmp_path / "bundle").mkdir()
-    (tmp_path / "bundle" / "manifest.json").write_text("{}")  # an earlier bundle
-    (tmp_path / "bundle" / "keep.txt").write_text("mine")
+    write_bundle(tmp_path / "bundle", {"report.json": b"{}\n", "report.md": b"mine\n"})  # an earlier bundle
     with pytest.raises(ModelsReached):
         main(_release_argv(_good_csv(tmp_path), tmp_path / "bundle", "--force"))
-    assert (tmp_path / "bundle" / "keep.txt").read_text() == "mine"
+    assert (tmp_path / "bundle" / "report.md").read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "notes.csv"]
 
 

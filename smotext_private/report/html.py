@@ -609,7 +609,9 @@ def _repro_section(r: dict) -> str:
     items.append(("Command line", f"<code>{_e(' '.join(_shell_quote(c) for c in cmd))}</code>" if cmd else "n/a (library call)"))
     out = ["<h2>Reproducibility</h2>",
            '<p class="explain">With the same input (same fingerprint), policy (same sha256), seed and model files, the tool writes '
-           "the same synthetic records. Check the bundle's integrity with <code>smotext-private verify &lt;bundle&gt;</code>.</p>",
+           "the same synthetic records. Sign off the bundle by the <code>manifest_sha256</code> that <code>release</code> printed "
+           "and check it with <code>smotext-private verify &lt;bundle&gt; --expect-sha256 &lt;manifest_sha256 printed by "
+           "release&gt;</code>.</p>",
            '<dl class="repro">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"]
     card = dec.get("bridge")
     if isinstance(card, dict):
