@@ -24,7 +24,7 @@ _LAZY = {
     "ReleaseConfig": "smotext_private.pipeline",
     "ReleaseResult": "smotext_private.pipeline",
     "AuditResult": "smotext_private.audit.command",
-    "verify": "smotext_private.bundle.manifest",
+    "verify": "smotext_private.bundle.verify",
     "Report": "smotext_private.report.schema",
     "load_policy": "smotext_private.policy",
     "Policy": "smotext_private.policy",

@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--internal-report", action="store_true",
                    help="add synthetic records side by side with their source records to the reports (marks the bundle INTERNAL: never share it)")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--sign-key", default=None, metavar="PEM",
+                   help="Ed25519 private key (PEM): also write manifest.json.sig, a detached signature of manifest.json")
     _models(r)
 
     g = sub.add_parser("generate", help="stages 1-4 only: write UNAUDITED candidates (internal use, never share)")
@@ -171,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("bundle")
     v.add_argument("--sources", default=None, help="sources file: also check no released text repeats one")
     v.add_argument("--text-column", default=None)
+    v.add_argument("--expect-sha256", default=None, metavar="HEX",
+                   help="the manifest_sha256 that release printed and a reviewer signed off: fail unless manifest.json has it")
+    v.add_argument("--public-key", default=None, metavar="PEM",
+                   help="Ed25519 public key (PEM): fail unless manifest.json.sig is its signature of manifest.json")
 
     rp = sub.add_parser("report", help="re-render report.md and report.html of a bundle from its report.json, and rebuild its manifest")
     rp.add_argument("bundle")
@@ -197,7 +203,7 @@ def _cmd_release(args) -> int:
 
     res = release(
         args.input, args.out, text_column=args.text_column, label_column=args.label_column, policy=args.policy,
-        force=args.force, resume=args.resume, progress=not args.no_progress, log=_log,
+        force=args.force, resume=args.resume, progress=not args.no_progress, log=_log, sign_key=args.sign_key,
         command=["smotext-private"] + sys.argv[1:],
         per_class=args.per_class, k=args.k, seed=args.seed, n_candidates=args.n_candidates,
         lambda_range=tuple(args.lambda_range), parent_draw=args.parent_draw, parent_guard=args.parent_guard,
@@ -210,6 +216,7 @@ def _cmd_release(args) -> int:
         "synthetic": str(out / "synthetic.jsonl"), "accepted": res.n_accepted, "rejected": res.n_rejected,
         # the manifest hashes every other file: this one hash, kept with the sign-off, pins the whole bundle
         "manifest_sha256": hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest(),
+        **({"signature": str(out / "manifest.json.sig")} if args.sign_key else {}),
     }, indent=2))
     return 0
 
@@ -274,22 +281,20 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from smotext_private.bundle.manifest import verify_bundle
+    from smotext_private.bundle.verify import verify
 
-    sources = None
-    if args.sources:
-        if not args.text_column:
-            from smotext_private.errors import InputError
+    if args.sources and not args.text_column:
+        from smotext_private.errors import InputError
 
-            raise InputError("--sources needs --text-column")
-        from smotext_private.data.records import load_texts
-
-        sources = load_texts(args.sources, args.text_column)
-    problems = verify_bundle(args.bundle, sources=sources)
+        raise InputError("--sources needs --text-column")
+    problems = verify(args.bundle, sources=args.sources, text_column=args.text_column or "text",
+                      expect_sha256=args.expect_sha256, public_key=args.public_key)
     if problems:
         print(f"smotext-private: verify failed: {problems[0]}", file=sys.stderr)
         return 4
-    print(json.dumps({"status": "verified", "bundle": args.bundle}))
+    print(json.dumps({"status": "verified", "bundle": args.bundle,
+                      **({"manifest_sha256": args.expect_sha256.strip().lower()} if args.expect_sha256 else {}),
+                      **({"signature": "verified"} if args.public_key else {})}))
     return 0
 
 

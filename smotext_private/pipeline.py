@@ -23,6 +23,7 @@ from smotext_private.audit import Auditor
 from smotext_private.audit.templates import NoteTemplates, read_templates
 from smotext_private.backends.loading import build_models, encoder_description
 from smotext_private.bundle.manifest import write_atomic
+from smotext_private.bundle.sign import load_private_key
 from smotext_private.bundle.write import audit_jsonl, check_out_dir, check_out_file, write_bundle
 from smotext_private.data.records import Records, class_counts, load_records, load_texts, split_holdout
 from smotext_private.errors import InputError, ReleaseBlocked
@@ -296,12 +297,13 @@ def bundle_files(report: Report, audited: Audited, policy: Policy) -> tuple[Repo
 def release(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str = "label",
             policy: str = "strict", force: bool = False, resume: bool = False, progress: bool = True,
             log: Callable[[str], None] | None = None, encoder=None, decoder=None, pii_detector=None,
-            command: Sequence[str] | None = None, **options) -> ReleaseResult:
+            command: Sequence[str] | None = None, sign_key: str | None = None, **options) -> ReleaseResult:
     """Generate, audit and write a release bundle to ``out``; ``options`` are ``ReleaseConfig`` fields.
 
     ``force`` replaces an existing bundle, ``resume`` continues an interrupted run from its work folder,
-    ``command`` is recorded in the report (how to reproduce it). Raises ``ReleaseBlocked`` after writing
-    a blocked bundle (its report, no records) and ``InputError`` on bad input, before any model loads.
+    ``command`` is recorded in the report (how to reproduce it), ``sign_key`` (PEM file of an Ed25519 private
+    key) adds manifest.json.sig. Raises ``ReleaseBlocked`` after writing a blocked bundle (its report, no
+    records) and ``InputError`` on bad input, before any model loads.
     """
     log = log or _quiet
     config = ReleaseConfig.from_options(options)
@@ -309,6 +311,7 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     # resume may replace a bundle only when there is an interrupted run's work to resume
     check_out_dir(out, force=force or (resume and WorkDir.path_for(out).exists()))
     WorkDir.check_leftover(out, resume=resume, force=force)  # before the models load
+    key = load_private_key(sign_key) if sign_key else None  # read and checked before the models load
     pol = load_policy(policy)
     templates = read_templates(config.templates) if config.templates else None
     prepared = prepare(str(input), text_column, label_column, pol, seed=config.seed, log=log)
@@ -325,7 +328,7 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     report = build_report(prepared, encoded, generated, audited, measured, policy=pol, config=config,
                           command=list(command or []), elapsed_s=round(time.time() - t0, 1))
     report, files = bundle_files(report, audited, pol)
-    write_bundle(out, files)
+    write_bundle(out, files, sign_key=key)
     if not config.keep_work:
         work.remove()
     if audited.blocked:

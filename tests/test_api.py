@@ -22,6 +22,7 @@ def test_the_readme_example_runs(tmp_path, toy_csv):
     assert isinstance(r.report, sp.Report) and r.report.verdict.status == "released"
     assert r.report.command == []  # a library call records no command line
     assert json.loads((out / "report.json").read_text()) == r.report.to_dict()
+    assert sp.verify(out) == [] and sp.verify(out, sources=toy_csv, text_column="text") == []
 
     a = sp.audit(toy_csv, out / "synthetic.jsonl", tmp_path / "audit", text_column="text", encoder=fake_enc,
                  pii_detector=RegexPiiDetector())

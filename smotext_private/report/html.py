@@ -17,62 +17,16 @@ from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Iterable
 
+from smotext_private.audit import registry
+from smotext_private.audit.dataset import BANDS
 from smotext_private.report.markdown import INTERNAL_NOTICE
 
 if TYPE_CHECKING:
     from smotext_private.report.schema import Report
 
 # -- plain-language text -----------------------------------------------------------------------
-CHECKS: dict[str, tuple[str, str]] = {
-    "embedding_distance": (
-        "Closeness in meaning",
-        "How close each synthetic record's meaning is to its nearest training record (cosine distance of the "
-        "sentence embeddings; 0 means the same meaning). The cutoff is calibrated on real records the generator "
-        "never saw (the holdout) and on how close training records come to each other: a synthetic record that sits closer to a training record than almost all of those do is "
-        "treated as a possible near-copy.",
-    ),
-    "verbatim_span": ("Copied word runs", "The longest run of consecutive words a synthetic record shares with a training record. Stock wording that "
-                      "the policy counts as boilerplate (found, numbers aside, in many different training records) is not counted."),
-    "ngram_overlap": ("Shared phrases", "The share of a synthetic record's short phrases (word n-grams) found in one training record."),
-    "fuzzy_similarity": ("Near-duplicate text", "Character-level similarity (0-100) to the most similar training record; catches small edits and reordered copies."),
-    "pii": ("Direct identifiers", "Identifiers found in the synthetic text by the PII detector (phone numbers, e-mail addresses, record numbers and the like)."),
-    "pii_replay": ("Identifiers repeated from the sources", "Identifiers (names, numbers) that occur in the training records and reappear in a synthetic record."),
-}
-
-DATASET: dict[str, tuple[str, str, str]] = {
-    # name: (label, good value, explanation)
-    "dcr_share": (
-        "DCR share", "≈ 0.50",
-        "Share of synthetic records closer to the training records than to unseen real records; "
-        "~50 % means no memorisation, higher means the generator leans on the records it was trained on.",
-    ),
-    "identical_match_share": ("Identical matches", "0", "Share of synthetic records identical in meaning to a training record."),
-    "membership_auc": (
-        "Membership attack AUC", "≈ 0.50",
-        "How well an attacker holding a real record can tell, from the synthetic set alone, whether it was used "
-        "for generation. 0.5 is a coin toss (nothing leaks); 1.0 means always.",
-    ),
-    "membership_tpr_at_1pct_fpr": (
-        "Attack hits at 1 % false alarms", "≈ 0.01",
-        "Share of training records the same attacker finds while wrongly accusing at most 1 % of unseen records. "
-        "Near 0.01 is what guessing gives.",
-    ),
-    "nndr_ratio": (
-        "Nearest-neighbour ratio", "≈ 1",
-        "How snugly synthetic records sit among training records compared with unseen records (10th percentile of "
-        "the nearest/second-nearest distance ratio). Around 1 is good; well below 1 suggests copying.",
-    ),
-    "privacy_score": (
-        "Privacy score (0-10)", "≥ 8 Excellent",
-        "A 0-10 summary of DCR share, membership AUC and the low-false-alarm attack; capped at 3.9 when any record "
-        "is an identical copy. 10 x (0.35 min(2 (1 - DCR share), 1) + 0.45 min(2 (1 - AUC), 1) + 0.20 (1 - 2 max(hits - 0.01, 0))); "
-        "band names after NeMo Safe Synthesizer. It summarises, it does not replace the limits above.",
-    ),
-}
-DIRECTIONS = {"dcr_share": "max", "identical_match_share": "max", "membership_auc": "max",
-              "membership_tpr_at_1pct_fpr": "max", "nndr_ratio": "min", "privacy_score": "min"}
-BANDS = ((0, 2, "Poor", "#c62828"), (2, 4, "Moderate", "#ef6c00"), (4, 6, "Good", "#f9a825"),
-         (6, 8, "Very Good", "#7cb342"), (8, 10, "Excellent", "#2e7d32"))
+# Each check's label, explanation, direction and threshold wording come from the check registry (audit/registry.py).
+BAND_COLOURS = {"Poor": "#c62828", "Moderate": "#ef6c00", "Good": "#f9a825", "Very Good": "#7cb342", "Excellent": "#2e7d32"}
 
 FIDELITY: dict[str, str] = {
     "roundtrip_cosine_mean": "Mean similarity in meaning (cosine, 1 = same) between a training record and the text decoded from its embedding.",
@@ -85,40 +39,42 @@ FIDELITY: dict[str, str] = {
     "n_candidates": "Decoded candidates per record (the closest one is kept).",
 }
 
-# lookups of the tables above (the sections read the labels, directions and bands only through these)
+# lookups of the registry (the sections read labels, explanations and bands only through these)
+def record_check(name: str) -> registry.RecordCheck | None:
+    """The registered per-record check called ``name`` (None for a check since removed)."""
+    check = registry.find(name)
+    return check if isinstance(check, registry.RecordCheck) else None
+
+
 def check_names() -> list[str]:
-    """The per-record checks with a label, in report order."""
-    return list(CHECKS)
+    """The per-record checks in the order the auditor runs them (and the report lists them)."""
+    return [c.name for c in registry.per_record()]
 
 
 def check_label(name: str) -> str:
-    """A per-record check's label ('Copied word runs'); its name when it has none."""
-    return CHECKS.get(name, (name,))[0]
+    """A check's label ('Copied word runs'); its name when no registered check has it."""
+    return registry.label(name) or name
 
 
 def check_explain(name: str) -> str:
     """What a per-record check catches, in plain words ('' when unknown)."""
-    return CHECKS.get(name, (name, ""))[1]
+    check = record_check(name)
+    return check.explain if check is not None else ""
 
 
 def reason_label(name: str) -> str | None:
     """The label of a dataset figure or a check named in a blocking reason (None when unknown)."""
-    return DATASET.get(name, CHECKS.get(name, (None,)))[0]
+    return registry.label(name)
 
 
-def dataset_figures() -> Iterable[tuple[str, tuple[str, str, str]]]:
-    """The dataset figures in report order: name, (label, good value, explanation)."""
-    return DATASET.items()
+def dataset_checks() -> list[registry.DatasetCheck]:
+    """The dataset checks in report order (each with its name, label, good value, explanation, direction)."""
+    return registry.dataset()
 
 
-def dataset_direction(name: str) -> str:
-    """'max': a value above the policy's threshold fails; 'min': below fails."""
-    return DIRECTIONS[name]
-
-
-def score_bands() -> tuple[tuple[int, int, str, str], ...]:
+def score_bands() -> list[tuple[float, float, str, str]]:
     """The privacy score's bands: (low, high, name, colour)."""
-    return BANDS
+    return [(lo, hi, name, BAND_COLOURS[name]) for lo, hi, name in BANDS]
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from smotext_private.audit.registry import RecordCheck
     from smotext_private.report.schema import DataSection, Distances
 
 SVG_SALT = "smotext-private-report"
@@ -94,15 +95,17 @@ def distance_histogram(figs: Figures, dist: Distances | None) -> str:
     return figs.svg(fig, "Histogram: distance of each synthetic record, and of each unseen real record, to its nearest training record, with the rejection cutoff")
 
 
-def score_histogram(figs: Figures, name: str, values: list[float], threshold: float | None) -> str:
+def score_histogram(figs: Figures, name: str, values: list[float], threshold: float | None,
+                    check: RecordCheck | None) -> str:
+    """The scores of one per-record check (``check``: its registered class, None for one since removed)."""
     import numpy as np
 
     v = np.asarray(values, dtype=float)
-    if len(v) == 0 or (name in ("pii", "pii_replay") and not v.any()):
+    if len(v) == 0 or (check is not None and check.zero_means_none_found and not v.any()):
         return ""  # the caption says every record scored 0
     fig, ax = figs.new(4.2, 1.9)
     hi = max(float(v.max()), float(threshold or 0)) or 1.0
-    integer = name in ("verbatim_span", "pii", "pii_replay")
+    integer = check is not None and check.integer_score
     bins = np.arange(-0.5, np.ceil(hi) + 1.5, max(1, int(np.ceil(hi / 30)))) if integer else np.linspace(0.0, hi * 1.05, 26)
     ax.hist(v, bins=bins, color=COLOURS["synthetic"], alpha=0.85)
     if threshold is not None:
@@ -114,7 +117,7 @@ def score_histogram(figs: Figures, name: str, values: list[float], threshold: fl
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("records", fontsize=9)
-    ax.set_xlabel("identifiers found" if name in ("pii", "pii_replay") else "words" if name == "verbatim_span" else "score", fontsize=9)
+    ax.set_xlabel(check.score_unit if check is not None else "score", fontsize=9)
     style(ax)
     return figs.svg(fig, f"Histogram of the {name} score of every audited record, with the policy threshold")
 

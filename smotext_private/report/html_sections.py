@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from html import escape
 
 from smotext_private.report.html import (
     FIDELITY,
@@ -15,8 +17,8 @@ from smotext_private.report.html import (
     check_explain,
     check_label,
     check_names,
-    dataset_direction,
-    dataset_figures,
+    dataset_checks,
+    record_check,
     score_bands,
 )
 from smotext_private.report.html_figures import Figures, class_bars, distance_histogram, rejection_bars, score_histogram
@@ -29,29 +31,18 @@ from smotext_private.report.markdown import (
     parents_text,
     templates_text,
 )
-from smotext_private.report.schema import CheckRule, DatasetRule, Distances, PrivacySection, Report
+from smotext_private.audit import registry
+from smotext_private.audit.registry import DatasetCheck
+from smotext_private.report.schema import CheckRule, DatasetRule, Distances, Report
 
 
 def _threshold_text(name: str, rule: CheckRule, dist: Distances | None) -> str:
-    t = float(rule.threshold)
-    params = rule.params
-    if name == "embedding_distance":
-        cutoff = dist.cutoff if dist is not None else None
-        base = f"rejected when closer than the {t:.0%} quantile of real unseen records' distances"
-        floor = params.get("min_distance")
-        extra = f" (floor {float(floor):g})" if floor is not None else ""
-        return (f"distance &lt; <b>{float(cutoff):.4f}</b>: " if cutoff is not None else "") + base + extra
-    if name == "verbatim_span":
-        return f"<b>{t:g}</b> or more consecutive words shared with one training record"
-    if name == "ngram_overlap":
-        return f"<b>{t:.0%}</b> or more of its {int(params.get('n', 3))}-word phrases in one training record"
-    if name == "fuzzy_similarity":
-        return f"similarity <b>{t:g}</b>/100 or more"
-    if name == "pii":
-        return f"any identifier found with detector confidence ≥ <b>{t:g}</b>"
-    if name == "pii_replay":
-        return f"<b>{max(t, 1):g}</b> or more identifiers repeated from the training records"
-    return f"{t:g}"
+    """When a record fails the check, in the check's registered words (the bare threshold for a check no longer registered)."""
+    check = record_check(name)
+    if check is None:
+        return f"{float(rule.threshold):g}"
+    text = escape(check.fails_when({"threshold": 0, **rule.to_dict()}, dist.cutoff if dist is not None else None), quote=False)
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
 
 
 def data_section(r: Report, figs: Figures) -> str:
@@ -100,11 +91,12 @@ def _check_figure(r: Report, figs: Figures, name: str, rule: CheckRule | None, a
                "generator never saw. If the generator copied its training records, orange would pile up near 0, left of the "
                "blue; records left of the dashed line are rejected.")
         return fig, cap
+    check = record_check(name)
     values = (r.audit.score_distributions or {}).get(name, [])
     line = rule.threshold if rule is not None else None
-    if name in ("pii", "pii_replay") and line is not None:
-        line = max(1.0, float(line)) if name == "pii_replay" else 1.0  # the score is a count of identifiers
-    fig = score_histogram(figs, name, values, line) if action != "off" else ""
+    if check is not None and line is not None:
+        line = check.fail_line(float(line))  # e.g. a count of identifiers: the lowest count that fails
+    fig = score_histogram(figs, name, values, line, check) if action != "off" else ""
     cap = "Score of every audited record; the dashed line is the policy's threshold."
     if values and not fig and action != "off":
         cap = f"All {len(values)} audited records scored 0: nothing was found."
@@ -172,39 +164,34 @@ def rejections_section(r: Report, figs: Figures) -> str:
     )
 
 
-def _outcome(p: PrivacySection, name: str, value, rule: DatasetRule | None, recorded: bool) -> tuple[str, str]:
-    """A dataset figure's policy limit and outcome (pill)."""
+def _outcome(check: DatasetCheck, value, rule: DatasetRule | None, recorded: bool, status: str) -> tuple[str, str]:
+    """A dataset figure's policy limit and outcome (pill), as the audit recorded it (``status``): never re-judged."""
     if rule is None and not recorded:  # an older report: the limits were not recorded, the outcomes were
-        outcome = (_pill("fail", "FAIL — blocks") if any(f.startswith(name + ":") for f in p.failures)
-                   else _pill("warn", "outside — warning") if any(w.startswith(name + ":") for w in p.warnings)
-                   else _pill("pass", "pass"))
+        outcome = (_pill("fail", "FAIL — blocks") if status == "fail"
+                   else _pill("warn", "outside — warning") if status != "pass" else _pill("pass", "pass"))
         return "not recorded", outcome
     if rule is None:
         return "not checked", _pill("off", "not checked")
-    word = "at most" if dataset_direction(name) == "max" else "at least"
+    word = "at most" if check.direction == "max" else "at least"
     limit = f"{word} {float(rule.threshold):g}" + ("" if rule.block else " (warn only)")
-    if value is None:
-        return limit, _pill("warn", "not computed")
-    bad = value > rule.threshold if dataset_direction(name) == "max" else value < rule.threshold
-    blocked = any(f.startswith(name + ":") for f in p.failures)
-    downgraded = rule.block and not blocked  # the auditor could not resolve it on this holdout
-    outcome = (_pill("fail", "FAIL — blocks") if bad and blocked
-               else _pill("warn", "outside — not blocking: too few held-out records to resolve it")
-               if bad and downgraded else _pill("warn", "outside — warning") if bad else _pill("pass", "pass"))
+    outcome = (_pill("warn", "not computed") if value is None
+               else _pill("fail", "FAIL — blocks") if status == "fail"
+               else _pill("warn", "outside — not blocking: too few held-out records to resolve it") if status == "unresolved"
+               else _pill("warn", "outside — warning") if status == "warn" else _pill("pass", "pass"))
     return limit, outcome
 
 
 def _dataset_rows(r: Report) -> list[list[str]]:
     p, mia = r.privacy, r.privacy.membership
     rules = r.policy.dataset_checks or {}
-    values = {"dcr_share": p.dcr_share, "identical_match_share": p.identical_match_share,
-              "membership_auc": mia.auc if mia else None, "membership_tpr_at_1pct_fpr": mia.tpr_at_1pct_fpr if mia else None,
-              "nndr_ratio": p.nndr_ratio, "privacy_score": p.privacy_score}
+    figures = p.to_dict()  # the registry's checks read their figure from report.json's privacy section
     intervals = {"dcr_share": p.dcr_share_ci95, "membership_auc": mia.auc_ci95 if mia else None}
     rows = []
-    for name, (label, good, explain) in dataset_figures():
-        value, rule = values.get(name), rules.get(name)
-        limit, outcome = _outcome(p, name, value, rule, recorded=bool(rules))
+    for check in dataset_checks():
+        name, label, good, explain = check.name, check.label, check.good, check.explain
+        value, rule = check.value(figures), rules.get(name)
+        status = registry.recorded_status(name, figures)  # what the audit recorded; the page does not re-judge
+        limit, outcome = _outcome(check, value, rule, bool(rules), status)
         if name == "privacy_score":
             shown = _num(value, 2) + (f" ({_e(p.band)})" if p.band else "")
         else:
@@ -349,7 +336,9 @@ def repro_section(r: Report) -> str:
     dec = r.models.decoder
     out = ["<h2>Reproducibility</h2>",
            '<p class="explain">With the same input (same fingerprint), policy (same sha256), seed and model files, the tool writes '
-           "the same synthetic records. Check the bundle's integrity with <code>smotext-private verify &lt;bundle&gt;</code>.</p>",
+           "the same synthetic records. Sign off the bundle by the <code>manifest_sha256</code> that <code>release</code> printed "
+           "and check it with <code>smotext-private verify &lt;bundle&gt; --expect-sha256 &lt;manifest_sha256 printed by "
+           "release&gt;</code>.</p>",
            '<dl class="repro">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in _repro_items(r)) + "</dl>"]
     card = dec.get("bridge")
     if isinstance(card, dict):

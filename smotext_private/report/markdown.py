@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import json
 from typing import TYPE_CHECKING
+
+from smotext_private.audit import registry
+from smotext_private.report.schema import Report
 
 if TYPE_CHECKING:
     from smotext_private.report.schema import (
         AuditSection,
+        CheckRule,
         DataSection,
         PrivacySection,
-        Report,
         TemplatesSection,
         UtilitySection,
     )
@@ -26,8 +30,9 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def render_markdown(r: Report) -> str:
-    """A release ``Report`` as Markdown (str); deterministic for a given report."""
+def render_markdown(report: Report) -> str:
+    """A release ``Report`` as Markdown (str); deterministic for a given report. Its texts are escaped (``escaped``)."""
+    r = Report.model_validate(escaped(report.to_dict()))
     lines = [f"**{INTERNAL_NOTICE}**", ""] if r.internal else []
     lines += _head(r)
     lines += _data(r.data)
@@ -53,8 +58,9 @@ def _head(r: Report) -> list[str]:
         f"- Policy: `{r.policy.name}` (sha256 `{r.policy.sha256}`)",
         f"- Tool: smotext-private {r.version}, seed {r.seed}, created {r.created_at}",
         f"- Input: `{r.input.source}` (sha256 `{r.input.fingerprint}`)",
-        "- Verify the bundle (every file's sha256 against `manifest.json`, every released record's verdict): "
-        "`smotext-private verify <this folder>`",
+        "- Sign-off: keep the `manifest_sha256` that `release` printed (it pins every file of this bundle) and verify the "
+        "bundle against it (every file's sha256 against `manifest.json`, every released record's verdict): "
+        "`smotext-private verify <this folder> --expect-sha256 <manifest_sha256 printed by release>`",
     ]
     if r.command:
         lines.append(f"- Made by: `{' '.join(str(a) for a in r.command)}`")
@@ -89,12 +95,8 @@ def _audit(r: Report) -> list[str]:
         lines += ["| check | threshold | action | rejected | warned |", "|---|---:|---|---:|---:|"]
         cutoff = r.privacy.distances.cutoff if r.privacy.distances else None
         for name, rule in rules.items():
-            thr = f"{rule.threshold:g}"
-            if name == "embedding_distance":  # the threshold is a quantile; the cutoff is the distance it gave
-                thr = f"quantile {thr}" + (f": distance < {cutoff:.4f}" if cutoff is not None else "")
-            lines.append(f"| {name} | {thr} | {rule.action} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
-        entities = {name: rule.params.get("entities") for name, rule in rules.items()
-                    if name in ("pii", "pii_replay") and rule.action != "off"}
+            lines.append(f"| {name} | {limit_text(name, rule, cutoff)} | {rule.action} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+        entities = {name: rule.params.get("entities") for name, rule in rules.items() if rule.action != "off"}
         for name, ents in entities.items():
             if ents:
                 lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
@@ -152,6 +154,13 @@ def _samples(r: Report) -> list[str]:
             for parent in row.parents:
                 lines.append(f"  - source ({parent.role}): {parent.text}")
     return lines
+
+
+def limit_text(name: str, rule: CheckRule, cutoff: float | None) -> str:
+    """A per-record check's threshold as the audit table shows it (its registered wording; the number for a check
+    no longer registered)."""
+    check = registry.find(name)
+    return check.limit_text(rule.to_dict(), cutoff) if isinstance(check, registry.RecordCheck) else f"{rule.threshold:g}"
 
 
 def parents_text(d: DataSection) -> str:
@@ -219,3 +228,26 @@ def lambda_range_text(d: DataSection) -> str:
     """The interpolation step range of a report's data section ("0, 1" for reports made before it was recorded)."""
     lo, hi = d.lambda_range or (0.0, 1.0)
     return f"{lo:g}, {hi:g}"
+
+
+# shown in code spans or the models' JSON block, where a Markdown viewer does not interpret HTML: kept as they are
+VERBATIM = {("command",), ("input",), ("models",), ("policy", "name"), ("audit", "templates", "file")}
+
+
+def escaped(r: dict) -> dict:
+    """The report with ``&``, ``<`` and ``>`` escaped in every text Markdown shows as prose (class labels, sample and
+    source texts, warnings, reasons): a Markdown viewer renders raw HTML, so a ``<script>`` in the data must arrive
+    as text, as report.html shows it. Labels are escaped as keys too, so counts keyed by label still match."""
+
+    def esc(value, path: tuple):
+        if path in VERBATIM:
+            return value
+        if isinstance(value, str):
+            return html.escape(value, quote=False)
+        if isinstance(value, dict):
+            return {esc(k, ()) if isinstance(k, str) else k: esc(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [esc(v, path) for v in value]
+        return value
+
+    return esc(r, ())

@@ -302,8 +302,8 @@ class Report(_Section):
         return self
 
     def dump_json(self) -> str:
-        """``report.json``'s text: sorted keys, two-space indent, a final newline."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        """``report.json``'s text: sorted keys, two-space indent, a final newline; strict JSON (no NaN or Infinity)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def parse_report(data: str | bytes | dict) -> Report:
