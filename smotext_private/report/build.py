@@ -1,6 +1,6 @@
 """Build the ``Report`` (report.json's contract, schema.py) from the typed results of the pipeline's stages.
 
-``build_report`` assembles a release report from ``release.py``'s stage results; ``build_audit_report``
+``build_report`` assembles a release report from ``pipeline.py``'s stage results; ``build_audit_report``
 an audit report (``smotext-private audit``). The sections are filled here and only here; the
 renderers (markdown.py, html.py) read the ``Report`` and judge nothing again.
 """
