@@ -85,11 +85,11 @@ def check_generation_options(opts: "ReleaseOptions") -> None:
     from smotext_private.generation.smote import check_lambda_range, check_parent_draw
 
     if opts.per_class is not None and opts.per_class < 1:
-        raise InputError(f"--per-class must be a positive integer, got {opts.per_class}")
+        raise InputError(f"per_class must be a positive integer, got {opts.per_class}", param="per_class")
     if opts.k < 1:
-        raise InputError(f"--k must be a positive integer, got {opts.k}")
+        raise InputError(f"k must be a positive integer, got {opts.k}", param="k")
     if opts.n_candidates < 1:
-        raise InputError(f"--candidates must be a positive integer, got {opts.n_candidates}")
+        raise InputError(f"n_candidates must be a positive integer, got {opts.n_candidates}", param="n_candidates")
     check_lambda_range(opts.lambda_range)
     check_parent_draw(opts.parent_draw)
 
@@ -130,9 +130,9 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     out = Path(opts.out)
     check_generation_options(opts)
     if opts.fidelity_sample < 0:
-        raise InputError(f"--fidelity-sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}")
+        raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {opts.fidelity_sample}", param="fidelity_sample")
     if opts.chunk_size < 1:
-        raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}")
+        raise InputError(f"chunk_size must be a positive integer, got {opts.chunk_size}", param="chunk_size")
     # --resume may replace a bundle only when there is an interrupted run's work to resume
     check_out_dir(out, force=opts.force or (opts.resume and WorkDir.path_for(out).exists()))
     WorkDir.check_leftover(out, resume=opts.resume, force=opts.force)  # before the models load

@@ -18,7 +18,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
     from smotext_private.audit import Auditor
     from smotext_private.audit.templates import read_templates
     from smotext_private.backends.loading import encoder_description
-    from smotext_private.backends.registry import load_encoder
+    from smotext_private.backends.registry import get_encoder
     from smotext_private.bundle.write import audit_jsonl, check_out_dir, write_bundle
     from smotext_private.data.records import load_table_texts
     from smotext_private.policy import load_policy
@@ -33,7 +33,7 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
         raise InputError(f"{sources}: {len(src_texts)} source record(s); the audit needs at least {MIN_SOURCES} "
                          "to calibrate its distance check")
     syn_texts, syn_ids = load_table_texts(synthetic, text_column, allow_empty_text=True)
-    enc = encoder_obj or load_encoder(encoder)
+    enc = encoder_obj or get_encoder(encoder)
     src_vecs = enc.encode(src_texts)
     syn_vecs = enc.encode(syn_texts)
     auditor = Auditor(pol, enc, pii_detector=pii_detector, seed=seed).fit(src_texts, src_vecs, None, templates=forms)

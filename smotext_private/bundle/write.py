@@ -20,9 +20,9 @@ from smotext_private.errors import InputError
 def check_out_file(out: Path, *, force: bool) -> None:
     """A single output file (``generate``, ``fidelity``): its folder exists, and it is new or ``--force`` is given."""
     if out.is_dir():
-        raise InputError(f"--out {out} is a folder: name a file to write")
+        raise InputError(f"out {out} is a folder: name a file to write", param="out")
     if out.exists() and not force:
-        raise InputError(f"output file {out} already exists: pass --force to replace it")
+        raise InputError(f"output file {out} already exists: pass force=True to replace it", param="out")
     _check_parent(out.resolve())
 
 
@@ -36,14 +36,14 @@ def check_out_dir(out: Path, *, force: bool) -> None:
     here = Path.cwd().resolve()
     target = out.resolve()
     if target == here or target in here.parents:
-        raise InputError(f"--out {out} is the current folder or one above it: name a new folder for the bundle")
+        raise InputError(f"out {out} is the current folder or one above it: name a new folder for the bundle", param="out")
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is a file, not a folder: name a folder for the bundle")
+        raise InputError(f"out {out} exists and is a file, not a folder: name a folder for the bundle", param="out")
     if out.exists() and not force:
-        raise InputError(f"output directory {out} already exists: pass --force to replace it")
+        raise InputError(f"output directory {out} already exists: pass force=True to replace it", param="out")
     if out.exists() and any(out.iterdir()) and not any((out / name).is_file() for name in OUR_FILES):
-        raise InputError(f"--out {out} is a folder of other files, not a smotext-private bundle: "
-                         "--force replaces only bundles and empty folders")
+        raise InputError(f"out {out} is a folder of other files, not a smotext-private bundle: "
+                         "force=True replaces only bundles and empty folders", param="out")
     _check_parent(target)
 
 
@@ -51,9 +51,9 @@ def _check_parent(target: Path) -> None:
     """The folder ``--out`` goes into exists and can be written."""
     parent = target.parent
     if not parent.exists():
-        raise InputError(f"parent directory of --out does not exist: {parent}")
+        raise InputError(f"parent directory of out does not exist: {parent}", param="out")
     if not parent.is_dir():
-        raise InputError(f"parent of --out is not a directory: {parent}")
+        raise InputError(f"parent of out is not a directory: {parent}", param="out")
     if not os.access(parent, os.W_OK):
         raise InputError(f"output location is not writable: {parent}")
 
