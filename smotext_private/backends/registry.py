@@ -160,11 +160,10 @@ def _bridge_smollm2(*, bridge=None, **kw):
 
 
 def _describe_bridge_smollm2() -> list[dict]:
-    from smotext_private.backends.offline import smollm2_gguf
-    from smotext_private.bridge.model import default_bridge_dir
+    from smotext_private.backends.offline import shipped_bridge_dir, smollm2_gguf
 
     def shipped_bridge():
-        folder = default_bridge_dir()
+        folder = shipped_bridge_dir()
         if not (folder / "bridge.safetensors").exists():
             raise InputError(f"no trained bridge at {folder}")
         return folder
