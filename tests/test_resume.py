@@ -33,8 +33,8 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import phrasebook
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
+    from smotext_private.testing import FakeDecoder
+    from smotext_private.testing import HashingEncoder
     from smotext_private.release import ReleaseOptions, release
 
     cfg = json.loads(sys.argv[1])
