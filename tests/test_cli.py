@@ -162,6 +162,23 @@ def test_library_parameter_names_become_flags():
     assert all(flag.startswith("--") for flag in FLAGS.values())
 
 
+def test_a_missing_paper_model_says_which_flags_to_use(monkeypatch, tmp_path):
+    from smotext_private.backends.paper import SFR_MISTRAL, XRAG_7B, locate
+    from smotext_private.cli.messages import cli_message
+    from smotext_private.errors import ModelMissingError
+
+    monkeypatch.delenv("SMOTEXT_XRAG_PATH", raising=False)
+    with pytest.raises(ModelMissingError) as exc:
+        locate(SFR_MISTRAL, tmp_path / "nowhere")
+    assert "encoder_path='" in str(exc.value) and "allow_download=True" in str(exc.value)  # the library's words
+    line = cli_message(exc.value)
+    assert f"--encoder-path {tmp_path / 'nowhere'} is not a folder" in line
+    assert "pass the folder as --encoder-path DIR" in line and "with --allow-download" in line and "=True" not in line
+    with pytest.raises(ModelMissingError) as exc:
+        locate(XRAG_7B, cache_dir=tmp_path)
+    assert "pass the folder as --decoder-path DIR" in cli_message(exc.value)
+
+
 def test_the_library_names_no_flags_in_its_errors():
     """Library errors name parameters (``per_class``), never this CLI's flags: only smotext_private/cli/ may."""
     import ast

@@ -52,21 +52,21 @@ class PaperModel:
     kind: str
     hub_id: str
     env_var: str
-    arg: str  # the keyword argument that takes its folder
+    arg: str  # the run option that takes its folder (``path=`` of get_encoder / get_decoder)
     size: str
 
 
 SFR_MISTRAL = PaperModel(
     "sfr-mistral", "encoder (Salesforce/SFR-Embedding-Mistral, 4096-d raw last-token states)",
-    "Salesforce/SFR-Embedding-Mistral", "SMOTEXT_SFR_PATH", "path", "about 14 GB",
+    "Salesforce/SFR-Embedding-Mistral", "SMOTEXT_SFR_PATH", "encoder_path", "about 14 GB",
 )
 XRAG_7B = PaperModel(
     "xrag-7b", "decoder (xRAG-7B: Mistral-7B-Instruct-v0.2 + mlp2x_gelu projector)",
-    "Hannibal046/xrag-7b", "SMOTEXT_XRAG_PATH", "path", "about 14.5 GB",
+    "Hannibal046/xrag-7b", "SMOTEXT_XRAG_PATH", "decoder_path", "about 14.5 GB",
 )
 XRAG_V11_7B = PaperModel(
     "xrag-v1.1-7b", "decoder (xRAG-v1.1-7B: Mistral-7B-Instruct-v0.2 + mlp2x_gelu projector)",
-    "Hannibal046/xrag-v1.1-7b", "SMOTEXT_XRAG_V11_PATH", "path", "about 14.5 GB",
+    "Hannibal046/xrag-v1.1-7b", "SMOTEXT_XRAG_V11_PATH", "decoder_path", "about 14.5 GB",
 )
 PAPER_MODELS: dict[str, PaperModel] = {m.name: m for m in (SFR_MISTRAL, XRAG_7B, XRAG_V11_7B)}
 
@@ -76,7 +76,7 @@ def missing_message(model: PaperModel) -> str:
     return (
         f"{model.name} weights not found: download {model.hub_id} ({model.size}), e.g. "
         f"`huggingface-cli download {model.hub_id} --local-dir DIR`, then set {model.env_var}=DIR "
-        f"or pass the folder as {model.arg}=DIR; or opt in to downloading it with allow_download=True"
+        f"or pass the folder as {model.arg}='DIR'; or opt in to downloading it with allow_download=True"
     )
 
 
@@ -111,7 +111,7 @@ def _hub_cache_dir(hub_id: str, cache_dir: str | Path | None = None) -> Path | N
 def locate(model: PaperModel, path: str | Path | None = None, *, cache_dir: str | Path | None = None) -> Path:
     """Local folder of ``model``: ``path``, else ``$env_var``, else the hub cache; or ModelMissingError."""
     if path is not None:
-        return _check_dir(Path(path).expanduser(), model, f"{model.arg}={path}")
+        return _check_dir(Path(path).expanduser(), model, f"{model.arg}='{path}'")
     env = os.environ.get(model.env_var)
     if env:
         return _check_dir(Path(env).expanduser(), model, f"{model.env_var}={env}")
