@@ -64,6 +64,7 @@ class ReleaseOptions:
     parent_guard: bool = True  # guard.py: no training record's nearest released record is its own child
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
+    sign_key: str | None = None  # PEM file of an Ed25519 private key: write manifest.json.sig (bundle/sign.py)
     command: list[str] = field(default_factory=list)
 
 
@@ -136,6 +137,11 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     # --resume may replace a bundle only when there is an interrupted run's work to resume
     check_out_dir(out, force=opts.force or (opts.resume and WorkDir.path_for(out).exists()))
     WorkDir.check_leftover(out, resume=opts.resume, force=opts.force)  # before the models load
+    sign_key = None
+    if opts.sign_key:  # read and checked before the models load
+        from smotext_private.bundle.sign import load_private_key
+
+        sign_key = load_private_key(opts.sign_key)
     policy = load_policy(opts.policy)
     templates = read_templates(opts.templates) if opts.templates else None
     records, train, holdout, warnings = prepare(opts, policy, log)
@@ -254,7 +260,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
     report["audit"]["score_distributions"] = _score_distributions(verdicts)
     if opts.internal_report:  # source text: only ever in a bundle marked INTERNAL
         report["internal"] = _internal_section(produced, ids, texts, verdicts, accepted, train)
-    report_json = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    report_json = json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n"  # strict JSON: no NaN or Infinity
     rendered = json.loads(report_json)  # render what report.json holds, so `smotext-private report` gives the same bytes
     files = {
         "report.json": report_json.encode(),
@@ -266,7 +272,7 @@ def release(opts: ReleaseOptions, *, encoder=None, decoder=None, pii_detector=No
         files["synthetic.jsonl"] = ("\n".join(lines) + "\n").encode()
         # verdicts and scores only, never a rejected text; each line names the policy that judged it
         files["audit.jsonl"] = audit_jsonl(verdicts, policy_sha256=policy.sha256)
-    write_bundle(out, files)
+    write_bundle(out, files, sign_key=sign_key)
     if not opts.keep_work:
         work.remove()
     result = ReleaseResult(out, released, len(accepted), len(verdicts) - len(accepted), report)

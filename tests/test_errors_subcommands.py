@@ -42,7 +42,8 @@ def _bundle(d: Path, synthetic: bytes = b'{"id": "syn-1", "text": "new text", "l
             report: bytes = b'{"policy": {"sha256": "abc"}, "verdict": {"status": "released"}, "data": {}}\n') -> Path:
     out = d / "b"
     audit = b'{"id": "syn-1", "verdict": "accept", "reasons": [], "scores": {}, "policy_sha256": "abc"}\n'
-    write_bundle(out, {"synthetic.jsonl": synthetic, "audit.jsonl": audit, "report.json": report})
+    write_bundle(out, {"synthetic.jsonl": synthetic, "audit.jsonl": audit, "report.json": report,
+                       "report.md": b"# report\n", "report.html": b"<p>report</p>\n"})
     return out
 
 

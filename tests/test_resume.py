@@ -42,12 +42,12 @@ SCRIPT = textwrap.dedent("""
     class LoggingDecoder(FakeDecoder):
         def generate(self, vecs, **kw):
             with open(cfg["calls"], "a") as fh:
-                fh.write(f"{{len(vecs)}}\\n")
+                fh.write(f"{{len(vecs)}} {{kw.get('seed')}}\\n")
             with open(cfg["calls"]) as fh:
                 n = sum(1 for _ in fh)
             while n == cfg.get("stall_at"):  # wait here to be killed
                 time.sleep(0.05)
-            time.sleep(0.02)
+            time.sleep(cfg.get("delay", 0.02))
             return super().generate(vecs, **kw)
 
     enc = HashingEncoder(dim=128)
@@ -149,6 +149,58 @@ def test_killed_release_leaves_no_bundle_and_resumes_to_identical_bytes(tmp_path
             torn += 1
     assert torn == 1
     assert sorted(r["index"] for r in rows) == list(range(N_ITEMS))  # each candidate exactly once
+
+
+def _finished_chunks(work: Path) -> set[int]:
+    """The chunks whose every candidate is on disk (a line torn by the kill does not count)."""
+    indices = set()
+    for line in _lines(work / "candidates.jsonl"):
+        try:
+            indices.add(json.loads(line)["index"])
+        except (json.JSONDecodeError, KeyError):
+            continue
+    return {c for c in range(N_CHUNKS) if all(i in indices for i in range(c * CHUNK, min(N_ITEMS, (c + 1) * CHUNK)))}
+
+
+def test_killed_after_saved_chunks_resumes_them_without_decoding_them_again(tmp_path, notes):
+    """No stall on cue: a plain (slow) run is SIGKILLed as soon as the work dir's candidates.jsonl holds a finished
+    chunk, wherever it then is. The resumed run decodes only the chunks not on disk and ends byte-identical."""
+    from smotext_private.generation.decode import chunk_seed
+
+    ref, ref_calls = tmp_path / "ref", tmp_path / "ref_calls.txt"
+    _run(tmp_path, input=str(notes), out=str(ref), seed=0, calls=str(ref_calls))
+
+    out, calls = tmp_path / "bundle", tmp_path / "calls.txt"
+    work = out.with_name(out.name + ".work")
+    proc = _start(tmp_path, input=str(notes), out=str(out), seed=0, calls=str(calls), delay=0.5)
+    try:
+        deadline = time.monotonic() + 240
+        while not _finished_chunks(work):
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "no chunk was ever saved"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        proc.stdout.close(), proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL and not out.exists()
+    finished = _finished_chunks(work)
+    assert 1 <= len(finished) < N_CHUNKS, finished
+
+    resumed_calls = tmp_path / "resumed_calls.txt"
+    _run(tmp_path, input=str(notes), out=str(out), seed=0, calls=str(resumed_calls), resume=True)
+    decoded = [int(line.split()[1]) for line in _lines(resumed_calls)]
+    seeds = {chunk_seed(0, c): c for c in range(N_CHUNKS)}
+    assert not [seeds[s] for s in decoded if seeds[s] in finished]  # no finished chunk decoded again
+    assert sorted(seeds[s] for s in decoded) == sorted(set(range(N_CHUNKS)) - finished)  # each other one once
+
+    for name in ("synthetic.jsonl", "audit.jsonl"):
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+    assert _stable_report(out) == _stable_report(ref)
+    assert not work.exists()  # removed once the release is complete
 
 
 def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models, monkeypatch):

@@ -52,6 +52,6 @@ def run_audit(sources: str, synthetic: str, *, text_column: str, policy: str, ou
     }
     write_bundle(out_dir, {
         "audit.jsonl": audit_jsonl(verdicts),
-        "report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
+        "report.json": (json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
     })
     return {"out": str(out_dir), **summary}

@@ -39,6 +39,8 @@ def release(
         "add synthetic records side by side with their source records to the reports "
         "(marks the bundle INTERNAL: never share it)"))] = False,
     no_progress: NoProgress = False,
+    sign_key: Annotated[Optional[str], Opt("--sign-key", metavar="PEM", help=(
+        "Ed25519 private key (PEM): also write manifest.json.sig, a detached signature of manifest.json"))] = None,
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4,
@@ -50,7 +52,7 @@ def release(
         input=input, text_column=text_column, label_column=label_column, out=out, policy=policy, per_class=per_class,
         k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range), parent_draw=parent_draw,
         parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, force=force, resume=resume, keep_work=keep_work,
-        internal_report=internal_report, templates=templates, progress=not no_progress, **models,
+        internal_report=internal_report, templates=templates, progress=not no_progress, **models, sign_key=sign_key,
         command=[PROG] + sys.argv[1:],
     )
     res = run_release(opts, log=log)
@@ -61,6 +63,7 @@ def release(
         "accepted": res.n_accepted, "rejected": res.n_rejected,
         # the manifest hashes every other file: this one hash, kept with the sign-off, pins the whole bundle
         "manifest_sha256": hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest(),
+        **({"signature": str(bundle / "manifest.json.sig")} if sign_key else {}),
     }, indent=2))
     return 0
 
@@ -212,21 +215,23 @@ def verify(
     bundle: Bundle,
     sources: Annotated[Optional[str], Opt("--sources", help="sources file: also check no released text repeats one")] = None,
     text_column: Annotated[Optional[str], Opt("--text-column", help="column holding the text in --sources")] = None,
+    expect_sha256: Annotated[Optional[str], Opt("--expect-sha256", metavar="HEX", help=(
+        "the manifest_sha256 that release printed and a reviewer signed off: fail unless manifest.json has it"))] = None,
+    public_key: Annotated[Optional[str], Opt("--public-key", metavar="PEM", help=(
+        "Ed25519 public key (PEM): fail unless manifest.json.sig is its signature of manifest.json"))] = None,
 ) -> int:
-    from smotext_private.bundle.manifest import verify_bundle
+    from smotext_private.bundle.verify import verify as verify_bundle
 
-    texts = None
-    if sources:
-        if not text_column:
-            raise InputError("--sources needs --text-column")
-        from smotext_private.data.records import load_texts
-
-        texts = load_texts(sources, text_column)
-    problems = verify_bundle(bundle, sources=texts)
+    if sources and not text_column:
+        raise InputError("--sources needs --text-column")
+    problems = verify_bundle(bundle, sources=sources, text_column=text_column or "text", expect_sha256=expect_sha256,
+                             public_key=public_key)
     if problems:
         print(f"{PROG}: verify failed: {problems[0]}", file=sys.stderr)
         return 4
-    print(json.dumps({"status": "verified", "bundle": bundle}))
+    print(json.dumps({"status": "verified", "bundle": bundle,
+                      **({"manifest_sha256": expect_sha256.strip().lower()} if expect_sha256 else {}),
+                      **({"signature": "verified"} if public_key else {})}))
     return 0
 
 

@@ -18,6 +18,8 @@ import re
 from html import escape
 from typing import Any, Iterable
 
+from smotext_private.audit import registry
+from smotext_private.audit.dataset import BANDS
 from smotext_private.report.markdown import (
     INTERNAL_NOTICE,
     LIMITS,
@@ -32,56 +34,8 @@ SVG_SALT = "smotext-private-report"
 COLOURS = {"synthetic": "#d9822b", "reference": "#5b7fa6", "cutoff": "#b3261e", "released": "#2e7d32", "grey": "#9aa5b1"}
 
 # -- plain-language text -----------------------------------------------------------------------
-CHECKS: dict[str, tuple[str, str]] = {
-    "embedding_distance": (
-        "Closeness in meaning",
-        "How close each synthetic record's meaning is to its nearest training record (cosine distance of the "
-        "sentence embeddings; 0 means the same meaning). The cutoff is calibrated on real records the generator "
-        "never saw (the holdout) and on how close training records come to each other: a synthetic record that sits closer to a training record than almost all of those do is "
-        "treated as a possible near-copy.",
-    ),
-    "verbatim_span": ("Copied word runs", "The longest run of consecutive words a synthetic record shares with a training record. Stock wording that "
-                      "the policy counts as boilerplate (found, numbers aside, in many different training records) is not counted."),
-    "ngram_overlap": ("Shared phrases", "The share of a synthetic record's short phrases (word n-grams) found in one training record."),
-    "fuzzy_similarity": ("Near-duplicate text", "Character-level similarity (0-100) to the most similar training record; catches small edits and reordered copies."),
-    "pii": ("Direct identifiers", "Identifiers found in the synthetic text by the PII detector (phone numbers, e-mail addresses, record numbers and the like)."),
-    "pii_replay": ("Identifiers repeated from the sources", "Identifiers (names, numbers) that occur in the training records and reappear in a synthetic record."),
-}
-
-DATASET: dict[str, tuple[str, str, str]] = {
-    # name: (label, good value, explanation)
-    "dcr_share": (
-        "DCR share", "≈ 0.50",
-        "Share of synthetic records closer to the training records than to unseen real records; "
-        "~50 % means no memorisation, higher means the generator leans on the records it was trained on.",
-    ),
-    "identical_match_share": ("Identical matches", "0", "Share of synthetic records identical in meaning to a training record."),
-    "membership_auc": (
-        "Membership attack AUC", "≈ 0.50",
-        "How well an attacker holding a real record can tell, from the synthetic set alone, whether it was used "
-        "for generation. 0.5 is a coin toss (nothing leaks); 1.0 means always.",
-    ),
-    "membership_tpr_at_1pct_fpr": (
-        "Attack hits at 1 % false alarms", "≈ 0.01",
-        "Share of training records the same attacker finds while wrongly accusing at most 1 % of unseen records. "
-        "Near 0.01 is what guessing gives.",
-    ),
-    "nndr_ratio": (
-        "Nearest-neighbour ratio", "≈ 1",
-        "How snugly synthetic records sit among training records compared with unseen records (10th percentile of "
-        "the nearest/second-nearest distance ratio). Around 1 is good; well below 1 suggests copying.",
-    ),
-    "privacy_score": (
-        "Privacy score (0-10)", "≥ 8 Excellent",
-        "A 0-10 summary of DCR share, membership AUC and the low-false-alarm attack; capped at 3.9 when any record "
-        "is an identical copy. 10 x (0.35 min(2 (1 - DCR share), 1) + 0.45 min(2 (1 - AUC), 1) + 0.20 (1 - 2 max(hits - 0.01, 0))); "
-        "band names after NeMo Safe Synthesizer. It summarises, it does not replace the limits above.",
-    ),
-}
-DIRECTIONS = {"dcr_share": "max", "identical_match_share": "max", "membership_auc": "max",
-              "membership_tpr_at_1pct_fpr": "max", "nndr_ratio": "min", "privacy_score": "min"}
-BANDS = ((0, 2, "Poor", "#c62828"), (2, 4, "Moderate", "#ef6c00"), (4, 6, "Good", "#f9a825"),
-         (6, 8, "Very Good", "#7cb342"), (8, 10, "Excellent", "#2e7d32"))
+# Each check's label, explanation, direction and threshold wording come from the check registry (audit/registry.py).
+BAND_COLOURS = {"Poor": "#c62828", "Moderate": "#ef6c00", "Good": "#f9a825", "Very Good": "#7cb342", "Excellent": "#2e7d32"}
 
 FIDELITY: dict[str, str] = {
     "roundtrip_cosine_mean": "Mean similarity in meaning (cosine, 1 = same) between a training record and the text decoded from its embedding.",
@@ -260,12 +214,13 @@ def _distance_histogram(figs: _Figures, dist: dict) -> str:
 def _score_histogram(figs: _Figures, name: str, values: list[float], threshold: float | None) -> str:
     import numpy as np
 
+    check = _record_check(name)
     v = np.asarray(values, dtype=float)
-    if len(v) == 0 or (name in ("pii", "pii_replay") and not v.any()):
+    if len(v) == 0 or (check is not None and check.zero_means_none_found and not v.any()):
         return ""  # the caption says every record scored 0
     fig, ax = figs.new(4.2, 1.9)
     hi = max(float(v.max()), float(threshold or 0)) or 1.0
-    integer = name in ("verbatim_span", "pii", "pii_replay")
+    integer = check is not None and check.integer_score
     bins = np.arange(-0.5, np.ceil(hi) + 1.5, max(1, int(np.ceil(hi / 30)))) if integer else np.linspace(0.0, hi * 1.05, 26)
     ax.hist(v, bins=bins, color=COLOURS["synthetic"], alpha=0.85)
     if threshold is not None:
@@ -277,7 +232,7 @@ def _score_histogram(figs: _Figures, name: str, values: list[float], threshold: 
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("records", fontsize=9)
-    ax.set_xlabel("identifiers found" if name in ("pii", "pii_replay") else "words" if name == "verbatim_span" else "score", fontsize=9)
+    ax.set_xlabel(check.score_unit if check is not None else "score", fontsize=9)
     _style(ax)
     return figs.svg(fig, f"Histogram of the {name} score of every audited record, with the policy threshold")
 
@@ -324,32 +279,24 @@ def _rejection_bars(figs: _Figures, rej: dict, warn: dict) -> str:
 
 
 # -- sections --------------------------------------------------------------------------------------
+def _record_check(name: str) -> registry.RecordCheck | None:
+    check = registry.find(name)
+    return check if isinstance(check, registry.RecordCheck) else None
+
+
 def _threshold_text(name: str, rule: dict, dist: dict) -> str:
-    t = float(rule.get("threshold", 0))
-    params = rule.get("params") or {}
-    if name == "embedding_distance":
-        cutoff = dist.get("cutoff")
-        base = f"rejected when closer than the {t:.0%} quantile of real unseen records' distances"
-        floor = params.get("min_distance")
-        extra = f" (floor {float(floor):g})" if floor is not None else ""
-        return (f"distance &lt; <b>{float(cutoff):.4f}</b>: " if cutoff is not None else "") + base + extra
-    if name == "verbatim_span":
-        return f"<b>{t:g}</b> or more consecutive words shared with one training record"
-    if name == "ngram_overlap":
-        return f"<b>{t:.0%}</b> or more of its {int(params.get('n', 3))}-word phrases in one training record"
-    if name == "fuzzy_similarity":
-        return f"similarity <b>{t:g}</b>/100 or more"
-    if name == "pii":
-        return f"any identifier found with detector confidence ≥ <b>{t:g}</b>"
-    if name == "pii_replay":
-        return f"<b>{max(t, 1):g}</b> or more identifiers repeated from the training records"
-    return f"{t:g}"
+    """When a record fails the check, in the check's registered words (the bare threshold for a check no longer registered)."""
+    check = _record_check(name)
+    if check is None:
+        return f"{float(rule.get('threshold', 0)):g}"
+    text = escape(check.fails_when({"threshold": 0, **rule}, dist.get("cutoff")), quote=False)
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
 
 
 def _reason(text: str) -> str:
     """'dcr_share: 0.61 is above ...' -> 'DCR share (dcr_share): 0.61 is above ...'."""
     name, sep, rest = str(text).partition(":")
-    label = DATASET.get(name, CHECKS.get(name, (None,)))[0]
+    label = registry.label(name)
     return f"{label} ({name}):{rest}" if sep and label else str(text)
 
 
@@ -438,10 +385,12 @@ def _checks_section(r: dict, figs: _Figures) -> str:
     if not rules:
         out.append('<p class="warnbox">This report does not record the policy\'s thresholds (made by an older version).</p>')
         rules = {name: None for name in sorted(set(rej) | set(warn))}
-    order = list(CHECKS) + sorted(set(rules) - set(CHECKS))
+    known = [c.name for c in registry.per_record()]
+    order = known + sorted(set(rules) - set(known))
     for name in [n for n in order if n in rules]:
         rule = rules[name]
-        title, explain = CHECKS.get(name, (name, ""))
+        check = _record_check(name)
+        title, explain = (check.label, check.explain) if check is not None else (name, "")
         action = (rule or {}).get("action", "reject")
         n_rej, n_warn = rej.get(name, 0), warn.get(name, 0)
         if action == "off":
@@ -459,8 +408,8 @@ def _checks_section(r: dict, figs: _Figures) -> str:
         else:
             values = scores.get(name, [])
             line = (rule or {}).get("threshold")
-            if name in ("pii", "pii_replay") and line is not None:
-                line = max(1.0, float(line)) if name == "pii_replay" else 1.0  # the score is a count of identifiers
+            if check is not None and line is not None:
+                line = check.fail_line(float(line))  # e.g. a count of identifiers: the lowest count that fails
             fig = _score_histogram(figs, name, values, line) if action != "off" else ""
             cap = "Score of every audited record; the dashed line is the policy's threshold."
             if values and not fig and action != "off":
@@ -482,7 +431,7 @@ def _checks_section(r: dict, figs: _Figures) -> str:
 def _rejections_section(r: dict, figs: _Figures) -> str:
     audit, d = r.get("audit", {}), r.get("data", {})
     rej, warn = audit.get("rejections_by_check", {}), audit.get("warnings_by_check", {})
-    rows = [[f"<code>{_e(n)}</code>", _e(CHECKS.get(n, (n,))[0]), _num(rej.get(n, 0)), _num(warn.get(n, 0))] for n in sorted(set(rej) | set(warn))]
+    rows = [[f"<code>{_e(n)}</code>", _e(registry.label(n) or n), _num(rej.get(n, 0)), _num(warn.get(n, 0))] for n in sorted(set(rej) | set(warn))]
     chart = _rejection_bars(figs, rej, warn)
     body = (_table(["check", "what it catches", "rejected", "warned (kept)"], rows, numeric=(2, 3)) if rows
             else "<p>No audited record failed any check.</p>")
@@ -514,32 +463,24 @@ def _dataset_section(r: dict) -> str:
         f'{_num(p.get("n_training_sample"))} training records and {_num(p.get("n_holdout"))} unseen real records. A private generator '
         f"treats the two alike.{attack_on}</p>"
     )
-    values = {"dcr_share": p.get("dcr_share"), "identical_match_share": p.get("identical_match_share"),
-              "membership_auc": mia.get("auc"), "membership_tpr_at_1pct_fpr": mia.get("tpr_at_1pct_fpr"),
-              "nndr_ratio": p.get("nndr_ratio"), "privacy_score": p.get("privacy_score")}
-    failures = " ".join(p.get("failures", []))
     rows = []
-    for name, (label, good, explain) in DATASET.items():
-        value, rule = values.get(name), rules.get(name)
+    for check in registry.dataset():
+        name, label, good, explain = check.name, check.label, check.good, check.explain
+        value, rule = check.value(p), rules.get(name)
+        status = registry.recorded_status(name, p)  # what the audit recorded; the page does not re-judge
         if rule is None and not rules:  # an older report: the limits were not recorded, the outcomes were
             limit = "not recorded"
-            outcome = (_pill("fail", "FAIL — blocks") if any(f.startswith(name + ":") for f in p.get("failures", []))
-                       else _pill("warn", "outside — warning") if any(w.startswith(name + ":") for w in p.get("warnings", []))
-                       else _pill("pass", "pass"))
+            outcome = (_pill("fail", "FAIL — blocks") if status == "fail"
+                       else _pill("warn", "outside — warning") if status != "pass" else _pill("pass", "pass"))
         elif rule is None:
             limit, outcome = "not checked", _pill("off", "not checked")
         else:
-            word = "at most" if DIRECTIONS[name] == "max" else "at least"
+            word = "at most" if check.direction == "max" else "at least"
             limit = f"{word} {float(rule['threshold']):g}" + ("" if rule.get("block", True) else " (warn only)")
-            if value is None:
-                outcome = _pill("warn", "not computed")
-            else:
-                bad = value > rule["threshold"] if DIRECTIONS[name] == "max" else value < rule["threshold"]
-                blocked = any(f.startswith(name + ":") for f in p.get("failures", []))
-                downgraded = rule.get("block", True) and not blocked  # the auditor could not resolve it on this holdout
-                outcome = (_pill("fail", "FAIL — blocks") if bad and blocked
-                           else _pill("warn", "outside — not blocking: too few held-out records to resolve it")
-                           if bad and downgraded else _pill("warn", "outside — warning") if bad else _pill("pass", "pass"))
+            outcome = (_pill("warn", "not computed") if value is None
+                       else _pill("fail", "FAIL — blocks") if status == "fail"
+                       else _pill("warn", "outside — not blocking: too few held-out records to resolve it") if status == "unresolved"
+                       else _pill("warn", "outside — warning") if status == "warn" else _pill("pass", "pass"))
         if name == "privacy_score":
             shown = _num(value, 2) + (f" ({_e(p.get('band'))})" if p.get("band") else "")
         else:
@@ -554,7 +495,7 @@ def _dataset_section(r: dict) -> str:
     out.append(_table(["figure", "value", "good value", "policy limit", "outcome"], rows, numeric=(1,)))
     score = p.get("privacy_score")
     if isinstance(score, (int, float)):
-        segs = "".join(f'<div style="background:{c}">{_e(n)} {lo}–{hi}</div>' for lo, hi, n, c in BANDS)
+        segs = "".join(f'<div style="background:{BAND_COLOURS[n]}">{_e(n)} {lo}–{hi}</div>' for lo, hi, n in BANDS)
         pos = max(0.0, min(100.0, float(score) * 10))
         out.append(
             "<h3>Privacy score band</h3>"
@@ -668,7 +609,9 @@ def _repro_section(r: dict) -> str:
     items.append(("Command line", f"<code>{_e(' '.join(_shell_quote(c) for c in cmd))}</code>" if cmd else "n/a (library call)"))
     out = ["<h2>Reproducibility</h2>",
            '<p class="explain">With the same input (same fingerprint), policy (same sha256), seed and model files, the tool writes '
-           "the same synthetic records. Check the bundle's integrity with <code>smotext-private verify &lt;bundle&gt;</code>.</p>",
+           "the same synthetic records. Sign off the bundle by the <code>manifest_sha256</code> that <code>release</code> printed "
+           "and check it with <code>smotext-private verify &lt;bundle&gt; --expect-sha256 &lt;manifest_sha256 printed by "
+           "release&gt;</code>.</p>",
            '<dl class="repro">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"]
     card = dec.get("bridge")
     if isinstance(card, dict):

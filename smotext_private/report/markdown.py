@@ -14,6 +14,7 @@ def _fmt(v) -> str:
 
 
 def render_markdown(r: dict) -> str:
+    r = escaped(r)
     v = r["verdict"]
     d = r["data"]
     internal = r.get("internal")
@@ -24,8 +25,9 @@ def render_markdown(r: dict) -> str:
         f"- Policy: `{r['policy']['name']}` (sha256 `{r['policy']['sha256']}`)",
         f"- Tool: smotext-private {r['version']}, seed {r['seed']}, created {r['created_at']}",
         f"- Input: `{r['input'].get('source', '')}` (sha256 `{r['input'].get('fingerprint', '')}`)",
-        "- Verify the bundle (every file's sha256 against `manifest.json`, every released record's verdict): "
-        "`smotext-private verify <this folder>`",
+        "- Sign-off: keep the `manifest_sha256` that `release` printed (it pins every file of this bundle) and verify the "
+        "bundle against it (every file's sha256 against `manifest.json`, every released record's verdict): "
+        "`smotext-private verify <this folder> --expect-sha256 <manifest_sha256 printed by release>`",
     ]
     if r.get("command"):
         lines.append(f"- Made by: `{' '.join(str(a) for a in r['command'])}`")
@@ -54,12 +56,9 @@ def render_markdown(r: dict) -> str:
         lines += ["| check | threshold | action | rejected | warned |", "|---|---:|---|---:|---:|"]
         cutoff = (r["privacy"].get("distances") or {}).get("cutoff")
         for name, rule in rules.items():
-            thr = f"{rule['threshold']:g}"
-            if name == "embedding_distance":  # the threshold is a quantile; the cutoff is the distance it gave
-                thr = f"quantile {thr}" + (f": distance < {cutoff:.4f}" if cutoff is not None else "")
-            lines.append(f"| {name} | {thr} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
-        entities = {name: rule.get("params", {}).get("entities") for name, rule in rules.items()
-                    if name in ("pii", "pii_replay") and rule.get("action") != "off"}
+            lines.append(f"| {name} | {limit_text(name, rule, cutoff)} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+        entities = {name: (rule.get("params") or {}).get("entities") for name, rule in rules.items()
+                    if rule.get("action") != "off"}
         for name, ents in entities.items():
             if ents:
                 lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
@@ -116,6 +115,15 @@ def render_markdown(r: dict) -> str:
     lines.append(json.dumps(r["models"], indent=2, sort_keys=True))
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def limit_text(name: str, rule: dict, cutoff: float | None) -> str:
+    """A per-record check's threshold as the audit table shows it (its registered wording; the number for a check
+    no longer registered)."""
+    from smotext_private.audit import registry
+
+    check = registry.find(name)
+    return check.limit_text(rule, cutoff) if isinstance(check, registry.RecordCheck) else f"{rule['threshold']:g}"
 
 
 def parents_text(d: dict) -> str:
@@ -184,3 +192,27 @@ def lambda_range_text(d: dict) -> str:
     """The interpolation step range of a report's data section ("0, 1" for reports made before it was recorded)."""
     lo, hi = d.get("lambda_range") or (0.0, 1.0)
     return f"{lo:g}, {hi:g}"
+
+
+# shown in code spans or the models' JSON block, where a Markdown viewer does not interpret HTML: kept as they are
+VERBATIM = {("command",), ("input",), ("models",), ("policy", "name"), ("audit", "templates", "file")}
+
+
+def escaped(r: dict) -> dict:
+    """The report with ``&``, ``<`` and ``>`` escaped in every text Markdown shows as prose (class labels, sample and
+    source texts, warnings, reasons): a Markdown viewer renders raw HTML, so a ``<script>`` in the data must arrive
+    as text, as report.html shows it. Labels are escaped as keys too, so counts keyed by label still match."""
+    import html
+
+    def esc(value, path: tuple):
+        if path in VERBATIM:
+            return value
+        if isinstance(value, str):
+            return html.escape(value, quote=False)
+        if isinstance(value, dict):
+            return {esc(k, ()) if isinstance(k, str) else k: esc(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [esc(v, path) for v in value]
+        return value
+
+    return esc(r, ())
