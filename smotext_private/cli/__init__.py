@@ -17,7 +17,9 @@ import typer
 
 from smotext_private.cli import commands  # noqa: F401  (registers the subcommands on ``app``)
 from smotext_private.cli.app import COMMANDS, app
-from smotext_private.cli.messages import PROG, error_line, missing_command, one_line, unknown_command, usage_line
+from smotext_private.cli.messages import (
+    PROG, error_line, is_usage_error, missing_command, one_line, unknown_command, usage_line,
+)
 from smotext_private.errors import SmotextError
 
 
@@ -41,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         _usage_exit(unknown_command(args[0], COMMANDS))
     try:
         code = build_parser().main(args=args, prog_name=PROG, standalone_mode=False)
-    except typer.TyperException as exc:  # typer's usage errors
-        _usage_exit(usage_line(exc, args))
     except SmotextError as exc:
         print(error_line(exc), file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        if not is_usage_error(exc):
+            raise
+        _usage_exit(usage_line(exc, args))
     return int(code or 0)
 
 

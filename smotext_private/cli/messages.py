@@ -62,16 +62,30 @@ def _flag(param) -> str:
     return opts[0] if opts else param.name
 
 
+_CLICK_WORDS = (  # the refusals of typer's click types (typer < 0.29), in argparse's words
+    (re.compile(r"(.+) is not a valid integer( range)?\."), lambda m: f"invalid int value: {m[1]}"),
+    (re.compile(r"(.+) is not a valid float( range)?\."), lambda m: f"invalid float value: {m[1]}"),
+    (re.compile(r"(\S+) is not in the range x>=0\."), lambda m: f"must be a non-negative integer, got {m[1]}"),
+    (re.compile(r"(\S+) is not in the range x>=(\d+)\."), lambda m: f"must be an integer >= {m[2]}, got {m[1]}"),
+    (re.compile(r"(.+) is not one of (.+)\."), lambda m: f"invalid choice: {m[1]} (choose from {m[2]})"),
+)
+
+
 def _reason(exc, param) -> str:
     """Why a value was refused, in argparse's words, naming the value as typed.
 
-    typer checks types and ranges (``min=``) with pydantic; the refusal's ``errors()`` give its
-    kind and the text the user typed.
+    typer >= 0.29 checks types and ranges (``min=``) with pydantic, whose ``errors()`` give the
+    kind of refusal and the text the user typed; older typers word it themselves (``_CLICK_WORDS``).
     """
     cause = exc.__cause__
     errors = cause.errors() if hasattr(cause, "errors") else []
+    message = exc.message.removeprefix("Value error, ")
     if not errors:
-        return exc.message  # a check of ours (``typer.BadParameter``), already in these words
+        for pattern, words in _CLICK_WORDS:
+            m = pattern.fullmatch(message)
+            if m:
+                return words(m)
+        return message  # a check of ours (``typer.BadParameter``), already in these words
     kind, raw = errors[0].get("type"), errors[0].get("input")
     if kind in ("int_parsing", "int_from_float", "int_type"):
         return f"invalid int value: {raw!r}"
@@ -82,7 +96,7 @@ def _reason(exc, param) -> str:
         return f"must be a non-negative integer, got {raw}" if low == 0 else f"must be an integer >= {low}, got {raw}"
     if param.name in CHOICES:
         return f"invalid choice: {raw!r} (choose from {', '.join(repr(c) for c in CHOICES[param.name])})"
-    return exc.message
+    return message
 
 
 def _missing(exc, param, args) -> str:
@@ -111,6 +125,11 @@ def _bad_usage(exc) -> str:
     if type(exc).__name__ == "NoSuchOption":
         return f"unrecognized arguments: {exc.option_name}"
     return message
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """typer's usage errors (its click core's ``UsageError`` and kin: exit code 2, ``format_message``)."""
+    return not isinstance(exc, SmotextError) and getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message")
 
 
 def usage_line(exc, args: list[str] = ()) -> str:
