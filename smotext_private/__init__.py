@@ -28,6 +28,8 @@ _LAZY = {
     "Report": "smotext_private.report.schema",
     "load_policy": "smotext_private.policy",
     "Policy": "smotext_private.policy",
+    "get_encoder": "smotext_private.backends.registry",
+    "get_decoder": "smotext_private.backends.registry",
     "list_models": "smotext_private.backends.registry",
 }
 _LAZY_MODULES = ("audit",)  # subpackages that are also API entries (``audit`` is callable)

@@ -229,7 +229,7 @@ def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes,
         state = json.loads((work / "state.json").read_text())
         (work / "state.json").write_text(json.dumps({"key": state["key"]}))
         again(seed=1, resume=True)
-    with pytest.raises(InputError, match="--resume"):  # neither --resume nor --force: refused, not overwritten
+    with pytest.raises(InputError, match="resume=True"):  # neither resume nor force: refused, not overwritten
         again(seed=0)
     assert (work / "candidates.jsonl").read_bytes() == before
     assert not out.exists()

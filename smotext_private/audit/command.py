@@ -37,7 +37,7 @@ def audit(sources: str | Path, synthetic: str | Path, out: str | Path, *, text_c
     from smotext_private.audit import Auditor
     from smotext_private.audit.templates import read_templates
     from smotext_private.backends.loading import encoder_description
-    from smotext_private.backends.registry import load_encoder
+    from smotext_private.backends.registry import get_encoder
     from smotext_private.bundle.write import audit_jsonl, check_out_dir, write_bundle
     from smotext_private.data.records import load_table_texts
     from smotext_private.policy import load_policy
@@ -53,7 +53,7 @@ def audit(sources: str | Path, synthetic: str | Path, out: str | Path, *, text_c
         raise InputError(f"{sources}: {len(src_texts)} source record(s); the audit needs at least {MIN_SOURCES} "
                          "to calibrate its distance check")
     syn_texts, syn_ids = load_table_texts(synthetic, text_column, allow_empty_text=True)
-    enc = encoder or load_encoder(encoder_name)
+    enc = encoder or get_encoder(encoder_name)
     src_vecs = enc.encode(src_texts)
     syn_vecs = enc.encode(syn_texts)
     auditor = Auditor(pol, enc, pii_detector=pii_detector, seed=seed).fit(src_texts, src_vecs, None, templates=forms)

@@ -81,17 +81,18 @@ def read_templates(path: str | Path) -> NoteTemplates:
     """Read and check a templates file; any fault is an ``InputError`` naming the file (and line)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"--templates {p}: no such file" if not p.exists() else f"--templates {p} is not a file")
+        raise InputError(f"templates {p}: no such file" if not p.exists() else f"templates {p} is not a file", param="templates")
     try:
         if p.stat().st_size > MAX_BYTES:
-            raise InputError(f"--templates {p}: larger than {MAX_BYTES // (1024 * 1024)} MiB; a templates file holds forms, not records")
+            raise InputError(f"templates {p}: larger than {MAX_BYTES // (1024 * 1024)} MiB; a templates file holds forms, not records",
+                              param="templates")
         data = p.read_bytes()
     except OSError as e:
-        raise InputError(f"--templates {p}: cannot read it: {e.strerror or e}") from None
+        raise InputError(f"templates {p}: cannot read it: {e.strerror or e}", param="templates") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"--templates {p}: not UTF-8 text (byte {e.start})") from None
+        raise InputError(f"templates {p}: not UTF-8 text (byte {e.start})", param="templates") from None
     pieces: set[str] = set()
     lines = 0
     for no, raw in enumerate(text.splitlines(), 1):
@@ -99,12 +100,13 @@ def read_templates(path: str | Path) -> NoteTemplates:
         if not line or line.startswith("#"):
             continue
         if line.count("{") != line.count("}") or re.search(r"\{[^}]*\{|\}[^{]*\}", line):
-            raise InputError(f"--templates {p}:{no}: unbalanced or nested braces; write {{a|b}} for alternatives and {{slot}} for content")
+            raise InputError(f"templates {p}:{no}: unbalanced or nested braces; write {{a|b}} for alternatives and {{slot}} for content",
+                             param="templates")
         try:
             pieces.update(template_pieces(line))
         except ValueError as e:
-            raise InputError(f"--templates {p}:{no}: {e}; split the line into several") from None
+            raise InputError(f"templates {p}:{no}: {e}; split the line into several", param="templates") from None
         lines += 1
     if not lines:
-        raise InputError(f"--templates {p}: no templates in it (only blank lines and # comments)")
+        raise InputError(f"templates {p}: no templates in it (only blank lines and # comments)", param="templates")
     return NoteTemplates(str(p), hashlib.sha256(data).hexdigest(), lines, tuple(sorted(pieces)))

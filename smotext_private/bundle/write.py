@@ -21,9 +21,9 @@ from smotext_private.errors import InputError
 def check_out_file(out: Path, *, force: bool) -> None:
     """A single output file (``generate``, ``fidelity``): its folder exists, and it is new or ``--force`` is given."""
     if out.is_dir():
-        raise InputError(f"--out {out} is a folder: name a file to write")
+        raise InputError(f"out {out} is a folder: name a file to write", param="out")
     if out.exists() and not force:
-        raise InputError(f"output file {out} already exists: pass --force to replace it")
+        raise InputError(f"output file {out} already exists: pass force=True to replace it", param="out")
     _check_parent(out.resolve())
 
 
@@ -33,24 +33,24 @@ def check_out_dir(out: Path, *, force: bool) -> None:
     try:
         _check_out_dir(out, force=force)
     except OSError as exc:  # a name too long, a folder that cannot be listed
-        raise InputError(f"--out {shown(str(out), 120)}: {exc.strerror or exc}") from None
+        raise InputError(f"out {shown(str(out), 120)}: {exc.strerror or exc}", param="out") from None
 
 
 def _check_out_dir(out: Path, *, force: bool) -> None:
     here = Path.cwd().resolve()
     target = out.resolve()
     if target == here or target in here.parents:
-        raise InputError(f"--out {out} is the current folder or one above it: name a new folder for the bundle")
+        raise InputError(f"out {out} is the current folder or one above it: name a new folder for the bundle", param="out")
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is a file, not a folder: name a folder for the bundle")
+        raise InputError(f"out {out} exists and is a file, not a folder: name a folder for the bundle", param="out")
     if out.exists() and not force:
-        raise InputError(f"output directory {out} already exists: pass --force to replace it")
+        raise InputError(f"output directory {out} already exists: pass force=True to replace it", param="out")
     if out.exists() or out.is_symlink():
         _replaceable(out)
     _check_parent(target)
 
 
-ONLY = "--force replaces only empty folders and complete bundles, and never deletes a file their manifest does not list"
+ONLY = "force=True replaces only empty folders and complete bundles, and never deletes a file their manifest does not list"
 
 
 def _names(names: list[str]) -> str:
@@ -62,27 +62,27 @@ def _replaceable(out: Path) -> list[str]:
     """The names to delete when ``out`` is replaced: none for an empty folder; for a complete output of this tool
     the files its manifest lists, the manifest and its signature. ``InputError`` for any other folder."""
     if out.is_symlink():
-        raise InputError(f"--out {out} is a link: name the folder itself; {ONLY}")
+        raise InputError(f"out {out} is a link: name the folder itself; {ONLY}", param="out")
     present = {p.name: p for p in out.iterdir()}
     if not present:
         return []
     mpath = out / MANIFEST
     if MANIFEST not in present:
-        raise InputError(f"--out {out} is a folder of other files ({_names(list(present))}), not a smotext-private "
-                         "bundle: --force replaces only bundles and empty folders")
+        raise InputError(f"out {out} is a folder of other files ({_names(list(present))}), not a smotext-private "
+                         "bundle: force=True replaces only bundles and empty folders", param="out")
     if mpath.is_symlink() or not mpath.is_file() or mpath.stat().st_size > MAX_MANIFEST_BYTES:
-        raise InputError(f"--out {out} is not a smotext-private bundle: its {MANIFEST} is not one this tool wrote; {ONLY}")
+        raise InputError(f"out {out} is not a smotext-private bundle: its {MANIFEST} is not one this tool wrote; {ONLY}", param="out")
     manifest, problems = parse_manifest(mpath.read_bytes())
     if manifest is None:
-        raise InputError(f"--out {out} is not a smotext-private bundle: {problems[0]}; {ONLY}")
+        raise InputError(f"out {out} is not a smotext-private bundle: {problems[0]}; {ONLY}", param="out")
     ours = {MANIFEST, SIGNATURE, *manifest.files}
     if extra := [name for name in present if name not in ours]:
-        raise InputError(f"--out {out} holds {_names(extra)}, which its {MANIFEST} does not list; {ONLY}")
+        raise InputError(f"out {out} holds {_names(extra)}, which its {MANIFEST} does not list; {ONLY}", param="out")
     if missing := [name for name in manifest.files if name not in present]:
-        raise InputError(f"--out {out}: its {MANIFEST} lists {_names(missing)}, which is missing: the bundle is not "
-                         f"complete; {ONLY}")
+        raise InputError(f"out {out}: its {MANIFEST} lists {_names(missing)}, which is missing: the bundle is not "
+                         f"complete; {ONLY}", param="out")
     if odd := [name for name, p in present.items() if p.is_symlink() or not p.is_file()]:
-        raise InputError(f"--out {out}: {_names(odd)} is a link or a folder, not a file the bundle writer made; {ONLY}")
+        raise InputError(f"out {out}: {_names(odd)} is a link or a folder, not a file the bundle writer made; {ONLY}", param="out")
     return sorted(present)
 
 
@@ -90,11 +90,11 @@ def _check_parent(target: Path) -> None:
     """The folder ``--out`` goes into exists and can be written."""
     parent = target.parent
     if not parent.exists():
-        raise InputError(f"parent directory of --out does not exist: {parent}")
+        raise InputError(f"parent directory of out does not exist: {parent}", param="out")
     if not parent.is_dir():
-        raise InputError(f"parent of --out is not a directory: {parent}")
+        raise InputError(f"parent of out is not a directory: {parent}", param="out")
     if not os.access(parent, os.W_OK):
-        raise InputError(f"output location is not writable: {parent}")
+        raise InputError(f"output location is not writable: {parent}", param="out")
 
 
 def write_bundle(out: Path, files: dict[str, bytes], *, sign_key=None) -> None:

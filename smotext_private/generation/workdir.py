@@ -35,7 +35,7 @@ class WorkDir:
         """Refuse a work folder an interrupted run left, unless the run resumes it or starts over."""
         path = cls.path_for(out)
         if path.exists() and not (resume or force):
-            raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
+            raise InputError(f"work directory {path} exists from an interrupted run: pass resume=True to continue it or force=True to start over")
 
     @staticmethod
     def _state(path: Path) -> dict:
@@ -54,7 +54,7 @@ class WorkDir:
             recorded = cls._state(path).get("run_key")
             if recorded is not None and recorded != run_key:
                 raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or options "
-                                 "changed): remove it or drop --resume")
+                                 "changed): remove it or drop resume=True")
 
     @classmethod
     def open(cls, out: Path, key: str, *, resume: bool, force: bool, run_key: str | None = None) -> "WorkDir":
@@ -63,7 +63,7 @@ class WorkDir:
         cls.check_leftover(out, resume=resume, force=force)
         if path.exists():
             if resume and cls._state(path).get("key") != key:
-                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop --resume")
+                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop resume=True")
             if not resume:
                 shutil.rmtree(path)
         path.mkdir(mode=0o700, exist_ok=True)
