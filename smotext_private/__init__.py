@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (imported on first use)
 _LAZY = {
     "release": "smotext_private.pipeline",
-    "ReleaseConfig": "smotext_private.pipeline",
+    "ReleaseConfig": "smotext_private.config",
     "ReleaseResult": "smotext_private.pipeline",
     "AuditResult": "smotext_private.audit.command",
     "verify": "smotext_private.bundle.verify",

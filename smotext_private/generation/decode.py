@@ -16,7 +16,7 @@ import numpy as np
 from smotext_private.generation.workdir import WorkDir
 
 if TYPE_CHECKING:
-    from smotext_private.pipeline import ReleaseConfig
+    from smotext_private.config import ReleaseConfig
 
 
 def ranked(

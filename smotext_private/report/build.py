@@ -23,7 +23,8 @@ from smotext_private.report.schema import Report
 
 if TYPE_CHECKING:
     from smotext_private.generation.decode import Candidate
-    from smotext_private.pipeline import Audited, Encoded, Generated, Measured, Prepared, ReleaseConfig
+    from smotext_private.config import ReleaseConfig
+    from smotext_private.pipeline import Audited, Encoded, Generated, Measured, Prepared
 
 TOOL = "smotext-private"
 DISTANCE_DECIMALS = 4
