@@ -49,7 +49,7 @@ def child(args: argparse.Namespace) -> int:
 
     limit_threads(args.threads)
     from smotext_private.errors import ReleaseBlocked
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
 
     kw = {}
     if args.fake:
@@ -60,15 +60,12 @@ def child(args: argparse.Namespace) -> int:
         enc = HashingEncoder(dim=384)
         kw = {"encoder": enc, "decoder": FakeDecoder(enc, [r["text"] for r in make_demo_notes(10, seed=99)]),
               "pii_detector": RegexPiiDetector()}
-    opts = ReleaseOptions(
-        input=args.input, text_column="text", label_column="label", out=args.out, policy=args.policy,
-        per_class=args.per_class, n_candidates=4, fidelity_sample=args.fidelity_sample, force=True, progress=False,
-        seed=0, command=["benchmarks.bench_memory", "--child"],
-    )
     t0 = time.perf_counter()
     try:
-        res = release(opts, **kw)
-        status, report = "released", res.report
+        res = release(args.input, args.out, text_column="text", label_column="label", policy=args.policy,
+                      per_class=args.per_class, n_candidates=4, fidelity_sample=args.fidelity_sample, force=True,
+                      progress=False, seed=0, command=["benchmarks.bench_memory", "--child"], **kw)
+        status, report = "released", res.report.to_dict()
     except ReleaseBlocked:
         status, report = "blocked", json.loads((Path(args.out) / "report.json").read_text())
     info = {

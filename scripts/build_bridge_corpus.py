@@ -4,7 +4,7 @@ Sources (both public, both fetched from Debian's archive by `make bridge-corpus`
 - WordNet 3.0 (`wordnet-base`): every synset gloss becomes "Lemma is <definition>.",
   and every quoted usage example is kept as a sentence;
 - `fortunes`: the quotation categories NOT reserved for evaluation (see
-  smotext_private.datasets.FORTUNE_EVAL_CATEGORIES), 4..60 words each;
+  smotext_private.data.fortunes.FORTUNE_EVAL_CATEGORIES), 4..60 words each;
 - paragraphs of 2-4 of those sentences, so longer texts are represented.
 WordNet definitions are sampled down (15,000) so one style does not dominate.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runs whose figures the README and reports/ quote, in order (each step's command is what reproduces it).
+# The runs whose figures docs/measurements.md, the README and reports/ quote, in order (each step's command is what reproduces it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -52,5 +52,9 @@ if [[ $STEP == all || $STEP == membership-noguard ]]; then
 fi
 if [[ $STEP == all || $STEP == defences ]]; then
   python -m audits.membership.defences --sources data/demo_notes.csv --extra-nonmembers data/demo_extra.csv --draws 2 \
-    --out reports/membership-defences.md --json audits/membership/results-defences.json
+    --out reports/membership-defences.md
+fi
+if [[ $STEP == all || $STEP == leak-audit ]]; then
+  # the leak-injection suite against the audit under strict (needs `make fortunes` for the corpus and WordNet)
+  python -m audits.leak_injection --corpus demo,fortunes --n 250 --per-kind 80 --seed 0 --out reports/leak-audit.md
 fi

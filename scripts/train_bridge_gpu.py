@@ -1,7 +1,7 @@
 """Train the bridge on a GPU inside a fixed time budget, optionally adding LM-written clinical-style text.
 
 This is how the shipped bridge v4 was made (see reports/decoder-fidelity.md). It uses the
-package's own training loop (``smotext_private.train_bridge.train``) with ``device="cuda"``;
+package's own training loop (``smotext_private.bridge.train.train``) with ``device="cuda"``;
 what it adds is what a time-boxed GPU lease needs:
 
 1. ``--gen-minutes``: SmolLM2 itself writes short clinical-style texts (note types x

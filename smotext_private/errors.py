@@ -10,9 +10,18 @@ class SmotextError(Exception):
 
 
 class InputError(SmotextError):
-    """Bad input or usage: a file, column, value or option the user can fix (exit 2)."""
+    """Bad input or usage: a file, column, value or option the user can fix (exit 2).
+
+    ``param`` names the parameter at fault (``per_class``), as the library's API spells it; the
+    message names it the same way ("per_class must be a positive integer, got 0"). The CLI turns
+    parameter names into its flags when it prints ("--per-class must ...").
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class ModelMissingError(InputError):

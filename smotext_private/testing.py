@@ -70,7 +70,7 @@ class FakeDecoder:
 
     def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
         if n_candidates < 1:
-            raise InputError(f"--candidates must be a positive integer, got {n_candidates}")
+            raise InputError(f"n_candidates must be a positive integer, got {n_candidates}", param="n_candidates")
         sims = vecs @ self.vecs.T
         order = np.argsort(-sims, axis=1, kind="stable")[:, :n_candidates]
         return [[self.phrases[j] for j in row] for row in order]

@@ -87,7 +87,7 @@ def no_models(monkeypatch):
     sets them): an error case that raises ``ModelsReached`` made its check after a model load."""
     import os
 
-    from smotext_private import release as pipeline
+    from smotext_private import pipeline
     from smotext_private.backends import minilm, registry
     from smotext_private.backends.offline import _OFFLINE_VARS
     from smotext_private.bridge import lm
@@ -97,8 +97,7 @@ def no_models(monkeypatch):
 
     monkeypatch.setattr(pipeline, "build_models", tripwire)
     monkeypatch.setattr(minilm, "MiniLMEncoder", tripwire)
-    monkeypatch.setattr(registry, "MiniLMEncoder", tripwire)
-    monkeypatch.setattr(registry, "load_encoder", tripwire)
+    monkeypatch.setattr(registry, "_load", tripwire)  # every get_encoder / get_decoder / load_for_run
     monkeypatch.setattr(lm.FrozenLM, "smollm2", tripwire)
     for key in _OFFLINE_VARS:
         monkeypatch.setenv(key, os.environ.get(key, ""))

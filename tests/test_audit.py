@@ -380,7 +380,7 @@ def test_nothing_prints(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_import_and_init_load_no_heavy_library() -> None:
     code = (
-        "import sys; from smotext_private.audit import Auditor; from smotext_private.encoders import HashingEncoder;"
+        "import sys; from smotext_private.audit import Auditor; from smotext_private.testing import HashingEncoder;"
         "a = Auditor('strict', HashingEncoder()); assert a.pii_detector is None;"
         "print(sorted(m for m in ('faiss','presidio_analyzer','spacy','rapidfuzz','torch','tldextract') if m in sys.modules))"
     )

@@ -228,14 +228,13 @@ def test_ngram_lm_prefers_text_it_was_fitted_on() -> None:
 def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import main
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
 
     enc, dec = fake_models
     bundle = tmp_path / "bundle"
-    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(bundle),
-                          policy="research", per_class=6, progress=False, fidelity_sample=0,
-                          command=["smotext-private", "release", "--text-column", "text", "--label-column", "label"])
-    release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    release(toy_csv, bundle, text_column="text", label_column="label", policy="research", per_class=6, progress=False,
+            fidelity_sample=0, command=["smotext-private", "release", "--text-column", "text", "--label-column", "label"],
+            encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
     out, js = tmp_path / "membership.md", tmp_path / "membership.json"
     rc = main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing",
                "--out", str(out), "--json", str(js)])
@@ -288,10 +287,9 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
     assert 0.0 <= r["share_below"] <= 1.0 and "How far one release's AUC moves by chance" in out.read_text()
     # the same attack on other releases of the same sources (another seed: another split)
     other = tmp_path / "bundle-seed1"
-    release(ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(other), seed=1,
-                           policy="research", per_class=6, progress=False, fidelity_sample=0,
-                           command=["smotext-private", "release", "--seed", "1"]), encoder=enc, decoder=dec,
-            pii_detector=RegexPiiDetector())
+    release(toy_csv, other, text_column="text", label_column="label", seed=1, policy="research", per_class=6,
+            progress=False, fidelity_sample=0, command=["smotext-private", "release", "--seed", "1"], encoder=enc,
+            decoder=dec, pii_detector=RegexPiiDetector())
     assert main(["--bundle", str(bundle), "--sources", str(toy_csv), "--encoder", "hashing", "--out", str(out),
                  "--json", str(js), "--more-bundles", str(other)]) == 0
     more = json.loads(js.read_text())["more_bundles"]
@@ -316,13 +314,12 @@ def test_membership_attack_on_a_fake_release(tmp_path: Path, toy_csv, fake_model
 def test_membership_refuses_other_sources(tmp_path: Path, toy_csv, fake_models) -> None:
     from audits.membership.run import main
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
 
     enc, dec = fake_models
     bundle = tmp_path / "bundle"
-    release(ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(bundle),
-                           policy="research", per_class=4, progress=False, fidelity_sample=0),
-            encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    release(toy_csv, bundle, text_column="text", label_column="label", policy="research", per_class=4, progress=False,
+            fidelity_sample=0, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
     other = tmp_path / "other.csv"
     other.write_text(Path(toy_csv).read_text().replace("clinic visit 1.", "clinic visit one."))
     assert main(["--bundle", str(bundle), "--sources", str(other), "--encoder", "hashing",
@@ -459,15 +456,14 @@ def test_membership_by_parent_uses_rebuilds_the_plan(tmp_path: Path, toy_csv, fa
     from audits.membership.run import by_parent_uses, load_bundle, recompute_split
     from smotext_private.audit import RegexPiiDetector
     from smotext_private.errors import InputError
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
     from smotext_private.testing import HashingEncoder
 
     enc, dec = fake_models
     bundle = tmp_path / "bundle"
-    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(bundle),
-                          policy="research", per_class=6, progress=False, fidelity_sample=0, parent_guard=False,
-                          command=["smotext-private", "release", "--per-class", "6"])
-    release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    release(toy_csv, bundle, text_column="text", label_column="label", policy="research", per_class=6, progress=False,
+            fidelity_sample=0, parent_guard=False, command=["smotext-private", "release", "--per-class", "6"],
+            encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
     report, synthetic = load_bundle(bundle)
     train, holdout, _ = recompute_split(report, str(toy_csv), "text", "label")
     res = by_parent_uses(report, synthetic, train, list(holdout.texts), enc)

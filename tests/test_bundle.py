@@ -9,12 +9,15 @@ from smotext_private.bundle.write import write_bundle
 POLICY = "a" * 64
 
 
-def _bundle(tmp_path, *, audit_policy=POLICY, verdict="accept", status="released", accepted=1):
+def _bundle(tmp_path, *, audit_policy=POLICY, verdict="accept", status="released", accepted=1, records=True):
     out = tmp_path / "b"
     syn = '{"id": "syn-1", "text": "new text", "label": "a"}\n'
     audit = json.dumps({"id": "syn-1", "verdict": verdict, "reasons": [], "scores": {}, "policy_sha256": audit_policy}) + "\n"
     report = {"policy": {"name": "p", "sha256": POLICY}, "verdict": {"status": status, "reasons": []}, "data": {"accepted": accepted}}
-    write_bundle(out, {"synthetic.jsonl": syn.encode(), "audit.jsonl": audit.encode(), "report.json": json.dumps(report).encode()})
+    files = {"report.json": json.dumps(report).encode(), "report.md": b"# report\n", "report.html": b"<p>report</p>\n"}
+    if records:
+        files.update({"synthetic.jsonl": syn.encode(), "audit.jsonl": audit.encode()})
+    write_bundle(out, files)
     return out
 
 
@@ -26,6 +29,8 @@ def _reseal(out):
 def test_fresh_bundle_verifies(tmp_path):
     out = _bundle(tmp_path)
     assert verify_bundle(out) == []
+    (tmp_path / "x").mkdir()
+    assert verify_bundle(_bundle(tmp_path / "x", status="blocked", records=False)) == []
     assert verify_bundle(out, sources=["other text"]) == []
     assert not any(p.name.startswith(".b.tmp") for p in tmp_path.iterdir())
 

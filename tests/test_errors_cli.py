@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import ModelsReached, phrasebook, toy_rows
 
-from smotext_private import release as pipeline
+from smotext_private import pipeline
 from smotext_private.bundle.write import write_bundle
 from smotext_private.backends.offline import enforce_offline
 from smotext_private.cli import main
@@ -209,6 +209,44 @@ def _policy_is_a_folder(d):
     return _release_argv(_good_csv(d), d / "bundle", "--policy", str(d / "policies")), ["policies", "is a directory"]
 
 
+def _policy_file(d, text):
+    (d / "mine.yaml").write_text(text)
+    return _release_argv(_good_csv(d), d / "bundle", "--policy", str(d / "mine.yaml"))
+
+
+def _policy_unreachable_threshold(d):  # 800 on a 0-100 scale switched the check off without a word
+    return _policy_file(d, "name: mine\nchecks:\n  fuzzy_similarity: {threshold: 800}\n"), [
+        "mine.yaml", "threshold of check 'fuzzy_similarity' must be a number in [0, 100]", "got 800"]
+
+
+def _policy_quantile_above_one(d):  # crashed with a traceback after the models loaded
+    return _policy_file(d, "name: mine\nchecks:\n  embedding_distance: {threshold: 2.0}\n"), [
+        "mine.yaml", "threshold of check 'embedding_distance' must be a number in [0, 1]", "got 2"]
+
+
+def _policy_nan_threshold(d):  # NaN compares false: a blocked release went out, with NaN in report.json
+    return _policy_file(d, "name: mine\nchecks:\n  pii: {threshold: 0.4}\ndataset_checks:\n  dcr_share: {threshold: .nan}\n"), [
+        "mine.yaml", "dataset_checks.dcr_share.threshold", "finite number"]
+
+
+def _policy_overflowing_number(d):  # 1e309 is inf
+    return _policy_file(d, "name: mine\nchecks:\n  verbatim_span: {threshold: 1e309}\n"), [
+        "mine.yaml", "checks.verbatim_span.threshold", "finite number"]
+
+
+def _policy_alias_bomb(d):
+    from test_policy import ALIAS_BOMB
+
+    return _policy_file(d, ALIAS_BOMB), ["mine.yaml", "anchors and aliases", "not allowed"]
+
+
+def _policy_too_big(d):
+    with (d / "mine.yaml").open("wb") as fh:
+        fh.truncate(65 * 2**20)
+    return _release_argv(_good_csv(d), d / "bundle", "--policy", str(d / "mine.yaml")), [
+        "mine.yaml", "larger than 256 KiB", "SMOTEXT_MAX_POLICY_BYTES"]
+
+
 def _many_single_record_classes(d):
     rows = toy_rows(n_per_class=5) + [{"id": f"r{i}", "text": f"Patient seen for rare complaint {i}.", "label": f"rare{i}"}
                                       for i in range(40)]
@@ -255,6 +293,12 @@ CASES = [
     _semicolon_csv,
     _policy_holdout_out_of_range,
     _policy_is_a_folder,
+    _policy_unreachable_threshold,
+    _policy_quantile_above_one,
+    _policy_nan_threshold,
+    _policy_overflowing_number,
+    _policy_alias_bomb,
+    _policy_too_big,
     _many_single_record_classes,
     _option("--per-class", "0", ["--per-class", "got 0"]),
     _option("--per-class", "-3", ["--per-class", "got -3"]),
@@ -292,12 +336,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(setup, tmp_path, capsys
 
 def test_force_replaces_an_existing_out_only_after_success(tmp_path, capsys):
     """With --force the run goes on (here to the model-loading tripwire) and the old bundle is untouched."""
-    (tmp_path / "bundle").mkdir()
-    (tmp_path / "bundle" / "manifest.json").write_text("{}")  # an earlier bundle
-    (tmp_path / "bundle" / "keep.txt").write_text("mine")
+    write_bundle(tmp_path / "bundle", {"report.json": b"{}\n", "report.md": b"mine\n"})  # an earlier bundle
     with pytest.raises(ModelsReached):
         main(_release_argv(_good_csv(tmp_path), tmp_path / "bundle", "--force"))
-    assert (tmp_path / "bundle" / "keep.txt").read_text() == "mine"
+    assert (tmp_path / "bundle" / "report.md").read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "notes.csv"]
 
 
@@ -316,9 +358,8 @@ def _fake_release(inp, out, *, encoder=None, **kw):
     from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = encoder or HashingEncoder(dim=128)
-    opts = pipeline.ReleaseOptions(input=str(inp), text_column="text", label_column="label", out=str(out),
-                                   progress=False, fidelity_sample=0, **kw)
-    return pipeline.release(opts, encoder=enc, decoder=FakeDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
+    return pipeline.release(inp, out, text_column="text", label_column="label", progress=False, fidelity_sample=0,
+                            encoder=enc, decoder=FakeDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector(), **kw)
 
 
 @pytest.fixture
@@ -357,8 +398,8 @@ def test_long_texts_are_truncated_for_encoding_and_counted(tmp_path, real_build_
         rows[i]["text"] = rows[i]["text"] + " " + " ".join(f"word{j}" for j in range(200))
     inp = _write_csv(tmp_path / "notes.csv", rows)
     res = _fake_release(inp, tmp_path / "bundle", encoder=HashingEncoder(dim=128, max_tokens=40), policy="research", per_class=3)
-    assert res.report["input"]["truncated_for_encoding"] == 3
-    assert any("3 record(s)" in w and "40-token window" in w for w in res.report["warnings"])
+    assert res.report.input.truncated_for_encoding == 3
+    assert any("3 record(s)" in w and "40-token window" in w for w in res.report.warnings)
 
 
 def test_duplicates_are_dropped_before_the_split(tmp_path, real_build_models):
@@ -370,12 +411,11 @@ def test_duplicates_are_dropped_before_the_split(tmp_path, real_build_models):
     dups += [dict(r, id=f"ws-{i}", text="  " + r["text"].replace(" ", "   ") + " ", label="dermatology")
              for i, r in enumerate(rows[4:8])]  # same text after whitespace folding, even with another label
     inp = _write_csv(tmp_path / "notes.csv", rows + dups)
-    opts = pipeline.ReleaseOptions(input=str(inp), text_column="text", label_column="label", out=str(tmp_path / "b"), progress=False)
-    records, train, holdout, _ = pipeline.prepare(opts, load_policy("research"), lambda m: None)
-    assert records.n_duplicates_dropped == 8 and len(records) == len(rows)
-    assert not {normalise_text(t) for t in train.texts} & {normalise_text(t) for t in holdout.texts}
+    prepared = pipeline.prepare(str(inp), "text", "label", load_policy("research"), seed=0)
+    assert prepared.records.n_duplicates_dropped == 8 and len(prepared.records) == len(rows)
+    assert not {normalise_text(t) for t in prepared.train.texts} & {normalise_text(t) for t in prepared.holdout.texts}
     res = _fake_release(inp, tmp_path / "bundle", policy="research", per_class=3)
-    assert res.report["input"]["n_duplicates_dropped"] == 8
+    assert res.report.input.n_duplicates_dropped == 8
 
 
 # -- security: offline, tampered bundles, no pickle ---------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import ModelsReached, toy_rows
 
-from smotext_private import release as pipeline
+from smotext_private import pipeline
 from smotext_private.bundle.write import write_bundle
 from smotext_private.bundle.manifest import build_manifest
 from smotext_private.cli import main
@@ -42,7 +42,8 @@ def _bundle(d: Path, synthetic: bytes = b'{"id": "syn-1", "text": "new text", "l
             report: bytes = b'{"policy": {"sha256": "abc"}, "verdict": {"status": "released"}, "data": {}}\n') -> Path:
     out = d / "b"
     audit = b'{"id": "syn-1", "verdict": "accept", "reasons": [], "scores": {}, "policy_sha256": "abc"}\n'
-    write_bundle(out, {"synthetic.jsonl": synthetic, "audit.jsonl": audit, "report.json": report})
+    write_bundle(out, {"synthetic.jsonl": synthetic, "audit.jsonl": audit, "report.json": report,
+                       "report.md": b"# report\n", "report.html": b"<p>report</p>\n"})
     return out
 
 

@@ -34,7 +34,7 @@ def fake_models():
     """The one place where model loading is replaced: the fake encoder/decoder and the regex PII detector."""
     import os
 
-    from smotext_private import release as pipeline
+    from smotext_private import pipeline
     from smotext_private.audit import RegexPiiDetector
     from smotext_private.audit import presidio
     from smotext_private.backends import registry
@@ -45,7 +45,7 @@ def fake_models():
     dec = FakeDecoder(enc, phrasebook())
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipeline, "build_models", lambda *a, **k: (enc, dec))
-        mp.setattr(registry, "load_encoder", lambda *a, **k: enc)
+        mp.setattr(registry, "_load", lambda kind, name, kwargs: enc if kind == "encoder" else dec)
         mp.setattr(presidio, "PresidioPiiDetector", RegexPiiDetector)
         for key in _OFFLINE_VARS:  # cli.main sets the hub's offline switches; give them back afterwards
             mp.setenv(key, os.environ.get(key, ""))

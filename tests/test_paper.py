@@ -4,8 +4,8 @@ The real weights (14 GB each) never come near the tests: each fixture saves a ti
 model of the same architecture (MistralModel / MistralForCausalLM + the xRAG
 ``mlp2x_gelu`` projector under xRAG's own state-dict key names) and a tiny
 WordLevel tokenizer into a temporary folder, and loads it through the same names
-and code path the real models use (``load_encoder("sfr-mistral", ...)``,
-``load_decoder("xrag-7b", ...)``, ``SMOTEXT_*_PATH``).
+and code path the real models use (``get_encoder("sfr-mistral", ...)``,
+``get_decoder("xrag-7b", ...)``, ``SMOTEXT_*_PATH``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import torch
 from smotext_private.backends import xrag
 from smotext_private.backends.base import Decoder, DecodeSettings, Encoder
 from smotext_private.backends.paper import (
-    PROFILES,
     XRAG_TOKEN,
     last_token_pool,
     pad_batch,
     paper_model_status,
 )
-from smotext_private.backends.registry import load_decoder, load_encoder
+from smotext_private.backends.registry import get_decoder, get_encoder, profile
 from smotext_private.backends.sfr_mistral import SFRMistralEncoder
 from smotext_private.backends.xrag import replace_placeholders
 from smotext_private.errors import InputError, ModelMissingError
@@ -144,12 +143,12 @@ def dirs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def encoder(dirs):
-    return load_encoder("sfr-mistral", model_path=dirs["sfr"], device="cpu")
+    return get_encoder("sfr-mistral", path=dirs["sfr"], device="cpu")
 
 
 @pytest.fixture(scope="module")
 def decoder(dirs):
-    return load_decoder("xrag-7b", path=dirs["xrag"], device="cpu", settings=FAST)
+    return get_decoder("xrag-7b", path=dirs["xrag"], device="cpu", settings=FAST)
 
 
 @pytest.fixture
@@ -217,14 +216,14 @@ def test_xrag_checkpoint_loads_with_the_real_key_names(dirs, decoder):
 
 
 def test_bin_checkpoint_and_v11_name_load_too(dirs, decoder):
-    dec = load_decoder("xrag-v1.1-7b", path=dirs["xrag_bin"], device="cpu", settings=FAST)
+    dec = get_decoder("xrag-v1.1-7b", path=dirs["xrag_bin"], device="cpu", settings=FAST)
     assert dec.name == "xrag-v1.1-7b" and dec.describe()["hub_id"] == "Hannibal046/xrag-v1.1-7b"
     assert len(dec.projector_sha256) == 64
 
 
 def test_checkpoint_without_projector_is_refused(dirs):
     with pytest.raises(InputError, match="no projector weights"):
-        load_decoder("xrag-7b", path=dirs["no_projector"], device="cpu")
+        get_decoder("xrag-7b", path=dirs["no_projector"], device="cpu")
 
 
 # -- the encoder -------------------------------------------------------------------------------------
@@ -239,7 +238,7 @@ def test_encoder_follows_the_protocol_and_appends_eos(dirs, encoder):
     assert tok("knee pain")["input_ids"][-1] != tok.eos_token_id  # this tokenizer does not append EOS ...
     for ids in encoder.token_ids(TEXTS):  # ... the encoder does, once
         assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id and ids.count(tok.eos_token_id) == 1
-    with_eos = SFRMistralEncoder(model_path=dirs["sfr_eos"], device="cpu")
+    with_eos = SFRMistralEncoder(path=dirs["sfr_eos"], device="cpu")
     assert with_eos.token_ids(TEXTS) == encoder.token_ids(TEXTS)  # no double EOS when the tokenizer adds it
     np.testing.assert_allclose(with_eos.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
 
@@ -258,8 +257,8 @@ def test_vector_is_the_raw_hidden_state_of_the_final_eos(dirs, encoder):
 
 
 def test_left_and_right_padding_give_the_same_vectors(dirs):
-    left = SFRMistralEncoder(model_path=dirs["sfr"], device="cpu", padding_side="left")
-    right = SFRMistralEncoder(model_path=dirs["sfr"], device="cpu", padding_side="right")
+    left = SFRMistralEncoder(path=dirs["sfr"], device="cpu", padding_side="left")
+    right = SFRMistralEncoder(path=dirs["sfr"], device="cpu", padding_side="right")
     a, b = left.encode(TEXTS, batch_size=4), right.encode(TEXTS, batch_size=4)
     one_by_one = right.encode(TEXTS, batch_size=1)  # no padding at all
     np.testing.assert_allclose(a, b, atol=1e-5)
@@ -276,7 +275,7 @@ def test_last_token_pool_reads_the_last_real_token():
 
 
 def test_truncation_keeps_the_eos_and_is_counted(dirs):
-    enc = SFRMistralEncoder(model_path=dirs["sfr"], device="cpu", max_tokens=6)
+    enc = SFRMistralEncoder(path=dirs["sfr"], device="cpu", max_tokens=6)
     long_text = "Patient reports knee pain after running and wrist fracture from a fall"
     ids = enc.token_ids([long_text, "knee pain"])
     assert len(ids[0]) == 6 and ids[0][-1] == enc.tokenizer.eos_token_id
@@ -310,28 +309,27 @@ def test_generate_returns_only_new_tokens(decoder):
 # -- wiring: dimensions, missing weights, status, profiles ----------------------------------------------
 def test_dimension_mismatch_names_both_dimensions(dirs, encoder):
     from smotext_private.backends.loading import build_models
-    from smotext_private.release import ReleaseOptions
+    from smotext_private.pipeline import ReleaseConfig
 
-    dec24 = load_decoder("xrag-7b", path=dirs["xrag24"], device="cpu", settings=FAST)
+    dec24 = get_decoder("xrag-7b", path=dirs["xrag24"], device="cpu", settings=FAST)
     assert dec24.encoder_dim == 24
-    opts = ReleaseOptions(input="x.csv", text_column="text", label_column="label", out="out",
-                          encoder="sfr-mistral", decoder="xrag-7b")
+    opts = ReleaseConfig(encoder_name="sfr-mistral", decoder_name="xrag-7b")
     with pytest.raises(InputError, match=r"32-d.*24-d"):
         build_models(opts, encoder, dec24)
 
 
 def test_missing_weights_say_what_to_download_and_where(no_paper_env, tmp_path):
     with pytest.raises(ModelMissingError, match=r"Salesforce/SFR-Embedding-Mistral.*SMOTEXT_SFR_PATH"):
-        load_encoder("sfr-mistral", cache_dir=no_paper_env)
+        get_encoder("sfr-mistral", cache_dir=no_paper_env)
     with pytest.raises(ModelMissingError, match=r"Hannibal046/xrag-7b.*SMOTEXT_XRAG_PATH"):
-        load_decoder("xrag-7b", cache_dir=no_paper_env)
+        get_decoder("xrag-7b", cache_dir=no_paper_env)
     with pytest.raises(ModelMissingError, match="Hannibal046/xrag-v1.1-7b"):
-        load_decoder("xrag-v1.1-7b", cache_dir=no_paper_env)
+        get_decoder("xrag-v1.1-7b", cache_dir=no_paper_env)
     with pytest.raises(ModelMissingError, match="not a folder"):
-        load_encoder("sfr-mistral", model_path=tmp_path / "nowhere")
+        get_encoder("sfr-mistral", path=tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelMissingError, match="Hannibal046/xrag-7b"):
-        load_decoder("xrag-7b", path=tmp_path / "empty")
+        get_decoder("xrag-7b", path=tmp_path / "empty")
 
 
 def test_paper_model_status_checks_folders_without_loading(monkeypatch, no_paper_env, dirs):
@@ -346,7 +344,8 @@ def test_paper_model_status_checks_folders_without_loading(monkeypatch, no_paper
 
 
 def test_paper_profile():
-    assert PROFILES["paper"] == {"encoder": "sfr-mistral", "decoder": "xrag-7b"}
+    paper = profile("paper")
+    assert (paper.encoder, paper.decoder) == ("sfr-mistral", "xrag-7b")
 
 
 # -- end to end through the library ---------------------------------------------------------------------
@@ -364,7 +363,7 @@ def test_release_end_to_end_with_the_paper_names(monkeypatch, dirs, tmp_path):
     import pandas as pd
 
     from smotext_private.errors import ReleaseBlocked
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
 
     try:
         from smotext_private.audit import RegexPiiDetector
@@ -376,12 +375,11 @@ def test_release_end_to_end_with_the_paper_names(monkeypatch, dirs, tmp_path):
     monkeypatch.setenv("SMOTEXT_SFR_PATH", str(dirs["sfr"]))
     monkeypatch.setenv("SMOTEXT_XRAG_PATH", str(dirs["xrag"]))
     monkeypatch.setattr(xrag, "PAPER_SETTINGS", FAST)
-    opts = ReleaseOptions(input=str(csv), text_column="text", label_column="label", out=str(tmp_path / "bundle"),
-                          policy="research", per_class=2, k=2, n_candidates=2, fidelity_sample=4, progress=False,
-                          encoder="sfr-mistral", decoder="xrag-7b")
     try:
-        result = release(opts, pii_detector=RegexPiiDetector())
-        report = result.report
+        result = release(csv, tmp_path / "bundle", text_column="text", label_column="label", policy="research",
+                         per_class=2, k=2, n_candidates=2, fidelity_sample=4, progress=False,
+                         encoder_name="sfr-mistral", decoder_name="xrag-7b", pii_detector=RegexPiiDetector())
+        report = result.report.to_dict()
     except ReleaseBlocked:  # random weights may well write nothing worth releasing; the report still exists
         report = json.loads((tmp_path / "bundle" / "report.json").read_text())
     assert report["models"]["encoder"]["name"] == "sfr-mistral" and report["models"]["encoder"]["dim"] == SFR_DIM
@@ -390,12 +388,12 @@ def test_release_end_to_end_with_the_paper_names(monkeypatch, dirs, tmp_path):
 
 
 def test_bfloat16_option_runs_end_to_end(dirs, encoder):
-    enc16 = SFRMistralEncoder(model_path=dirs["sfr"], device="cpu", dtype="bfloat16")
+    enc16 = SFRMistralEncoder(path=dirs["sfr"], device="cpu", dtype="bfloat16")
     v16, v32 = enc16.encode(TEXTS), encoder.encode(TEXTS)
     assert v16.dtype == np.float32 and np.all(np.sum(v16 * v32, 1) / np.linalg.norm(v16, axis=1) / np.linalg.norm(v32, axis=1) > 0.95)
-    dec16 = load_decoder("xrag-7b", path=dirs["xrag"], device="cpu", dtype="bf16", settings=FAST)
+    dec16 = get_decoder("xrag-7b", path=dirs["xrag"], device="cpu", dtype="bf16", settings=FAST)
     assert dec16.describe()["dtype"] == "bfloat16"
     out = dec16.generate(v16[:2], n_candidates=2, seed=0)
     assert len(out) == 2 and all(len(c) == 2 for c in out)
     with pytest.raises(InputError, match="unknown dtype"):
-        SFRMistralEncoder(model_path=dirs["sfr"], dtype="int3").load()
+        SFRMistralEncoder(path=dirs["sfr"], dtype="int3").load()

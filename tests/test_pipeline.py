@@ -8,16 +8,15 @@ import pytest
 
 from smotext_private.bundle.manifest import verify_bundle
 from smotext_private.errors import InputError, ReleaseBlocked
-from smotext_private.release import ReleaseOptions, release
+from smotext_private.pipeline import release
 
 
 def _release(toy_csv, out, fake_models, **kw):
     from smotext_private.audit import RegexPiiDetector
 
     enc, dec = fake_models
-    opts = ReleaseOptions(input=str(toy_csv), text_column="text", label_column="label", out=str(out),
-                          progress=False, fidelity_sample=12, **kw)
-    return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    return release(toy_csv, out, text_column="text", label_column="label", progress=False, fidelity_sample=12,
+                   encoder=enc, decoder=dec, pii_detector=RegexPiiDetector(), **kw)
 
 
 def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, rows):
@@ -65,7 +64,7 @@ def test_same_seed_gives_identical_bundle(tmp_path, toy_csv, fake_models):
 
 def test_existing_out_is_refused_without_force(tmp_path, toy_csv, fake_models):
     (tmp_path / "bundle").mkdir()
-    with pytest.raises(InputError, match="--force"):
+    with pytest.raises(InputError, match="force=True"):  # the library names its parameter; the CLI says --force
         _release(toy_csv, tmp_path / "bundle", fake_models, policy="research", per_class=3)
 
 
@@ -130,3 +129,83 @@ def test_parent_guard_is_on_by_default_reported_and_can_be_switched_off(tmp_path
     assert f"the parent guard swapped {g['swapped']} for another" in (tmp_path / "on" / "report.md").read_text()
     assert "the parent guard was off" in (tmp_path / "off" / "report.md").read_text()
     assert (tmp_path / "on" / "synthetic.jsonl").read_bytes() != (tmp_path / "off" / "synthetic.jsonl").read_bytes()
+
+
+# -- generate and fidelity run the release's own stages --------------------------------------------
+def _policy_with_holdout(tmp_path, fraction: float):
+    from smotext_private.policy import policy_path
+
+    path = tmp_path / "holdout.yaml"
+    text = policy_path("strict").read_text()
+    path.write_text(text.replace("holdout_fraction: 0.2", f"holdout_fraction: {fraction}"))
+    return str(path)
+
+
+def test_generate_writes_the_candidates_release_audits(tmp_path, toy_csv, fake_models):
+    """Regression: `generate` split with a hard-coded 0.2 and reranked without the audit's veto. It now runs
+    release's stages: the policy's split, the veto, the parent guard; the final audit is all it leaves out."""
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.pipeline import generate_unaudited
+
+    enc, dec = fake_models
+    policy = _policy_with_holdout(tmp_path, 0.35)
+    _release(toy_csv, tmp_path / "bundle", fake_models, policy=policy, per_class=6)
+    chosen = generate_unaudited(toy_csv, tmp_path / "gen.jsonl", text_column="text", label_column="label", policy=policy,
+                                per_class=6, progress=False, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    rows = [json.loads(line) for line in (tmp_path / "gen.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"cand-{c.index:06d}" for c in chosen if c.text is not None]
+    assert set(rows[0]) == {"id", "text", "label", "lam", "target_cosine"}
+    audited = [json.loads(line)["id"] for line in (tmp_path / "bundle" / "audit.jsonl").read_text().splitlines()]
+    assert [r["id"].replace("cand-", "syn-") for r in rows] == audited  # the same records reach the final audit
+    by_id = {r["id"].replace("cand-", "syn-"): r["text"] for r in rows}
+    released = [json.loads(line) for line in (tmp_path / "bundle" / "synthetic.jsonl").read_text().splitlines()]
+    assert released and all(by_id[s["id"]] == s["text"] for s in released)
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
+    assert sum(report["data"]["holdout_counts"].values()) == 21  # 35 % of each class of 20, not 20 %
+    assert report["audit"]["candidates"]["vetoed"] > 0  # the veto had work to do
+
+
+def test_generate_command_is_a_thin_caller(tmp_path, toy_csv, fake_models, monkeypatch, capsys):
+    from smotext_private import pipeline
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.cli import main
+
+    monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: fake_models)
+    monkeypatch.setattr("smotext_private.audit.presidio.PresidioPiiDetector", lambda *a, **k: RegexPiiDetector())
+    out = tmp_path / "gen.jsonl"
+    assert main(["generate", str(toy_csv), "--text-column", "text", "--label-column", "label", "--out", str(out),
+                 "--per-class", "4", "--no-progress"]) == 0
+    rows = out.read_text().splitlines()
+    assert rows and f"wrote {len(rows)} UNAUDITED candidates" in capsys.readouterr().err
+
+
+def test_fidelity_measures_what_release_measures(tmp_path, toy_csv, fake_models, monkeypatch, capsys):
+    from smotext_private import pipeline
+    from smotext_private.cli import main
+    from smotext_private.evaluation.fidelity import FIDELITY_KEYS
+
+    enc, dec = fake_models
+    result = pipeline.decoder_fidelity(toy_csv, tmp_path / "f.json", text_column="text", label_column="label", limit=12,
+                                       progress=False, encoder=enc, decoder=dec)
+    assert result["n_records"] == 12 and set(FIDELITY_KEYS) <= set(result) and len(result["examples"]) == 5
+    assert json.loads((tmp_path / "f.json").read_text())["models"] == {"encoder": "hashing", "decoder": dec.describe()}
+    monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: fake_models)
+    assert main(["fidelity", str(toy_csv), "--text-column", "text", "--out", str(tmp_path / "g.json"), "--limit", "12",
+                 "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n_records"] == 12 and printed["midpoint_cosine_mean"] is None  # no labels: no midpoints
+
+
+def test_candidate_rows_keep_the_work_folder_format():
+    """--resume reads the rows older runs wrote: no alternatives, no counts."""
+    from smotext_private.generation.decode import Candidate
+    from smotext_private.report.build import candidate_summary
+
+    row = {"index": 3, "label": "a", "base": 1, "neighbour": 2, "lam": 0.5, "text": "x", "target_cosine": 0.9,
+           "alternatives": [["y", 0.8]], "vetoed": 1, "candidates": 4, "rejected_by": {"pii": 1}}
+    assert Candidate.from_row(row).to_row() == row
+    old = {k: row[k] for k in ("index", "label", "base", "neighbour", "lam", "text", "target_cosine")}
+    c = Candidate.from_row(old)
+    assert c.alternatives == () and not c.counted and c.to_row() == {**old, "alternatives": []}
+    summary = candidate_summary([Candidate.from_row(row), c])
+    assert summary["decoded"] == 4 and summary["rows_without_counts"] == 1

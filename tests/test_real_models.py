@@ -56,13 +56,12 @@ def test_decoding_ends_where_the_lm_starts_a_new_chat_turn(minilm, real_decoder)
 def test_release_end_to_end_on_real_models(tmp_path, minilm, real_decoder):
     from smotext_private.bundle.manifest import verify_bundle
     from smotext_private.demo.notes import write_demo_csv
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
 
     src = tmp_path / "notes.csv"
     write_demo_csv(src, n_per_class=5, seed=3)
-    opts = ReleaseOptions(input=str(src), text_column="text", label_column="label", out=str(tmp_path / "bundle"),
-                          policy="research", per_class=2, n_candidates=2, fidelity_sample=4, progress=False)
-    res = release(opts, encoder=minilm, decoder=real_decoder)
+    res = release(src, tmp_path / "bundle", text_column="text", label_column="label", policy="research", per_class=2,
+                  n_candidates=2, fidelity_sample=4, progress=False, encoder=minilm, decoder=real_decoder)
     report = json.loads((tmp_path / "bundle" / "report.json").read_text())
     assert report["data"]["planned"] == 12
     assert len(report["utility"]["rows"]) == 3

@@ -33,29 +33,27 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from conftest import phrasebook
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.decoders import FakeDecoder
-    from smotext_private.encoders import HashingEncoder
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
+    from smotext_private.testing import FakeDecoder, HashingEncoder
 
     cfg = json.loads(sys.argv[1])
 
     class LoggingDecoder(FakeDecoder):
         def generate(self, vecs, **kw):
             with open(cfg["calls"], "a") as fh:
-                fh.write(f"{{len(vecs)}}\\n")
+                fh.write(f"{{len(vecs)}} {{kw.get('seed')}}\\n")
             with open(cfg["calls"]) as fh:
                 n = sum(1 for _ in fh)
             while n == cfg.get("stall_at"):  # wait here to be killed
                 time.sleep(0.05)
-            time.sleep(0.02)
+            time.sleep(cfg.get("delay", 0.02))
             return super().generate(vecs, **kw)
 
     enc = HashingEncoder(dim=128)
-    opts = ReleaseOptions(input=cfg["input"], text_column="text", label_column="label", out=cfg["out"],
-                          policy="research", per_class={per_class}, seed=cfg["seed"], chunk_size={chunk},
-                          fidelity_sample=0, progress=False, resume=cfg.get("resume", False),
-                          keep_work=cfg.get("keep_work", False))
-    release(opts, encoder=enc, decoder=LoggingDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
+    release(cfg["input"], cfg["out"], text_column="text", label_column="label", policy="research",
+            per_class={per_class}, seed=cfg["seed"], chunk_size={chunk}, fidelity_sample=0, progress=False,
+            resume=cfg.get("resume", False), keep_work=cfg.get("keep_work", False), encoder=enc,
+            decoder=LoggingDecoder(enc, phrasebook()), pii_detector=RegexPiiDetector())
 """).format(tests=str(TESTS), per_class=PER_CLASS, chunk=CHUNK)
 
 
@@ -151,9 +149,61 @@ def test_killed_release_leaves_no_bundle_and_resumes_to_identical_bytes(tmp_path
     assert sorted(r["index"] for r in rows) == list(range(N_ITEMS))  # each candidate exactly once
 
 
+def _finished_chunks(work: Path) -> set[int]:
+    """The chunks whose every candidate is on disk (a line torn by the kill does not count)."""
+    indices = set()
+    for line in _lines(work / "candidates.jsonl"):
+        try:
+            indices.add(json.loads(line)["index"])
+        except (json.JSONDecodeError, KeyError):
+            continue
+    return {c for c in range(N_CHUNKS) if all(i in indices for i in range(c * CHUNK, min(N_ITEMS, (c + 1) * CHUNK)))}
+
+
+def test_killed_after_saved_chunks_resumes_them_without_decoding_them_again(tmp_path, notes):
+    """No stall on cue: a plain (slow) run is SIGKILLed as soon as the work dir's candidates.jsonl holds a finished
+    chunk, wherever it then is. The resumed run decodes only the chunks not on disk and ends byte-identical."""
+    from smotext_private.generation.decode import chunk_seed
+
+    ref, ref_calls = tmp_path / "ref", tmp_path / "ref_calls.txt"
+    _run(tmp_path, input=str(notes), out=str(ref), seed=0, calls=str(ref_calls))
+
+    out, calls = tmp_path / "bundle", tmp_path / "calls.txt"
+    work = out.with_name(out.name + ".work")
+    proc = _start(tmp_path, input=str(notes), out=str(out), seed=0, calls=str(calls), delay=0.5)
+    try:
+        deadline = time.monotonic() + 240
+        while not _finished_chunks(work):
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "no chunk was ever saved"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        proc.stdout.close(), proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL and not out.exists()
+    finished = _finished_chunks(work)
+    assert 1 <= len(finished) < N_CHUNKS, finished
+
+    resumed_calls = tmp_path / "resumed_calls.txt"
+    _run(tmp_path, input=str(notes), out=str(out), seed=0, calls=str(resumed_calls), resume=True)
+    decoded = [int(line.split()[1]) for line in _lines(resumed_calls)]
+    seeds = {chunk_seed(0, c): c for c in range(N_CHUNKS)}
+    assert not [seeds[s] for s in decoded if seeds[s] in finished]  # no finished chunk decoded again
+    assert sorted(seeds[s] for s in decoded) == sorted(set(range(N_CHUNKS)) - finished)  # each other one once
+
+    for name in ("synthetic.jsonl", "audit.jsonl"):
+        assert (out / name).read_bytes() == (ref / name).read_bytes(), name
+    assert _stable_report(out) == _stable_report(ref)
+    assert not work.exists()  # removed once the release is complete
+
+
 def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes, fake_models, monkeypatch):
     from smotext_private.audit import RegexPiiDetector
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
     from smotext_private.testing import FakeDecoder
 
     out = tmp_path / "bundle"
@@ -163,11 +213,11 @@ def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes,
     dec = FakeDecoder(enc, phrasebook())
 
     def again(**kw):
-        opts = ReleaseOptions(input=str(notes), text_column="text", label_column="label", out=str(out), policy="research",
-                              per_class=PER_CLASS, chunk_size=CHUNK, fidelity_sample=0, progress=False, **kw)
-        return release(opts, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+        return release(notes, out, text_column="text", label_column="label", policy="research", per_class=PER_CLASS,
+                       chunk_size=CHUNK, fidelity_sample=0, progress=False, encoder=enc, decoder=dec,
+                       pii_detector=RegexPiiDetector(), **kw)
 
-    from smotext_private import release as pipeline
+    from smotext_private import pipeline
 
     with monkeypatch.context() as m:  # found as soon as the input is read, before any model loads
         m.setattr(pipeline, "build_models", lambda *a, **k: pytest.fail("models loaded before the mismatch was found"))
@@ -179,7 +229,7 @@ def test_resume_with_another_seed_is_refused_and_keeps_the_work(tmp_path, notes,
         state = json.loads((work / "state.json").read_text())
         (work / "state.json").write_text(json.dumps({"key": state["key"]}))
         again(seed=1, resume=True)
-    with pytest.raises(InputError, match="--resume"):  # neither --resume nor --force: refused, not overwritten
+    with pytest.raises(InputError, match="resume=True"):  # neither resume nor force: refused, not overwritten
         again(seed=0)
     assert (work / "candidates.jsonl").read_bytes() == before
     assert not out.exists()

@@ -62,7 +62,7 @@ def test_lambda_range_bounds_every_step_and_defaults_to_smote():
     assert full == same
     assert all(0.2 <= it.lam <= 0.8 for it in narrow) and min(it.lam for it in full) < 0.2
     assert [(it.base, it.neighbour) for it in narrow] == [(it.base, it.neighbour) for it in full]
-    with pytest.raises(InputError, match="lambda-range"):
+    with pytest.raises(InputError, match="lambda_range"):
         plan(x, labels, {"a": 2}, k=3, rng=np.random.default_rng(0), lam_range=(0.5, 0.5))
 
 
@@ -95,5 +95,5 @@ def test_uniform_draw_is_smotes_and_unknown_draw_is_refused():
     nbrs = class_neighbours(x[:10], 3)
     base, pick = r.integers(0, 10, size=9), r.integers(0, 3, size=9)
     assert [(it.base, it.neighbour) for it in a[:9]] == [(int(b), int(nbrs[b, p])) for b, p in zip(base, pick)]
-    with pytest.raises(InputError, match="parent-draw"):
+    with pytest.raises(InputError, match="parent_draw"):
         plan(x, labels, {"a": 2}, k=3, rng=np.random.default_rng(0), parent_draw="random")

@@ -118,7 +118,7 @@ def test_demo_templates_cover_every_form_wording_of_the_demo_notes():
 def test_release_and_audit_record_the_templates_they_used(tmp_path: Path, toy_csv, fake_models, monkeypatch):
     import json
 
-    from smotext_private import release as pipeline
+    from smotext_private import pipeline
     from smotext_private.audit import RegexPiiDetector
     from smotext_private.audit.command import run_audit
     from smotext_private.cli import main
@@ -126,7 +126,7 @@ def test_release_and_audit_record_the_templates_they_used(tmp_path: Path, toy_cs
     forms = tmp_path / "forms.txt"
     forms.write_text("# our forms\n{Dear Doctor,|Dear Colleague,} I am referring this patient, a 0-year-old {man|woman} "
                      "with {history}; seen today in the outpatient clinic for a review of the symptoms, of every medication and of the plan agreed at the last visit.\n")
-    monkeypatch.setattr(pipeline, "build_models", lambda opts, encoder=None, decoder=None: fake_models)
+    monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: fake_models)
     monkeypatch.setattr("smotext_private.audit.presidio.PresidioPiiDetector", lambda *a, **k: RegexPiiDetector())
     out = tmp_path / "bundle"
     assert main(["release", str(toy_csv), "--text-column", "text", "--label-column", "label", "--out", str(out),
@@ -172,9 +172,11 @@ def test_the_auditor_names_what_the_templates_let_through(tmp_path: Path, fake_m
 def test_the_report_lists_the_records_released_only_with_the_templates():
     from smotext_private.report.markdown import templates_text
 
+    from smotext_private.report.schema import TemplatesSection
+
     t = {"file": "f.txt", "sha256": "0" * 64, "lines": 2, "pieces": 3, "windows": 4,
          "released_only_with_templates": ["syn-000001", "syn-000007"]}
-    assert "would have rejected 2 of the accepted records: syn-000001, syn-000007." in templates_text({"templates": t})
+    assert "would have rejected 2 of the accepted records: syn-000001, syn-000007." in templates_text(TemplatesSection(**t))
     t["released_only_with_templates"] = []
-    assert "would have rejected none of the accepted records" in templates_text({"templates": t})
-    assert templates_text({"templates": None}) == ""
+    assert "would have rejected none of the accepted records" in templates_text(TemplatesSection(**t))
+    assert templates_text(None) == ""

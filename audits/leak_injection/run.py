@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.clean is None:
         args.clean = 2 * args.per_kind
 
-    from smotext_private.backends.registry import load_encoder
+    from smotext_private.backends.registry import get_encoder
     from smotext_private.policy import load_policy
 
     def log(msg: str) -> None:
@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.time()
     policy = load_policy(args.policy)
-    encoder = load_encoder(args.encoder)
+    encoder = get_encoder(args.encoder)
     if args.pii == "presidio":
         from smotext_private.audit import PresidioPiiDetector
 

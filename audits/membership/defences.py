@@ -185,16 +185,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from smotext_private.evaluation.utility import fit_classifier
     from smotext_private.generation.decode import chunk_seed
     from smotext_private.policy import load_policy
-    from smotext_private.release import ReleaseOptions, prepare
+    from smotext_private.pipeline import ReleaseConfig, prepare
 
     t0 = time.time()
     try:
         if args.draws < 1:
             raise InputError(f"--draws must be a positive integer, got {args.draws}")
-        opts = ReleaseOptions(input=args.sources, text_column=args.text_column, label_column=args.label_column,
-                              out="-", per_class=args.per_class, seed=0)
+        config = ReleaseConfig(per_class=args.per_class, seed=0)
         policy = load_policy("strict")
-        _, train, holdout, _ = prepare(opts, policy, lambda m: None)
+        prepared = prepare(args.sources, args.text_column, args.label_column, policy, seed=0)
+        train, holdout = prepared.train, prepared.holdout
         seen = {same_text(t) for t in list(train.texts) + list(holdout.texts)}
         extra = load_records(args.extra_nonmembers, args.text_column, args.label_column)
         keep_extra = [i for i, t in enumerate(extra.texts) if same_text(t) not in seen]
@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    encoder, decoder = build_models(opts)
+    encoder, decoder = build_models(config)
     x_train = encoder.encode(list(train.texts))
     x_hold = encoder.encode(list(holdout.texts))
     auditor = Auditor(policy, encoder, seed=0)
@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 items, z = variant_targets(pool, x_train, list(train.labels), per_class=args.per_class, seed=d)
                 n_cand = 1 if pool == "one-candidate" else args.candidates
                 texts = []
-                step = opts.chunk_size  # chunks and seeds as the release decodes them
+                step = config.chunk_size  # chunks and seeds as the release decodes them
                 for c, lo in enumerate(range(0, len(items), step)):
                     texts += decoder.generate(z[lo:lo + step], n_candidates=n_cand, seed=chunk_seed(d, c))
                 flat = [t for cs in texts for t in cs]

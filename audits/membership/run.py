@@ -442,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from audits.leak_injection.run import machine
     from smotext_private.audit.neighbours import as_unit
-    from smotext_private.backends.registry import load_encoder
+    from smotext_private.backends.registry import get_encoder
     from smotext_private.data.records import load_records, load_texts
 
     try:
@@ -457,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         label_col = args.label_column or _flag(cmd, "--label-column") or "label"
         train, holdout, warnings = recompute_split(report, args.sources, text_col, label_col,
                                                    policy=args.policy, seed=args.seed)
-        encoder = EncodeOnce(load_encoder(args.encoder))
+        encoder = EncodeOnce(get_encoder(args.encoder))
         released = [r["text"] for r in synthetic]
         attacks = membership_attacks(list(train.texts), list(holdout.texts), released, encoder)
         extra: list[str] = []

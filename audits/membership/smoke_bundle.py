@@ -35,17 +35,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from smotext_private.audit import RegexPiiDetector
     from smotext_private.demo.notes import make_demo_notes
-    from smotext_private.release import ReleaseOptions, release
+    from smotext_private.pipeline import release
     from smotext_private.testing import FakeDecoder, HashingEncoder
 
     enc = HashingEncoder(dim=256)
     phrases = [r["text"] for r in make_demo_notes(40, args.seed + 1, identifier_rate=0.0)]
     cmd = ["python", "-m", "audits.membership.smoke_bundle"] + list(argv if argv is not None else sys.argv[1:])
     cmd += ["--text-column", args.text_column, "--label-column", args.label_column]
-    opts = ReleaseOptions(input=args.input, text_column=args.text_column, label_column=args.label_column, out=args.out, policy="research",
-                          per_class=args.per_class, seed=args.seed, progress=False, fidelity_sample=0, force=True,
-                          command=cmd)
-    res = release(opts, encoder=enc, decoder=FakeDecoder(enc, phrases), pii_detector=RegexPiiDetector())
+    res = release(args.input, args.out, text_column=args.text_column, label_column=args.label_column, policy="research",
+                  per_class=args.per_class, seed=args.seed, progress=False, fidelity_sample=0, force=True, command=cmd,
+                  encoder=enc, decoder=FakeDecoder(enc, phrases), pii_detector=RegexPiiDetector())
     print(json.dumps({"out": str(res.out), "released": res.released, "accepted": res.n_accepted}))
     return 0
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from smotext_private.audit import checks
+from smotext_private.audit import registry
 from smotext_private.audit.dataset import dataset_metrics
 from smotext_private.audit.neighbours import (
     as_unit,
@@ -23,15 +24,37 @@ from smotext_private.audit.templates import NoteTemplates
 from smotext_private.audit.text import tokens
 from smotext_private.audit.verdict import CheckResult, Verdict
 from smotext_private.errors import InputError
-from smotext_private.policy import DATASET_CHECK_DIRECTIONS, Policy, load_policy
+from smotext_private.policy import Policy, load_policy
 
 DEFAULT_K = 5
-# Sources whose leave-one-out nearest distance joins the holdout's in the distance calibration.
-DEFAULT_LOO_SAMPLE = 2000
 
 
-# Dataset checks that only mean something with enough holdout (non-member) records.
-MIN_HOLDOUT_TO_BLOCK = {"membership_tpr_at_1pct_fpr": 100}
+@dataclass
+class Record:
+    """What a per-record check reads about one candidate (see ``audit/registry.py``).
+
+    ``distances`` and ``neighbours``: cosine distances to the nearest sources, ascending, and their rows
+    (at least two); ``findings``: the PII detector's findings when a check uses them; ``cutoff``: the
+    distance under which ``embedding_distance`` rejects; ``auditor``: the fitted auditor (its indexes);
+    ``memo``: room for a check to keep what its score found for its reason.
+    """
+
+    text: str
+    tokens: list[str]
+    distances: np.ndarray
+    neighbours: np.ndarray
+    findings: list[PiiFinding]
+    cutoff: float
+    auditor: "Auditor"
+    memo: dict[str, Any] = field(default_factory=dict)
+    _shortlist: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def shortlist(self) -> list[int]:
+        """Rows of the nearest sources and of those sharing most n-grams with the candidate."""
+        if self._shortlist is None:
+            self._shortlist = self.auditor.shortlist(self.tokens, self.neighbours)
+        return self._shortlist
 
 
 class Auditor:
@@ -118,8 +141,7 @@ class Auditor:
         # How close real records the generator never saw come to the sources: the holdout, pooled with
         # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on
         # hundreds of records rather than on the smallest of a few dozen holdout distances.
-        dist_rule = self.policy.checks.get("embedding_distance")
-        loo_sample = int(dist_rule.params.get("loo_sample", DEFAULT_LOO_SAMPLE)) if dist_rule else DEFAULT_LOO_SAMPLE
+        loo_sample = self._params("embedding_distance").loo_sample
         self._holdout_dist = np.zeros(0, np.float32)
         parts, names = [], []
         if holdout_vecs is not None and len(holdout_vecs) > 0:
@@ -137,16 +159,56 @@ class Auditor:
         self._calibration = np.sort(np.concatenate(parts))
 
         self._replay: ReplayIndex | None = None
-        replay_rule = self.policy.active("pii_replay")
-        if replay_rule is not None:
+        if self.policy.active("pii_replay") is not None:
             findings = self._detect(self._sources, "pii in sources")
-            self._replay = ReplayIndex(
-                entities=replay_rule.params.get("entities", ()),
-                min_digits=int(replay_rule.params.get("min_digits", 5)),
-                common_share=float(replay_rule.params.get("common_share", 0.05)),
-            ).fit(self._sources, findings)
+            p = self._params("pii_replay")
+            self._replay = ReplayIndex(entities=p.entities, min_digits=p.min_digits,
+                                       common_share=p.common_share).fit(self._sources, findings)
         self._fitted = True
         return self
+
+    def _params(self, check: str) -> Any:
+        """The typed params of ``check``'s rule (its defaults when the policy has no such rule, or it is off)."""
+        rule = self.policy.checks.get(check)
+        return registry.get(check).params(rule) if rule is not None else registry.get(check).Params()
+
+    # -- what the per-record checks read ----------------------------------------------------
+    @property
+    def spans(self):
+        """The sources' n-gram index with its boilerplate and template windows (``audit/spans.py``)."""
+        return self._spans
+
+    @property
+    def templates(self) -> NoteTemplates | None:
+        return self._templates
+
+    @property
+    def replay(self) -> ReplayIndex | None:
+        """The sources' own identifiers (None unless ``pii_replay`` was active at ``fit``)."""
+        return self._replay
+
+    @property
+    def source_tokens(self) -> list[list[str]]:
+        return self._tokens
+
+    @property
+    def source_joined(self) -> list[str]:
+        """Each source's tokens joined by single spaces."""
+        return self._joined
+
+    @property
+    def calibrated_on(self) -> str:
+        """What the distance check was calibrated on ("holdout-to-source + leave-one-out source")."""
+        return self._calibrated_on
+
+    def shortlist(self, toks: list[str], nn: np.ndarray) -> list[int]:
+        """The sources a candidate's text is compared with: its nearest in embedding space and the ``k`` sharing
+        most n-grams with it (``k``: ``fuzzy_similarity``'s param)."""
+        return list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.top_sources(toks, self._k())))
+
+    def _k(self) -> int:
+        rule = self.policy.checks.get("fuzzy_similarity")
+        return registry.get("fuzzy_similarity").params(rule).k if rule is not None else DEFAULT_K
 
     @property
     def distance_cutoff(self) -> float:
@@ -154,7 +216,7 @@ class Auditor:
         rule = self.policy.checks.get("embedding_distance")
         if rule is None:
             return 0.0
-        floor = float(rule.params.get("min_distance", 1e-6))
+        floor = self._params("embedding_distance").min_distance
         if len(self._calibration) == 0:
             return floor
         return max(floor, float(np.quantile(self._calibration, rule.threshold)))
@@ -231,59 +293,28 @@ class Auditor:
         if not texts:
             return []
         x = self._vectors(texts, vecs, "candidate vectors")
-        fuzzy = self.policy.checks.get("fuzzy_similarity")
-        k = int(fuzzy.params.get("k", DEFAULT_K)) if fuzzy else DEFAULT_K
+        k = self._k()
         dist, nn = search(self._index, x, max(2, k))
-        findings = self._detect(list(texts), "pii in candidates") if self.policy.active("pii") else None
+        # the active checks in the registry's order, each with its typed params
+        active = [(c, rule, c.params(rule)) for c in registry.per_record()
+                  if (rule := self.policy.active(c.name)) is not None and c.ready(self)]
+        findings = self._detect(list(texts), "pii in candidates") if any(c.uses_pii_findings for c, _, _ in active) else None
         cutoff = self.distance_cutoff
 
         from tqdm.auto import tqdm
 
         out = []
         for i in tqdm(range(len(texts)), desc="audit", disable=not self.progress):
-            results, scores = self._check_one(texts[i], dist[i], nn[i, :k], findings[i] if findings else [], cutoff, k)
-            out.append(self._verdict(ids[i], results, scores))
+            record = Record(texts[i], tokens(texts[i]), dist[i], nn[i, :k], findings[i] if findings else [], cutoff, self)
+            results: list[CheckResult] = []
+            scores: dict[str, float] = {}
+            for check, rule, params in active:
+                results.append(check.run(record, rule, params))
+                scores[check.name] = results[-1].score
+                scores.update(check.extra_scores(record, params))
+            reject = any(r.failed and r.action == "reject" for r in results)
+            out.append(Verdict(ids[i], "reject" if reject else "accept", tuple(results), scores))
         return out
-
-    def _check_one(
-        self, text: str, dist: np.ndarray, nn: np.ndarray, findings: list[PiiFinding], cutoff: float, k: int
-    ) -> tuple[list[CheckResult], dict[str, float]]:
-        pol = self.policy
-        toks = tokens(text)
-        results: list[CheckResult] = []
-        scores: dict[str, float] = {}
-        if (rule := pol.active("embedding_distance")) is not None:
-            results.append(checks.embedding_distance(float(dist[0]), cutoff, rule, self._calibrated_on))
-            d2 = float(dist[1]) if len(dist) > 1 else float("nan")
-            scores["nndr"] = float(dist[0]) / d2 if d2 > 0 else (0.0 if dist[0] == 0 else 1.0)
-        if (rule := pol.active("verbatim_span")) is not None:
-            length, _, _ = self._spans.longest_rare_span(toks)
-            results.append(checks.verbatim_span(length, rule, self._spans.min_sources, self._templates is not None))
-        ngram_rule, fuzzy_rule = pol.active("ngram_overlap"), pol.active("fuzzy_similarity")
-        if ngram_rule is not None or fuzzy_rule is not None:
-            shortlist = list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.top_sources(toks, k)))
-            if ngram_rule is not None:
-                n = int(ngram_rule.params.get("n", 3))
-                share = max((checks.containment(toks, self._tokens[j], n) for j in shortlist), default=0.0)
-                results.append(checks.ngram_overlap(share, ngram_rule))
-            if fuzzy_rule is not None:
-                joined = " ".join(toks)
-                best = max((checks.fuzzy_score(joined, self._joined[j]) for j in shortlist), default=0.0)
-                results.append(checks.fuzzy_similarity(best, fuzzy_rule))
-        if (rule := pol.active("pii")) is not None:
-            results.append(checks.pii(findings, rule))
-        if (rule := pol.active("pii_replay")) is not None and self._replay is not None:
-            results.append(checks.pii_replay(self._replay.scan(text), rule))
-        for r in results:
-            scores[r.check] = r.score
-        return results, scores
-
-    def _verdict(self, rid: str, results: list[CheckResult], scores: dict[str, float]) -> Verdict:
-        failed = [r for r in results if r.failed]
-        reject = any(self.policy.checks[r.check].action == "reject" for r in failed)
-        ordered = {name: scores[name] for name in ("embedding_distance", "nndr") if name in scores}
-        ordered.update({k: v for k, v in scores.items() if k not in ordered})
-        return Verdict(rid, "reject" if reject else "accept", tuple(r.reason for r in failed), ordered)
 
     @staticmethod
     def summary(verdicts: Sequence[Verdict]) -> dict[str, Any]:
@@ -315,31 +346,8 @@ class Auditor:
         holdout = self._vectors([""] * len(holdout_vecs), holdout_vecs, "holdout vectors")
         rng = np.random.default_rng(self.seed)
         report = dataset_metrics(self._source_vecs, holdout, synth, rng)
-        values = {
-            "dcr_share": report["dcr_share"],
-            "identical_match_share": report["identical_match_share"],
-            "membership_auc": report["membership"]["auc"],
-            "membership_tpr_at_1pct_fpr": report["membership"]["tpr_at_1pct_fpr"],
-            "nndr_ratio": report["nndr_ratio"],
-            "privacy_score": report["privacy_score"],
-        }
-        failures, warnings = [], []
-        for name, rule in self.policy.dataset_checks.items():
-            value = values[name]
-            if value is None:
-                warnings.append(f"{name}: could not be computed on {len(holdout)} holdout records")
-                continue
-            direction = DATASET_CHECK_DIRECTIONS[name]
-            bad = value > rule.threshold if direction == "max" else value < rule.threshold
-            if bad:
-                word = "above the maximum" if direction == "max" else "below the minimum"
-                msg = f"{name}: {value:.4g} is {word} {rule.threshold:g}"
-                need = MIN_HOLDOUT_TO_BLOCK.get(name, 0)
-                if rule.block and len(holdout) < need:
-                    # a 1 % false-positive rate is not resolvable with fewer than 100 non-members:
-                    # the figure is reported, but it cannot block on noise
-                    warnings.append(f"{msg} (not blocking: {len(holdout)} holdout records, {need} needed to resolve it)")
-                else:
-                    (failures if rule.block else warnings).append(msg)
+        outcomes = [registry.get(name).run(report, rule, len(holdout)) for name, rule in self.policy.dataset_checks.items()]
+        failures = [o.message for o in outcomes if o.status == "fail"]
+        warnings = [o.message for o in outcomes if o.status not in ("pass", "fail")]
         report.update({"policy": self.policy.name, "passed": not failures, "failures": failures, "warnings": warnings})
         return report

@@ -19,12 +19,13 @@ from smotext_private.audit.neighbours import nearest
 IDENTICAL_DISTANCE = 1e-6
 NNDR_QUANTILE = 0.1
 
-BANDS = ((8.0, "Excellent"), (6.0, "Very Good"), (4.0, "Good"), (2.0, "Moderate"), (-math.inf, "Poor"))
+# The privacy score's bands (low, high, name), lowest first; report.html draws them.
+BANDS = ((0, 2, "Poor"), (2, 4, "Moderate"), (4, 6, "Good"), (6, 8, "Very Good"), (8, 10, "Excellent"))
 
 
 def band(score: float) -> str:
     """NeMo Safe Synthesizer bands: >= 8 Excellent, 6-7.9 Very Good, 4-5.9 Good, 2-3.9 Moderate, < 2 Poor."""
-    return next(name for low, name in BANDS if score >= low)
+    return next((name for low, _, name in reversed(BANDS) if score >= low), BANDS[0][2])
 
 
 def _finite(x: float) -> float | None:

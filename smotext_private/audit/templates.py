@@ -91,27 +91,28 @@ def read_templates(path: str | Path) -> NoteTemplates:
     form wording the lines expand to (``data/limits.py``), so no file can exhaust memory.
     """
     p = Path(path)
-    where = f"--templates {p}"
+    where = f"templates {p}"
     if not p.is_file():
-        raise InputError(f"{where}: no such file" if not p.exists() else f"{where} is not a file")
+        raise InputError(f"{where}: no such file" if not p.exists() else f"{where} is not a file", param="templates")
     try:
         size, cap = p.stat().st_size, limits.TEMPLATES_BYTES.value()
         if size > cap:
             raise InputError(f"{where}: {size:,} bytes, over the cap of {cap:,} bytes for a templates file (a templates "
-                             f"file holds forms, not records); {limits.TEMPLATES_BYTES.hint()}")
+                             f"file holds forms, not records); {limits.TEMPLATES_BYTES.hint()}", param="templates")
         with open(p, "rb") as fh:
             data = fh.read(cap + 1)
     except OSError as e:
-        raise InputError(f"{where}: cannot read it: {e.strerror or e}") from None
+        raise InputError(f"{where}: cannot read it: {e.strerror or e}", param="templates") from None
     if len(data) > cap:  # grew since it was measured
-        raise InputError(f"{where}: over the cap of {cap:,} bytes for a templates file; {limits.TEMPLATES_BYTES.hint()}")
+        raise InputError(f"{where}: over the cap of {cap:,} bytes for a templates file; {limits.TEMPLATES_BYTES.hint()}",
+                         param="templates")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"{where}: not UTF-8 text (byte {e.start})") from None
+        raise InputError(f"{where}: not UTF-8 text (byte {e.start})", param="templates") from None
     pieces, lines = _read_lines(text, where)
     if not lines:
-        raise InputError(f"{where}: no templates in it (only blank lines and # comments)")
+        raise InputError(f"{where}: no templates in it (only blank lines and # comments)", param="templates")
     return NoteTemplates(str(p), hashlib.sha256(data).hexdigest(), lines, tuple(sorted(pieces)))
 
 
@@ -126,16 +127,17 @@ def _read_lines(text: str, where: str) -> tuple[set[str], int]:
             continue
         if len(line) > max_line:
             raise InputError(f"{where}:{no}: {len(line):,} characters, over the cap of {max_line:,} for one template line; "
-                             f"split the line into several, or {limits.TEMPLATE_LINE.hint()}")
+                             f"split the line into several, or {limits.TEMPLATE_LINE.hint()}", param="templates")
         if line.count("{") != line.count("}") or re.search(r"\{[^}]*\{|\}[^{]*\}", line):
-            raise InputError(f"{where}:{no}: unbalanced or nested braces; write {{a|b}} for alternatives and {{slot}} for content")
+            raise InputError(f"{where}:{no}: unbalanced or nested braces; write {{a|b}} for alternatives and {{slot}} for content",
+                             param="templates")
         try:
             expanded += count_variants(line, MAX_VARIANTS) * len(line)
             if expanded > budget:
                 raise InputError(f"{where}:{no}: the templates up to this line expand to more than {budget:,} characters of "
-                                 f"form wording; use fewer {{a|b}} alternatives, or {limits.TEMPLATE_EXPANSION.hint()}")
+                                 f"form wording; use fewer {{a|b}} alternatives, or {limits.TEMPLATE_EXPANSION.hint()}", param="templates")
             pieces.update(template_pieces(line))
         except ValueError as e:
-            raise InputError(f"{where}:{no}: {e}; split the line into several") from None
+            raise InputError(f"{where}:{no}: {e}; split the line into several", param="templates") from None
         lines += 1
     return pieces, lines

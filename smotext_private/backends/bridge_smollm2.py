@@ -87,7 +87,7 @@ class BridgeDecoder:
 
     def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
         if n_candidates < 1:
-            raise InputError(f"--candidates must be a positive integer, got {n_candidates}")
+            raise InputError(f"n_candidates must be a positive integer, got {n_candidates}", param="n_candidates")
         if vecs.ndim != 2 or vecs.shape[1] != self.encoder_dim:
             raise InputError(f"vectors have dimension {vecs.shape[-1]} but the bridge expects {self.encoder_dim}")
         return batched_candidates(self._generate_batch, vecs, batch_size=self.settings.batch_size,

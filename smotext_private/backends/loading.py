@@ -37,17 +37,17 @@ def loading_bars(show: bool):
             hf_logging.enable_progress_bar()
 
 
-def build_models(opts, encoder=None, decoder=None):
-    from smotext_private.backends.registry import load_decoder, load_encoder
+def build_models(config, encoder=None, decoder=None, *, progress: bool = True):
+    """The encoder and decoder that ``config`` (a ``ReleaseConfig``) names, from the registry (each given only
+    the options it takes), unless passed in; refuses a pair whose dimensions do not meet."""
+    from smotext_private.backends.registry import load_for_run
 
-    paper_kw = {"allow_download": opts.allow_download, "device": opts.device, "dtype": opts.dtype}
-    with loading_bars(opts.progress):
+    common = {"allow_download": config.allow_download, "device": config.device, "dtype": config.dtype}
+    with loading_bars(progress):
         if encoder is None:
-            enc_kw = {**paper_kw, "model_path": opts.encoder_path} if opts.encoder == "sfr-mistral" else {}
-            encoder = load_encoder(opts.encoder, **enc_kw)
+            encoder = load_for_run("encoder", config.encoder_name, path=config.encoder_path, **common)
         if decoder is None:
-            dec_kw = {**paper_kw, "path": opts.decoder_path} if opts.decoder.startswith("xrag") else {}
-            decoder = load_decoder(opts.decoder, bridge=opts.bridge, **dec_kw)
+            decoder = load_for_run("decoder", config.decoder_name, path=config.decoder_path, bridge=config.bridge, **common)
     if decoder.encoder_dim != encoder.dim:
         raise InputError(
             f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"

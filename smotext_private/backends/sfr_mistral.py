@@ -8,7 +8,7 @@ output replaces the embedding of one ``<xRAG>`` placeholder token per vector.
 
 Nothing here downloads by default.  Weights are found, in order, at
 
-1. the folder passed explicitly (``model_path=`` for the encoder, ``path=`` for the decoder),
+1. the folder passed explicitly (``path=``; ``--encoder-path`` / ``--decoder-path`` on the command line),
 2. the folder named by an environment variable (``SMOTEXT_SFR_PATH``,
    ``SMOTEXT_XRAG_PATH``, ``SMOTEXT_XRAG_V11_PATH``),
 3. a complete copy already in the Hugging Face hub cache (read with ``local_files_only``),
@@ -55,15 +55,15 @@ class SFRMistralEncoder:
     normalized = False
 
     def __init__(
-        self, *, model_path: str | Path | None = None, allow_download: bool = False, device=None, dtype=None,
+        self, *, path: str | Path | None = None, allow_download: bool = False, device=None, dtype=None,
         max_tokens: int = 180, padding_side: str | None = None, cache_dir: str | Path | None = None,
     ) -> None:
         if max_tokens < 2:
-            raise InputError(f"max_tokens must be at least 2 (BOS/EOS), got {max_tokens}")
+            raise InputError(f"max_tokens must be at least 2 (BOS/EOS), got {max_tokens}", param="max_tokens")
         if padding_side not in (None, "left", "right"):
-            raise InputError(f"padding_side must be 'left' or 'right', got '{padding_side}'")
+            raise InputError(f"padding_side must be 'left' or 'right', got '{padding_side}'", param="padding_side")
         enforce_offline(allow_network=allow_download)
-        self.source, local = _source(SFR_MISTRAL, model_path, allow_download=allow_download, cache_dir=cache_dir)
+        self.source, local = _source(SFR_MISTRAL, path, allow_download=allow_download, cache_dir=cache_dir)
         self.path = Path(self.source) if local else None
         self.allow_download = allow_download
         self.max_tokens = int(max_tokens)

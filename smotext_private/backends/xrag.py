@@ -8,7 +8,7 @@ output replaces the embedding of one ``<xRAG>`` placeholder token per vector.
 
 Nothing here downloads by default.  Weights are found, in order, at
 
-1. the folder passed explicitly (``model_path=`` for the encoder, ``path=`` for the decoder),
+1. the folder passed explicitly (``path=``; ``--encoder-path`` / ``--decoder-path`` on the command line),
 2. the folder named by an environment variable (``SMOTEXT_SFR_PATH``,
    ``SMOTEXT_XRAG_PATH``, ``SMOTEXT_XRAG_V11_PATH``),
 3. a complete copy already in the Hugging Face hub cache (read with ``local_files_only``),
@@ -275,7 +275,7 @@ class XRagDecoder:
 
     def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
         if n_candidates < 1:
-            raise InputError(f"--candidates must be a positive integer, got {n_candidates}")
+            raise InputError(f"n_candidates must be a positive integer, got {n_candidates}", param="n_candidates")
         vecs = np.asarray(vecs)
         if vecs.ndim != 2 or vecs.shape[1] != self.encoder_dim:
             raise InputError(f"vectors have dimension {vecs.shape[-1]} but {self.name} expects {self.encoder_dim}")

@@ -163,4 +163,6 @@ class Bridge(nn.Module):
 
 def default_bridge_dir() -> Path:
     """The bridge shipped in the package for (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)."""
-    return Path(__file__).parent.parent / "assets" / "bridge-minilm-smollm2"
+    from smotext_private.backends.offline import shipped_bridge_dir
+
+    return shipped_bridge_dir()

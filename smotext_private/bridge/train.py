@@ -91,16 +91,16 @@ def read_corpus(path: str | Path) -> list[str]:
 def check_train_args(args: TrainArgs, n_texts: int) -> None:
     """Options a run cannot start with, refused before any model loads or any folder is made."""
     if args.batch_size > n_texts:
-        raise InputError(f"--batch-size {args.batch_size} is larger than the corpus ({n_texts} texts)")
+        raise InputError(f"batch_size {args.batch_size} is larger than the corpus ({n_texts} texts)", param="batch_size")
     if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", args.device):
-        raise InputError(f"--device must be cpu, cuda, cuda:N or mps, got {args.device!r}")
+        raise InputError(f"device must be cpu, cuda, cuda:N or mps, got {args.device!r}", param="device")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {args.device}: no CUDA device is available here (use --device cpu)")
+        raise InputError(f"device {args.device}: no CUDA device is available here (use device='cpu')", param="device")
     if args.init_from and not Bridge.is_folder(args.init_from):
-        raise InputError(f"--init-from {args.init_from}: not a bridge folder (it needs config.json and bridge.safetensors)")
+        raise InputError(f"init_from {args.init_from}: not a bridge folder (it needs config.json and bridge.safetensors)", param="init_from")
     run = Path(args.run_dir)
     if run.exists() and not run.is_dir():
-        raise InputError(f"--run-dir {run} exists and is a file, not a folder")
+        raise InputError(f"run_dir {run} exists and is a file, not a folder", param="run_dir")
 
 
 def _batch_indices(n: int, batch: int, step: int, seed: int) -> np.ndarray:
@@ -247,13 +247,15 @@ def _init_from(bridge: Bridge, folder: str) -> None:
     init = Bridge.load(folder)
     cfg = bridge.config
     if init.config.projector_dict() != cfg.projector_dict():
-        raise InputError(f"--init-from {folder}: its config {init.config.projector_dict()} does not match this run's {cfg.projector_dict()}")
+        raise InputError(f"init_from {folder}: its config {init.config.projector_dict()} does not match this run's {cfg.projector_dict()}",
+                         param="init_from")
     if init.lora is not None and (init.config.lora_rank, init.config.lora_targets) != (cfg.lora_rank, cfg.lora_targets):
-        raise InputError(f"--init-from {folder}: its LoRA adapter (rank {init.config.lora_rank}) does not match this run's "
-                         f"(rank {cfg.lora_rank}); a projector trained with an adapter cannot be used without it")
+        raise InputError(f"init_from {folder}: its LoRA adapter (rank {init.config.lora_rank}) does not match this run's "
+                         f"(rank {cfg.lora_rank}); a projector trained with an adapter cannot be used without it", param="init_from")
     missing, unexpected = bridge.load_state_dict(init.state_dict(), strict=False)
     if unexpected or any(not k.startswith("lora.") for k in missing):
-        raise InputError(f"--init-from {folder}: weights do not match (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise InputError(f"init_from {folder}: weights do not match (missing {missing[:3]}, unexpected {unexpected[:3]})",
+                         param="init_from")
 
 
 def _train_loop(args: TrainArgs, run: Path, texts: list[str], encoder, lm, bridge: Bridge, opt, step: int, elapsed: float,

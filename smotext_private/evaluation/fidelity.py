@@ -33,6 +33,11 @@ def top1_retrieval(decoded: np.ndarray, sources: np.ndarray, block: int = 64) ->
     return round(hits / total, 4) if total else 0.0
 
 
+def sample_indices(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``min(n, n_total)`` distinct positions drawn from ``range(n_total)`` with ``rng``, sorted."""
+    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
+
+
 def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: int, progress: bool = False):
     """Decode each vector with reranking; returns (texts, embeddings of the texts)."""
     cands = decoder.generate(vecs, n_candidates=n_candidates, seed=seed, progress=progress)

@@ -1,18 +1,22 @@
-"""Decoders: a vector -> candidate texts.  The xRAG-style bridge decoder and a deterministic fake.
+"""Decode and choose: a plan's target vectors -> one ``Candidate`` per planned record.
 
-Reranking (after vec2text's sequence-level beam) lives here too: decode several
-candidates per target, re-encode them, keep the nearest one that the caller's
-filter (usually the cheap part of the audit) does not reject.
+Reranking (after vec2text's sequence-level beam): decode several candidates per target,
+re-encode them, keep the nearest one that the caller's filter (the audit's per-record
+checks) does not reject. ``generate_candidates`` runs it chunk by chunk, resumably.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from smotext_private.generation.workdir import WorkDir
+
+if TYPE_CHECKING:
+    from smotext_private.config import ReleaseConfig
 
 
 def ranked(
@@ -75,15 +79,80 @@ def chunk_seed(seed: int, chunk: int) -> int:
     return int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
 
 
-def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: WorkDir, log) -> list[dict]:
-    """Stages 3-4 with reranking: one chosen text (or None) per plan item, resumable chunk by chunk."""
+@dataclass(frozen=True)
+class Candidate:
+    """One planned record after decoding and the audit's veto: its plan (parents, lambda) and the chosen text.
+
+    ``text`` is ``None`` when no decoded candidate passed; ``alternatives`` are the other candidates that
+    passed, nearest the target first (the parent guard's fallbacks). ``vetoed``, ``candidates`` and
+    ``rejected_by`` count what the audit did to the decoded candidates (``None`` in rows an older run wrote).
+    """
+
+    index: int
+    label: str
+    base: int
+    neighbour: int
+    lam: float
+    text: str | None
+    target_cosine: float | None
+    alternatives: tuple[tuple[str, float], ...] = ()
+    vetoed: int | None = None
+    candidates: int | None = None
+    rejected_by: dict[str, int] | None = None
+
+    @property
+    def counted(self) -> bool:
+        """Whether this row records how many candidates were decoded (rows of older runs do not)."""
+        return self.candidates is not None
+
+    def to_row(self) -> dict:
+        """The work folder's JSON row (``WorkDir``); ``from_row`` reads it back."""
+        row = {"index": self.index, "label": self.label, "base": self.base, "neighbour": self.neighbour, "lam": self.lam,
+               "text": self.text, "target_cosine": self.target_cosine, "alternatives": [[t, c] for t, c in self.alternatives]}
+        counts = {"vetoed": self.vetoed, "candidates": self.candidates, "rejected_by": self.rejected_by}
+        return {**row, **{k: v for k, v in counts.items() if v is not None}}
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Candidate":
+        """A row of the work folder, including rows older runs wrote (no alternatives, no counts)."""
+        return cls(
+            index=int(row["index"]), label=row["label"], base=int(row["base"]), neighbour=int(row["neighbour"]),
+            lam=row["lam"], text=row["text"], target_cosine=row.get("target_cosine"),
+            alternatives=tuple((t, c) for t, c in row.get("alternatives", [])),
+            vetoed=row.get("vetoed"), candidates=row.get("candidates"), rejected_by=row.get("rejected_by"),
+        )
+
+
+def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, failed: list[list[str]]) -> list[Candidate]:
+    """The chunk's ``Candidate`` for each missing plan item, from the decoded and ranked candidates."""
+    starts = np.cumsum([0] + [len(c) for c in cands])
+    out = []
+    for i in missing:
+        passing, vetoed = chosen[i - lo]
+        it = items[i]
+        mine = failed[starts[i - lo] : starts[i - lo + 1]]
+        out.append(Candidate(
+            index=i, label=it.label, base=it.base, neighbour=it.neighbour, lam=round(it.lam, 6),
+            text=passing[0][0] if passing else None, target_cosine=round(passing[0][1], 6) if passing else None,
+            alternatives=tuple((t, round(c, 6)) for t, c in passing[1:]),
+            vetoed=vetoed, candidates=len(cands[i - lo]), rejected_by=dict(Counter(c for checks in mine for c in checks)),
+        ))
+    return out
+
+
+def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, encoder, decoder, auditor,
+                        work: WorkDir | None, *, progress: bool = False, log=lambda msg: None) -> list[Candidate]:
+    """Stages 3-4 with reranking: one ``Candidate`` per plan item, resumable chunk by chunk through ``work``.
+
+    Each chunk of ``config.chunk_size`` targets decodes ``config.n_candidates`` texts per target with its own
+    seed (``chunk_seed``), so a resumed chunk decodes the same texts; the auditor's per-record checks veto
+    candidates before the nearest one is chosen. Without ``work`` nothing is kept on disk.
+    """
     from tqdm.auto import tqdm
 
-    from smotext_private.generation.decode import ranked
-
-    items, z = plan_release(train.labels, x_train, per_class=opts.per_class, k=opts.k, seed=opts.seed,
-                            lambda_range=opts.lambda_range, parent_draw=opts.parent_draw)
-    done = work.done()
+    items, z = plan_release(train.labels, x_train, per_class=config.per_class, k=config.k, seed=config.seed,
+                            lambda_range=config.lambda_range, parent_draw=config.parent_draw)
+    done = {i: Candidate.from_row(row) for i, row in work.done().items()} if work is not None else {}
     if done:
         log(f"resuming: {len(done)} of {len(items)} candidates already generated")
 
@@ -94,32 +163,19 @@ def generate_candidates(opts, train, x_train, encoder, decoder, auditor, work: W
         failed_checks[:] = [v.checks() for v in verdicts]
         return [v.verdict == "accept" for v in verdicts]
 
-    n_chunks = (len(items) + opts.chunk_size - 1) // opts.chunk_size
-    bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not opts.progress)
-    for c in range(n_chunks):
-        lo, hi = c * opts.chunk_size, min(len(items), (c + 1) * opts.chunk_size)
+    size = config.chunk_size
+    bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not progress)
+    for c in range((len(items) + size - 1) // size):
+        lo, hi = c * size, min(len(items), (c + 1) * size)
         missing = [i for i in range(lo, hi) if i not in done]
         if not missing:
             continue
         # decode the whole chunk with its own seed so a resumed chunk gives the same texts
-        cands = decoder.generate(z[lo:hi], n_candidates=opts.n_candidates, seed=chunk_seed(opts.seed, c))
-        chosen = ranked(cands, z[lo:hi], encoder, keep=keep)
-        starts = np.cumsum([0] + [len(c) for c in cands])
-        rows = []
-        for i in missing:
-            passing, vetoed = chosen[i - lo]
-            it = items[i]
-            mine = failed_checks[starts[i - lo] : starts[i - lo + 1]]
-            rows.append({
-                "index": i, "label": it.label, "base": it.base, "neighbour": it.neighbour, "lam": round(it.lam, 6),
-                "text": passing[0][0] if passing else None, "target_cosine": round(passing[0][1], 6) if passing else None,
-                # the other candidates that passed, nearest the target first: the parent guard's fallbacks
-                "alternatives": [[t, round(c, 6)] for t, c in passing[1:]],
-                "vetoed": vetoed, "candidates": len(cands[i - lo]),
-                "rejected_by": dict(Counter(c for checks in mine for c in checks)),
-            })
-        work.append(rows)
-        done.update({r["index"]: r for r in rows})
+        cands = decoder.generate(z[lo:hi], n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
+        rows = _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep), failed_checks)
+        if work is not None:
+            work.append([r.to_row() for r in rows])
+        done.update({r.index: r for r in rows})
         bar.update(len(rows))
     bar.close()
     return [done[i] for i in range(len(items))]

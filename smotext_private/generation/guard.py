@@ -21,11 +21,15 @@ record is someone else's child, which is what a record outside the training set 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from smotext_private.audit.neighbours import as_unit
+
+if TYPE_CHECKING:
+    from smotext_private.generation.decode import Candidate
 
 
 @dataclass(frozen=True)
@@ -112,18 +116,18 @@ def parent_guard(x_train: np.ndarray, parents: list[tuple[int, int]], options: l
     return GuardOutcome(choice=choice, swapped=sum(c > 0 for c in choice), settled=int(breached.sum()), steps=steps)
 
 
-def guard_rows(rows: list[dict], x_train: np.ndarray, encoder) -> tuple[list[dict], dict]:
-    """The parent guard (guard.py) over the chosen candidates: rows with the guard's choice of text.
+def guard_rows(rows: list[Candidate], x_train: np.ndarray, encoder) -> tuple[list[Candidate], dict]:
+    """The parent guard (guard.py) over the chosen candidates: the candidates with the guard's choice of text.
 
-    Each row offers its chosen text and then its ``alternatives`` (rows a run before the guard
+    Each candidate offers its chosen text and then its ``alternatives`` (rows a run before the guard
     wrote have none).
     """
-    options = [[[r["text"], r["target_cosine"]]] + r.get("alternatives", []) if r["text"] is not None else [] for r in rows]
+    options = [[(r.text, r.target_cosine), *r.alternatives] if r.text is not None else [] for r in rows]
     flat = [t for opts in options for t, _ in opts]
     vecs = encoder.encode(flat) if flat else np.zeros((0, x_train.shape[1]), dtype=np.float32)
     starts = np.cumsum([0] + [len(o) for o in options])
-    outcome = parent_guard(x_train, [(r["base"], r["neighbour"]) for r in rows],
+    outcome = parent_guard(x_train, [(r.base, r.neighbour) for r in rows],
                            [vecs[starts[i]:starts[i + 1]] for i in range(len(rows))])
-    out = [r if c <= 0 else {**r, "text": opts[c][0], "target_cosine": opts[c][1]}
+    out = [r if c <= 0 else replace(r, text=opts[c][0], target_cosine=opts[c][1])
            for r, opts, c in zip(rows, options, outcome.choice)]
     return out, {"swapped": outcome.swapped, "settled": outcome.settled, "breaches_mended": outcome.steps}

@@ -58,7 +58,7 @@ def per_class_targets(counts: dict[str, int], per_class: int | None) -> dict[str
     and never fewer than the class already has."""
     if per_class is not None:
         if per_class < 1:
-            raise InputError(f"--per-class must be a positive integer, got {per_class}")
+            raise InputError(f"per_class must be a positive integer, got {per_class}", param="per_class")
         return {c: per_class for c in counts}
     largest = max(counts.values())
     return {c: max(largest, n) for c, n in counts.items()}
@@ -67,7 +67,7 @@ def per_class_targets(counts: dict[str, int], per_class: int | None) -> dict[str
 def check_lambda_range(lam_range: tuple[float, float]) -> tuple[float, float]:
     lo, hi = (float(v) for v in lam_range)
     if not 0.0 <= lo < hi <= 1.0:
-        raise InputError(f"--lambda-range must be two numbers with 0 <= LO < HI <= 1, got {lo:g} {hi:g}")
+        raise InputError(f"lambda_range must be two numbers with 0 <= LO < HI <= 1, got {lo:g} {hi:g}", param="lambda_range")
     return lo, hi
 
 
@@ -76,7 +76,7 @@ PARENT_DRAWS = ("uniform", "balanced")
 
 def check_parent_draw(parent_draw: str) -> str:
     if parent_draw not in PARENT_DRAWS:
-        raise InputError(f"--parent-draw must be one of {', '.join(PARENT_DRAWS)}, got {parent_draw!r}")
+        raise InputError(f"parent_draw must be one of {', '.join(PARENT_DRAWS)}, got {parent_draw!r}", param="parent_draw")
     return parent_draw
 
 
@@ -111,7 +111,7 @@ def plan(x: np.ndarray, labels: list[str], targets: dict[str, int], *, k: int, r
     every target at least that far from both its parents.
     """
     if k < 1:
-        raise InputError(f"--k must be a positive integer, got {k}")
+        raise InputError(f"k must be a positive integer, got {k}", param="k")
     check_parent_draw(parent_draw)
     lo, hi = check_lambda_range(lam_range)
     labels_arr = np.asarray(labels)

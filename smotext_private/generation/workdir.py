@@ -1,8 +1,7 @@
-"""The release pipeline: load -> split -> encode -> plan -> decode (+rerank) -> audit -> utility -> bundle.
+"""The work folder beside a release's output: unaudited candidates (owner-only), kept for ``resume``.
 
-The library never prints or exits: it raises ``SmotextError`` subclasses and
-reports progress through tqdm bars (``progress=True``) and an optional ``log``
-callable.
+Its rows are ``Candidate.to_row()`` dicts, one JSON line each; the format is kept so that a
+run of an older version can still be resumed.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ class WorkDir:
         """Refuse a work folder an interrupted run left, unless the run resumes it or starts over."""
         path = cls.path_for(out)
         if path.exists() and not (resume or force):
-            raise InputError(f"work directory {path} exists from an interrupted run: pass --resume to continue it or --force to start over")
+            raise InputError(f"work directory {path} exists from an interrupted run: pass resume=True to continue it or force=True to start over")
 
     @staticmethod
     def _state(path: Path) -> dict:
@@ -55,7 +54,7 @@ class WorkDir:
             recorded = cls._state(path).get("run_key")
             if recorded is not None and recorded != run_key:
                 raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or options "
-                                 "changed): remove it or drop --resume")
+                                 "changed): remove it or drop resume=True")
 
     @classmethod
     def open(cls, out: Path, key: str, *, resume: bool, force: bool, run_key: str | None = None) -> "WorkDir":
@@ -64,7 +63,7 @@ class WorkDir:
         cls.check_leftover(out, resume=resume, force=force)
         if path.exists():
             if resume and cls._state(path).get("key") != key:
-                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop --resume")
+                raise InputError(f"work directory {path} belongs to a different run (input, policy, seed or models changed): remove it or drop resume=True")
             if not resume:
                 shutil.rmtree(path)
         path.mkdir(mode=0o700, exist_ok=True)

@@ -1,6 +1,23 @@
-"""Render ``report.json`` as Markdown for a compliance reviewer."""
+"""Render a release ``Report`` (report.json, schema.py) as Markdown for a compliance reviewer."""
 
 from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING
+
+from smotext_private.audit import registry
+from smotext_private.report.schema import Report
+
+if TYPE_CHECKING:
+    from smotext_private.report.schema import (
+        AuditSection,
+        CheckRule,
+        DataSection,
+        PrivacySection,
+        TemplatesSection,
+        UtilitySection,
+    )
 
 INTERNAL_NOTICE = "INTERNAL — contains source text — do not share"
 
@@ -13,53 +30,73 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def render_markdown(r: dict) -> str:
-    v = r["verdict"]
-    d = r["data"]
-    internal = r.get("internal")
-    lines = [f"**{INTERNAL_NOTICE}**", ""] if internal else []
-    lines += [
-        f"# Synthetic text release: {v['status'].upper()}",
+def render_markdown(report: Report) -> str:
+    """A release ``Report`` as Markdown (str); deterministic for a given report. Its texts are escaped (``escaped``)."""
+    r = Report.model_validate(escaped(report.to_dict()))
+    lines = [f"**{INTERNAL_NOTICE}**", ""] if r.internal else []
+    lines += _head(r)
+    lines += _data(r.data)
+    lines += _audit(r)
+    lines += _privacy(r.privacy)
+    lines += _utility(r.utility)
+    lines += ["", "## Decoder fidelity", "", "| figure | value |", "|---|---:|"]
+    for key, val in sorted(r.fidelity.to_dict().items()):
+        lines.append(f"| {key} | {_fmt(val)} |")
+    if r.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in r.warnings]
+    lines += ["", "## What this report does not show", ""] + [f"- {line}" for line in LIMITS]
+    lines += _samples(r)
+    lines += ["", "## Models", "", "```json", json.dumps(r.models.to_dict(), indent=2, sort_keys=True), "```", ""]
+    return "\n".join(lines)
+
+
+def _head(r: Report) -> list[str]:
+    v = r.verdict
+    lines = [
+        f"# Synthetic text release: {v.status.upper()}",
         "",
-        f"- Policy: `{r['policy']['name']}` (sha256 `{r['policy']['sha256']}`)",
-        f"- Tool: smotext-private {r['version']}, seed {r['seed']}, created {r['created_at']}",
-        f"- Input: `{r['input'].get('source', '')}` (sha256 `{r['input'].get('fingerprint', '')}`)",
-        "- Verify the bundle (every file's sha256 against `manifest.json`, every released record's verdict): "
-        "`smotext-private verify <this folder>`",
+        f"- Policy: `{r.policy.name}` (sha256 `{r.policy.sha256}`)",
+        f"- Tool: smotext-private {r.version}, seed {r.seed}, created {r.created_at}",
+        f"- Input: `{r.input.source}` (sha256 `{r.input.fingerprint}`)",
+        "- Sign-off: keep the `manifest_sha256` that `release` printed (it pins every file of this bundle) and verify the "
+        "bundle against it (every file's sha256 against `manifest.json`, every released record's verdict): "
+        "`smotext-private verify <this folder> --expect-sha256 <manifest_sha256 printed by release>`",
     ]
-    if r.get("command"):
-        lines.append(f"- Made by: `{' '.join(str(a) for a in r['command'])}`")
-    if v["reasons"]:
-        lines += ["", "**Blocked because:** " + "; ".join(v["reasons"])]
-    lines += ["", "## Data", "", "| class | real (train) | real (holdout) | synthetic released |", "|---|---:|---:|---:|"]
-    for c in d["classes"]:
-        lines.append(f"| {c} | {d['train_counts'].get(c, 0)} | {d['holdout_counts'].get(c, 0)} | {d['accepted_counts'].get(c, 0)} |")
-    lines += [
+    if r.command:
+        lines.append(f"- Made by: `{' '.join(str(a) for a in r.command)}`")
+    if v.reasons:
+        lines += ["", "**Blocked because:** " + "; ".join(v.reasons)]
+    return lines
+
+
+def _data(d: DataSection) -> list[str]:
+    lines = ["", "## Data", "", "| class | real (train) | real (holdout) | synthetic released |", "|---|---:|---:|---:|"]
+    for c in d.classes:
+        lines.append(f"| {c} | {d.train_counts.get(c, 0)} | {d.holdout_counts.get(c, 0)} | {d.accepted_counts.get(c, 0)} |")
+    return lines + [
         "",
-        f"Planned {d['planned']} synthetic records ({d['n_candidates']} decoded candidates each, k = {d['k']}, "
+        f"Planned {d.planned} synthetic records ({d.n_candidates} decoded candidates each, k = {d.k}, "
         f"interpolation step in [{lambda_range_text(d)}]); "
         f"{parents_text(d)}"
-        f"{d['no_candidate_passed']} ended with no candidate passing the audit; "
+        f"{d.no_candidate_passed} ended with no candidate passing the audit; "
         f"{guard_text(d)}"
-        f"{d['accepted']} accepted and {d['rejected']} rejected by the final audit.",
-        "",
-        "## Audit (per record)",
-        "",
+        f"{d.accepted} accepted and {d.rejected} rejected by the final audit.",
     ]
-    if cand := candidates_text(r["audit"]):
+
+
+def _audit(r: Report) -> list[str]:
+    audit = r.audit
+    lines = ["", "## Audit (per record)", ""]
+    if cand := candidates_text(audit):
         lines += [cand, ""]
-    rules = r["policy"].get("checks")
-    rej, warn = r["audit"].get("rejections_by_check", {}), r["audit"].get("warnings_by_check", {})
+    rules = r.policy.checks
+    rej, warn = audit.rejections_by_check, audit.warnings_by_check
     if rules:
         lines += ["| check | threshold | action | rejected | warned |", "|---|---:|---|---:|---:|"]
-        cutoff = (r["privacy"].get("distances") or {}).get("cutoff")
+        cutoff = r.privacy.distances.cutoff if r.privacy.distances else None
         for name, rule in rules.items():
-            thr = f"{rule['threshold']:g}"
-            if name == "embedding_distance":  # the threshold is a quantile; the cutoff is the distance it gave
-                thr = f"quantile {thr}" + (f": distance < {cutoff:.4f}" if cutoff is not None else "")
-            lines.append(f"| {name} | {thr} | {rule['action']} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
-        entities = {name: rule.get("params", {}).get("entities") for name, rule in rules.items()
-                    if name in ("pii", "pii_replay") and rule.get("action") != "off"}
+            lines.append(f"| {name} | {limit_text(name, rule, cutoff)} | {rule.action} | {rej.get(name, 0)} | {warn.get(name, 0)} |")
+        entities = {name: rule.params.get("entities") for name, rule in rules.items() if rule.action != "off"}
         for name, ents in entities.items():
             if ents:
                 lines.append(f"\n`{name}` looks for: {', '.join(ents)}.")
@@ -67,75 +104,83 @@ def render_markdown(r: dict) -> str:
         lines += ["| check | rejected |", "|---|---:|"]
         for name, n in sorted(rej.items()):
             lines.append(f"| {name} | {n} |")
-    if forms := templates_text(r["audit"]):
+    if forms := templates_text(audit.templates):
         lines += ["", forms]
-    p = r["privacy"]
-    lines += ["", "## Privacy (dataset level)", "", "| figure | value |", "|---|---:|"]
+    return lines
+
+
+def _privacy(p: PrivacySection) -> list[str]:
+    lines = ["", "## Privacy (dataset level)", "", "| figure | value |", "|---|---:|"]
+    given = p.to_dict()
     for key in ("dcr_share", "nndr_ratio", "identical_match_share", "privacy_score", "band"):
-        if key in p:
-            lines.append(f"| {key} | {_fmt(p[key])} |")
-        if key == "dcr_share" and p.get("dcr_share_ci95"):
-            lines.append(f"| dcr_share, 95 % interval ({p['n_synthetic']} synthetic records) | "
-                         f"{_fmt(p['dcr_share_ci95'][0])}-{_fmt(p['dcr_share_ci95'][1])} |")
-    mia = p.get("membership", {})
-    for key in ("auc", "tpr_at_1pct_fpr"):
-        if key in mia:
-            lines.append(f"| membership {key} | {_fmt(mia[key])} |")
-    if mia.get("auc_ci95"):
-        lo, hi = mia["auc_ci95"]
-        lines.append(f"| membership auc, 95 % bootstrap interval ({mia['n_members']} members, "
-                     f"{mia['n_nonmembers']} non-members) | {_fmt(lo)}-{_fmt(hi)} |")
-    for w in p.get("warnings", []):
+        if key in given:
+            lines.append(f"| {key} | {_fmt(given[key])} |")
+        if key == "dcr_share" and p.dcr_share_ci95:
+            lines.append(f"| dcr_share, 95 % interval ({p.n_synthetic} synthetic records) | "
+                         f"{_fmt(p.dcr_share_ci95[0])}-{_fmt(p.dcr_share_ci95[1])} |")
+    mia = p.membership
+    if mia is not None:
+        lines.append(f"| membership auc | {_fmt(mia.auc)} |")
+        lines.append(f"| membership tpr_at_1pct_fpr | {_fmt(mia.tpr_at_1pct_fpr)} |")
+        if mia.auc_ci95:
+            lo, hi = mia.auc_ci95
+            lines.append(f"| membership auc, 95 % bootstrap interval ({mia.n_members} members, "
+                         f"{mia.n_nonmembers} non-members) | {_fmt(lo)}-{_fmt(hi)} |")
+    for w in p.warnings:
         lines.append(f"\nWarning: {w}")
-    u = r["utility"]
-    lines += ["", "## Utility", "", f"Classifier: {u['classifier']}; tested on the {u['test_set']}.", "",
-              "| training data | n | accuracy | macro-F1 | weighted-F1 |", "|---|---:|---:|---:|---:|"]
-    for row in u["rows"]:
-        lines.append(f"| {row['setup']} | {row['n_train']} | {_fmt(row['accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['weighted_f1'])} |")
-    f = r.get("fidelity") or {}
-    lines += ["", "## Decoder fidelity", "", "| figure | value |", "|---|---:|"]
-    for key, val in f.items():
-        lines.append(f"| {key} | {_fmt(val)} |")
-    if r.get("warnings"):
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in r["warnings"]]
-    lines += ["", "## What this report does not show", ""] + [f"- {line}" for line in LIMITS]
-    if r.get("samples"):
-        title = "Sample of released records" if v["status"] == "released" else "Sample of records that passed the per-record audit (not released)"
+    return lines
+
+
+def _utility(u: UtilitySection) -> list[str]:
+    lines = ["", "## Utility", "", f"Classifier: {u.classifier}; tested on the {u.test_set}.", "",
+             "| training data | n | accuracy | macro-F1 | weighted-F1 |", "|---|---:|---:|---:|---:|"]
+    for row in u.rows:
+        lines.append(f"| {row.setup} | {row.n_train} | {_fmt(row.accuracy)} | {_fmt(row.macro_f1)} | {_fmt(row.weighted_f1)} |")
+    return lines
+
+
+def _samples(r: Report) -> list[str]:
+    lines = []
+    if r.samples:
+        title = ("Sample of released records" if r.verdict.status == "released"
+                 else "Sample of records that passed the per-record audit (not released)")
         lines += ["", f"## {title}", ""]
-        for s in r["samples"]:
-            lines.append(f"- [{s['label']}] {s['text']}")
-    if internal:
+        for s in r.samples:
+            lines.append(f"- [{s.label}] {s.text}")
+    if r.internal:
         lines += ["", f"## Side by side with the parent source records ({INTERNAL_NOTICE})", ""]
-        for row in internal.get("side_by_side", []):
-            lines.append(f"- **{row['id']}** [{row['label']}] {row['verdict']}, lambda {row['lam']:.3f}: {row['text']}")
-            for parent in row["parents"]:
-                lines.append(f"  - source ({parent['role']}): {parent['text']}")
-    lines += ["", "## Models", "", "```json"]
-    import json
-
-    lines.append(json.dumps(r["models"], indent=2, sort_keys=True))
-    lines += ["```", ""]
-    return "\n".join(lines)
+        for row in r.internal.side_by_side:
+            lines.append(f"- **{row.id}** [{row.label}] {row.verdict}, lambda {row.lam:.3f}: {row.text}")
+            for parent in row.parents:
+                lines.append(f"  - source ({parent.role}): {parent.text}")
+    return lines
 
 
-def parents_text(d: dict) -> str:
+def limit_text(name: str, rule: CheckRule, cutoff: float | None) -> str:
+    """A per-record check's threshold as the audit table shows it (its registered wording; the number for a check
+    no longer registered)."""
+    check = registry.find(name)
+    return check.limit_text(rule.to_dict(), cutoff) if isinstance(check, registry.RecordCheck) else f"{rule.threshold:g}"
+
+
+def parents_text(d: DataSection) -> str:
     """How the released records spread over their parents ("" for reports made before it was recorded)."""
-    if "parent_uses_max" not in d:
+    if d.parent_uses_max is None:
         return ""
-    draw = "drawn evenly over each class" if d.get("parent_draw") == "balanced" else "drawn at random (SMOTE)"
-    return (f"parents {draw}: {d['parents_distinct']} training records parent the released ones, "
-            f"none more than {d['parent_uses_max']}; ")
+    draw = "drawn evenly over each class" if d.parent_draw == "balanced" else "drawn at random (SMOTE)"
+    return (f"parents {draw}: {d.parents_distinct} training records parent the released ones, "
+            f"none more than {d.parent_uses_max}; ")
 
 
-def guard_text(d: dict) -> str:
+def guard_text(d: DataSection) -> str:
     """What the parent guard did ("" for reports made before it existed)."""
-    g = d.get("parent_guard")
-    if not g:
+    g = d.parent_guard
+    if g is None:
         return ""
-    if not g.get("on"):
+    if not g.on:
         return "the parent guard was off (--no-parent-guard); "
-    return (f"the parent guard swapped {g['swapped']} for another of their candidates so that no training record's "
-            f"nearest synthetic record is one it parented, and {g['settled']} had no such candidate and keep the one "
+    return (f"the parent guard swapped {g.swapped} for another of their candidates so that no training record's "
+            f"nearest synthetic record is one it parented, and {g.settled} had no such candidate and keep the one "
             "that comes nearest to it; ")
 
 
@@ -151,36 +196,58 @@ LIMITS = (
 )
 
 
-def templates_text(audit: dict) -> str:
+def templates_text(t: TemplatesSection | None) -> str:
     """What the note templates given with ``--templates`` changed, in one sentence ('' without them)."""
-    t = audit.get("templates")
-    if not t:
+    if t is None:
         return ""
-    spared = t.get("released_only_with_templates") or []
+    spared = t.released_only_with_templates
     effect = (f"Without it, `verbatim_span` would have rejected {len(spared)} of the accepted records: "
               f"{', '.join(spared[:20])}{' ...' if len(spared) > 20 else ''}." if spared else
               "Without it, `verbatim_span` would have rejected none of the accepted records.")
-    return (f"`verbatim_span` did not count wording from the note templates given with `--templates`: `{t['file']}` "
-            f"(sha256 `{t['sha256']}`, {t['lines']} templates, {t['windows']} distinct wordings of a check window). "
+    return (f"`verbatim_span` did not count wording from the note templates given with `--templates`: `{t.file}` "
+            f"(sha256 `{t.sha256}`, {t.lines} templates, {t.windows} distinct wordings of a check window). "
             f"{effect} A reviewer should read that file: whatever wording it holds is never treated as copied.")
 
 
-def candidates_text(audit: dict) -> str:
+def candidates_text(audit: AuditSection) -> str:
     """What the audit did to every decoded candidate before one was chosen per planned record ("" for older reports)."""
-    c = audit.get("candidates")
-    if not c:
+    c = audit.candidates
+    if c is None:
         return ""
-    by = c.get("rejected_by_check") or {}
+    by = c.rejected_by_check
     why = (" (" + ", ".join(f"{name} {n}" for name, n in sorted(by.items(), key=lambda kv: (-kv[1], kv[0])))
            + "; a candidate failing several checks counts under each)") if by else ""
-    partial = (f" ({c['rows_without_counts']} planned records resumed from an older run are not counted)"
-               if c.get("rows_without_counts") else "")
-    return (f"Of {c['decoded']} decoded candidates, {c['vetoed']} were rejected by the audit before one was chosen "
-            f"per planned record{why}; {c['planned_records_without_a_passing_candidate']} planned record(s) were left "
+    partial = (f" ({c.rows_without_counts} planned records resumed from an older run are not counted)"
+               if c.rows_without_counts else "")
+    return (f"Of {c.decoded} decoded candidates, {c.vetoed} were rejected by the audit before one was chosen "
+            f"per planned record{why}; {c.planned_records_without_a_passing_candidate} planned record(s) were left "
             f"with no candidate that passed{partial}.")
 
 
-def lambda_range_text(d: dict) -> str:
+def lambda_range_text(d: DataSection) -> str:
     """The interpolation step range of a report's data section ("0, 1" for reports made before it was recorded)."""
-    lo, hi = d.get("lambda_range") or (0.0, 1.0)
+    lo, hi = d.lambda_range or (0.0, 1.0)
     return f"{lo:g}, {hi:g}"
+
+
+# shown in code spans or the models' JSON block, where a Markdown viewer does not interpret HTML: kept as they are
+VERBATIM = {("command",), ("input",), ("models",), ("policy", "name"), ("audit", "templates", "file")}
+
+
+def escaped(r: dict) -> dict:
+    """The report with ``&``, ``<`` and ``>`` escaped in every text Markdown shows as prose (class labels, sample and
+    source texts, warnings, reasons): a Markdown viewer renders raw HTML, so a ``<script>`` in the data must arrive
+    as text, as report.html shows it. Labels are escaped as keys too, so counts keyed by label still match."""
+
+    def esc(value, path: tuple):
+        if path in VERBATIM:
+            return value
+        if isinstance(value, str):
+            return html.escape(value, quote=False)
+        if isinstance(value, dict):
+            return {esc(k, ()) if isinstance(k, str) else k: esc(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [esc(v, path) for v in value]
+        return value
+
+    return esc(r, ())

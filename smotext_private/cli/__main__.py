@@ -1,0 +1,3 @@
+from smotext_private.cli import run
+
+run()

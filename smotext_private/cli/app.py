@@ -1,0 +1,103 @@
+"""The typer app, its ``command`` decorator and the options the subcommands share.
+
+Options are declared once here as ``Annotated`` types and reused in each subcommand's signature;
+ranges are typer's (``min=``), so ``--help`` shows them and ``messages`` words the refusals.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from typing import Annotated, Literal, Optional
+
+import typer
+
+from smotext_private.backends.registry import PROFILES
+from smotext_private.cli.messages import PROG
+
+app = typer.Typer(name=PROG, help="Synthetic text releases with SMOTExT, audited for privacy leaks. Offline by default.",
+                  add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+COMMANDS: list[str] = []
+
+
+def command(name: str, help: str):
+    """Register the decorated function as the subcommand ``name``: the hub's offline switches are set
+    before it runs, and Ctrl-C ends it with one line and exit code 130."""
+    def register(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs) -> int:
+            from smotext_private.backends.offline import enforce_offline
+
+            enforce_offline()
+            try:
+                return fn(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f"{PROG}: interrupted", file=sys.stderr)
+                return 130
+
+        app.command(name, help=help)(run)
+        COMMANDS.append(name)
+        return fn
+    return register
+
+
+def log(msg: str) -> None:
+    print(f"[smotext-private] {msg}", file=sys.stderr, flush=True)
+
+
+def positive_number(value: Optional[float]) -> Optional[float]:
+    """Option callback: a finite number above 0 (typer's ``min=`` is inclusive and lets nan/inf through)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a positive number, got {value:g}")
+    return value
+
+
+Opt, Arg = typer.Option, typer.Argument
+TEMPLATES_HELP = ("the organisation's note templates (text, one form per line, {slot} for content, {a|b} for "
+                  "alternatives): their wording is stock phrasing, not copying (recorded in the report)")
+
+Input = Annotated[str, Arg(metavar="INPUT", help="sources: .csv, .jsonl or .parquet", show_default=False)]
+Bundle = Annotated[str, Arg(metavar="BUNDLE", help="a bundle folder written by release or audit", show_default=False)]
+TextColumn = Annotated[str, Opt("--text-column", help="column holding the text")]
+LabelColumn = Annotated[str, Opt("--label-column", help="column holding the class label")]
+Seed = Annotated[int, Opt("--seed", min=0, help="random seed")]
+NoProgress = Annotated[bool, Opt("--no-progress", help="no progress bars")]
+Force = Annotated[bool, Opt("--force", help="replace an existing --out")]
+PolicyOpt = Annotated[str, Opt("--policy", help="policy name (strict, standard, research) or YAML path")]
+Templates = Annotated[Optional[str], Opt("--templates", metavar="FILE", help=TEMPLATES_HELP)]
+
+# the plan (release, generate)
+PerClass = Annotated[Optional[int], Opt("--per-class", help="synthetic records per class (default: match the largest class)")]
+K = Annotated[int, Opt("--k", help="nearest same-class neighbours to interpolate towards")]
+LambdaRange = Annotated[tuple[float, float], Opt(
+    "--lambda-range", metavar="LO HI", help="interpolation step drawn uniformly from [LO, HI] (SMOTE's is 0 1); "
+    "e.g. 0.2 0.8 keeps every target away from both parents")]
+ParentDraw = Annotated[Literal["uniform", "balanced"], Opt(
+    "--parent-draw", help="how parents are drawn: uniform is SMOTE's random draw; balanced spreads the parent roles "
+    "evenly over each class's records, so none parents many synthetic ones")]
+
+# the models (release, generate, fidelity)
+ProfileOpt = Annotated[Optional[Literal[tuple(PROFILES)]], Opt("--profile", help="named model pair, overriding --encoder "
+    "and --decoder: " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))]
+EncoderOpt = Annotated[str, Opt("--encoder", help="encoder name (minilm, sfr-mistral)")]
+DecoderOpt = Annotated[str, Opt("--decoder", help="decoder name (default = shipped bridge + SmolLM2-135M-Instruct, "
+                                                  "xrag-7b, xrag-v1.1-7b)")]
+EncoderPath = Annotated[Optional[str], Opt("--encoder-path", help="local folder of the sfr-mistral weights (or env SMOTEXT_SFR_PATH)")]
+DecoderPath = Annotated[Optional[str], Opt("--decoder-path", help="local folder of the xrag-7b weights (or env SMOTEXT_XRAG_PATH)")]
+AllowDownload = Annotated[bool, Opt("--allow-download", help="explicit opt-in: let the paper models download from the hub")]
+Device = Annotated[Optional[str], Opt("--device", help="cpu or cuda (paper models; default: cuda when available)")]
+Dtype = Annotated[Optional[str], Opt("--dtype", help="bfloat16 / float16 / float32 (paper models)")]
+BridgeOpt = Annotated[Optional[str], Opt("--bridge", help="folder of a bridge trained with train-bridge (default: the shipped one)")]
+Candidates = Annotated[int, Opt("--candidates", help="decoded candidates per target, reranked by embedding distance")]
+
+
+def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge) -> dict:
+    """The model fields of ``ReleaseConfig``; ``--profile`` names the encoder and the decoder."""
+    if profile:
+        from smotext_private.backends.registry import profile as named_profile
+
+        pair = named_profile(profile)
+        encoder, decoder = pair.encoder, pair.decoder
+    return dict(encoder_name=encoder, decoder_name=decoder, bridge=bridge, encoder_path=encoder_path, decoder_path=decoder_path,
+                allow_download=allow_download, device=device, dtype=dtype)

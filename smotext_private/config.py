@@ -1,0 +1,62 @@
+"""``ReleaseConfig``: what a release makes and how, the models included; no command-line notions.
+
+How a run is written (``force``, ``resume``, ``progress``, the command line for the report) are
+keyword arguments of ``pipeline.release``, not part of the config. A config is checked when it is
+made, so bad values are refused before any file is read or model loads; messages name the
+parameter (``per_class must be ...``) and carry it as ``InputError.param`` for the CLI's flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from smotext_private.errors import InputError
+from smotext_private.generation.smote import check_lambda_range, check_parent_draw
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """What a release makes and how (the models included); checked when it is made, before any model loads."""
+
+    per_class: int | None = None  # synthetic records per class (None: match the largest class)
+    k: int = 5  # nearest same-class neighbours to interpolate towards
+    lambda_range: tuple[float, float] = (0.0, 1.0)  # the interpolation step's range
+    parent_draw: str = "uniform"  # uniform (SMOTE's) or balanced
+    seed: int = 0
+    n_candidates: int = 4  # decoded candidates per target, reranked
+    fidelity_sample: int = 32  # training records for the decoder fidelity (0: skip)
+    keep_work: bool = False  # keep the work folder (unaudited text) after the release
+    encoder_name: str = "minilm"
+    decoder_name: str = "default"
+    bridge: str | None = None
+    encoder_path: str | None = None
+    decoder_path: str | None = None
+    allow_download: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    chunk_size: int = 32
+    parent_guard: bool = True  # guard.py: no training record's nearest released record is its own child
+    internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
+    templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
+
+    def __post_init__(self) -> None:
+        for name in ("per_class", "k", "n_candidates"):
+            if (value := getattr(self, name)) is not None and value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value}", param=name)
+        check_lambda_range(self.lambda_range)
+        check_parent_draw(self.parent_draw)
+        if self.fidelity_sample < 0:
+            raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {self.fidelity_sample}",
+                             param="fidelity_sample")
+        if self.chunk_size < 1:
+            raise InputError(f"chunk_size must be a positive integer, got {self.chunk_size}", param="chunk_size")
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> "ReleaseConfig":
+        """A config from keyword options; an unknown name is refused with the valid ones."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise InputError(f"unknown release option(s) {', '.join(map(repr, unknown))}: valid names are {', '.join(valid)}")
+        return cls(**options)

@@ -1,0 +1,343 @@
+"""The release pipeline: prepare -> encode -> generate (plan, decode, rerank, guard) -> audit -> measure -> bundle.
+
+Each stage is a function that returns a typed result (``Prepared``, ``Encoded``, ``Generated``,
+``Audited``, ``Measured``); ``release`` calls them in order and ``report/build.py`` turns their
+results into the ``Report``. ``generate_unaudited`` and ``decoder_fidelity`` (the ``generate``
+and ``fidelity`` commands) call the same stages.
+
+The library never prints or exits: it raises ``SmotextError`` subclasses and reports progress
+through tqdm bars (``progress=True``) and an optional ``log`` callable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from smotext_private.audit import Auditor
+from smotext_private.audit.templates import NoteTemplates, read_templates
+from smotext_private.backends.loading import build_models, encoder_description
+from smotext_private.bundle.manifest import write_atomic
+from smotext_private.bundle.sign import load_private_key
+from smotext_private.bundle.write import audit_jsonl, check_out_dir, check_out_file, write_bundle
+from smotext_private.config import ReleaseConfig
+from smotext_private.data.records import Records, class_counts, load_records, load_texts, split_holdout
+from smotext_private.errors import InputError, ReleaseBlocked
+from smotext_private.evaluation.fidelity import measure_fidelity, sample_indices
+from smotext_private.evaluation.utility import UtilityRow, utility_table
+from smotext_private.generation.decode import Candidate, generate_candidates
+from smotext_private.generation.guard import guard_rows
+from smotext_private.generation.workdir import WorkDir, _run_key
+from smotext_private.policy import Policy, load_policy
+from smotext_private.report.build import build_report
+from smotext_private.report.html import render_html
+from smotext_private.report.markdown import render_markdown
+from smotext_private.report.schema import Report, parse_report
+
+
+def _quiet(msg: str) -> None:
+    pass
+
+
+@dataclass
+class ReleaseResult:
+    out: Path
+    released: bool
+    n_accepted: int
+    n_rejected: int
+    report: Report
+
+
+# -- stages ---------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """Stage 1: the records read, deduplicated and split; warnings for the report."""
+
+    records: Records
+    train: Records
+    holdout: Records
+    warnings: list[str]
+
+
+@dataclass
+class Encoded:
+    """Stage 2: the models, the sources' vectors and the auditor fitted on the sources."""
+
+    encoder: Any
+    decoder: Any
+    x_train: np.ndarray
+    x_hold: np.ndarray
+    auditor: Auditor
+    models: dict  # the models' descriptions (report.json's ``models``)
+    truncated: int  # records longer than the encoder's window
+    warnings: list[str]
+
+
+@dataclass
+class Generated:
+    """Stages 3-4: one ``Candidate`` per planned record (text None when none passed), after the parent guard."""
+
+    candidates: list[Candidate]
+    guard: dict  # report.json's ``data.parent_guard``
+
+    @property
+    def produced(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.text is not None]
+
+
+@dataclass
+class Audited:
+    """Stage 5: the final audit of every produced candidate, and the dataset checks of the accepted ones."""
+
+    produced: list[Candidate]
+    ids: list[str]
+    texts: list[str]
+    verdicts: list
+    accepted: list[int]  # positions in ``produced``
+    dataset: dict  # report.json's ``privacy`` (without ``distances``)
+    accepted_vecs: np.ndarray
+
+    @property
+    def accepted_labels(self) -> list[str]:
+        return [self.produced[i].label for i in self.accepted]
+
+    @property
+    def blocked(self) -> list[str]:
+        """Why the policy blocks the release (empty: released)."""
+        return list(self.dataset.get("failures", [])) + ([] if self.accepted else ["no synthetic record passed the audit"])
+
+
+@dataclass
+class Measured:
+    """Stage 6: utility (train on synthetic / real / both) and decoder fidelity (None when skipped)."""
+
+    utility: list[UtilityRow]
+    fidelity: dict | None
+
+
+def prepare(input: str, text_column: str, label_column: str, policy: Policy, *, seed: int,
+            log: Callable[[str], None] = _quiet) -> Prepared:
+    """Stage 1: load, validate, deduplicate, split (the policy's holdout fraction)."""
+    records = load_records(input, text_column, label_column)
+    train, holdout = split_holdout(records, fraction=policy.holdout_fraction, seed=seed)
+    counts = class_counts(train.labels)
+    warnings = []
+    singles = sorted(c for c, n in counts.items() if n < 2)
+    if singles:
+        if policy.single_record_classes == "refuse":
+            shown = ", ".join(repr(s) for s in singles[:5]) + (f" and {len(singles) - 5} more" if len(singles) > 5 else "")
+            raise InputError(
+                f"class(es) {shown} have a single training record; SMOTE needs two "
+                f"(policy '{policy.name}' refuses; use a policy with single_record_classes: skip)"
+            )
+        warnings.append(f"skipped class(es) with a single training record: {', '.join(singles)}")
+    if len([c for c, n in counts.items() if n >= 2]) == 0:
+        raise InputError(f"{input}: no class has two training records to interpolate")
+    log(f"loaded {len(records.texts)} records ({records.n_duplicates_dropped} duplicates dropped): "
+        f"{len(train.texts)} for generation, {len(holdout.texts)} held out")
+    return Prepared(records, train, holdout, warnings)
+
+
+def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templates: NoteTemplates | None) -> dict:
+    """What makes a run the same run, the models apart (the work folder's key, for ``resume``)."""
+    return {
+        "input": prepared.records.fingerprint, "policy": policy.sha256, "seed": config.seed, "per_class": config.per_class,
+        "k": config.k, "candidates": config.n_candidates, "chunk": config.chunk_size,
+        **({"lambda_range": list(config.lambda_range)} if tuple(config.lambda_range) != (0.0, 1.0) else {}),
+        **({"parent_draw": config.parent_draw} if config.parent_draw != "uniform" else {}),
+        **({"templates": templates.sha256} if templates else {}),
+    }
+
+
+def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates: NoteTemplates | None, *,
+           encoder=None, decoder=None, pii_detector=None, progress: bool = True,
+           log: Callable[[str], None] = _quiet) -> Encoded:
+    """Stage 2: load the models (unless given), encode the sources, fit the auditor on them."""
+    encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    warnings = []
+    truncated = encoder.count_truncated(list(prepared.records.texts))
+    if truncated:
+        warnings.append(f"{truncated} record(s) longer than the encoder's {encoder.max_tokens}-token window were truncated for encoding")
+    log("encoding sources")
+    x_train = encoder.encode(list(prepared.train.texts), progress=progress)
+    x_hold = encoder.encode(list(prepared.holdout.texts), progress=progress)
+    auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=progress, seed=config.seed)
+    log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
+    auditor.fit(list(prepared.train.texts), x_train, x_hold, holdout_texts=list(prepared.holdout.texts), templates=templates)
+    models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
+    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings)
+
+
+def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
+             progress: bool = True, log: Callable[[str], None] = _quiet) -> Generated:
+    """Stages 3-4: plan, decode, rerank under the audit's veto (chunk by chunk, into ``work``), then the guard."""
+    auditor = encoded.auditor
+    auditor.progress = False  # the generation bar covers the per-chunk audits
+    rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
+                               progress=progress, log=log)
+    guard = {"on": config.parent_guard}
+    if config.parent_guard:
+        rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)
+        guard.update(figures)
+        log(f"parent guard: {figures['swapped']} records swapped for another of their candidates so that no training "
+            f"record's nearest synthetic record is one it parented ({figures['settled']} had no such candidate and keep the one "
+            "that comes nearest)")
+    auditor.progress = progress
+    return Generated(rows, guard)
+
+
+def audit(encoded: Encoded, generated: Generated, log: Callable[[str], None] = _quiet) -> Audited:
+    """Stage 5: every produced candidate through the final audit; the accepted ones through the dataset checks."""
+    log("auditing")
+    produced = generated.produced
+    texts = [c.text for c in produced]
+    ids = [f"syn-{c.index:06d}" for c in produced]
+    empty = np.zeros((0, encoded.encoder.dim), dtype=np.float32)
+    vecs = encoded.encoder.encode(texts) if texts else empty
+    verdicts = encoded.auditor.audit(texts, vecs, ids)
+    accepted = [i for i, v in enumerate(verdicts) if v.verdict == "accept"]
+    acc_vecs = vecs[accepted] if accepted else empty
+    if accepted and len(encoded.x_hold):
+        dataset = encoded.auditor.dataset_checks(acc_vecs, encoded.x_hold)
+    else:
+        dataset = {"skipped": "no accepted synthetic records or no holdout to compare with", "failures": [], "warnings": []}
+    return Audited(produced, ids, texts, verdicts, accepted, dataset, acc_vecs)
+
+
+def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: ReleaseConfig, *,
+            progress: bool = True, log: Callable[[str], None] = _quiet) -> Measured:
+    """Stage 6: utility on the real holdout; decoder fidelity on a sample of the training records."""
+    log("measuring utility")
+    train, holdout = prepared.train, prepared.holdout
+    util = utility_table(encoded.x_train, list(train.labels), audited.accepted_vecs, audited.accepted_labels,
+                         encoded.x_hold, list(holdout.labels), seed=config.seed)
+    fidelity = None
+    if config.fidelity_sample > 0:
+        log("measuring decoder fidelity on a sample of the training records")
+        pick = sample_indices(len(train.texts), config.fidelity_sample, np.random.default_rng([config.seed, 99]))
+        fidelity = measure_fidelity(
+            [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoded.encoder, encoded.decoder,
+            n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
+        )
+        fidelity.pop("examples", None)  # decoded training records stay out of the report
+    return Measured(util, fidelity)
+
+
+def bundle_files(report: Report, audited: Audited, policy: Policy) -> tuple[Report, dict[str, bytes]]:
+    """The bundle's files; the reports are rendered from what report.json holds, as `smotext-private report` does."""
+    report_json = report.dump_json()
+    rendered = parse_report(report_json)
+    files = {
+        "report.json": report_json.encode(),
+        "report.md": render_markdown(rendered).encode(),
+        "report.html": render_html(rendered).encode(),
+    }
+    if report.verdict.status == "released":
+        lines = [json.dumps({"id": audited.ids[i], "text": audited.texts[i], "label": audited.produced[i].label},
+                            ensure_ascii=False) for i in audited.accepted]
+        files["synthetic.jsonl"] = ("\n".join(lines) + "\n").encode()
+        # verdicts and scores only, never a rejected text; each line names the policy that judged it
+        files["audit.jsonl"] = audit_jsonl(audited.verdicts, policy_sha256=policy.sha256)
+    return rendered, files
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+def release(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str = "label",
+            policy: str = "strict", force: bool = False, resume: bool = False, progress: bool = True,
+            log: Callable[[str], None] | None = None, encoder=None, decoder=None, pii_detector=None,
+            command: Sequence[str] | None = None, sign_key: str | None = None, **options) -> ReleaseResult:
+    """Generate, audit and write a release bundle to ``out``; ``options`` are ``ReleaseConfig`` fields.
+
+    ``force`` replaces an existing bundle, ``resume`` continues an interrupted run from its work folder,
+    ``command`` is recorded in the report (how to reproduce it), ``sign_key`` (PEM file of an Ed25519 private
+    key) adds manifest.json.sig. Raises ``ReleaseBlocked`` after writing a blocked bundle (its report, no
+    records) and ``InputError`` on bad input, before any model loads.
+    """
+    log = log or _quiet
+    config = ReleaseConfig.from_options(options)
+    out = Path(out)
+    # resume may replace a bundle only when there is an interrupted run's work to resume
+    check_out_dir(out, force=force or (resume and WorkDir.path_for(out).exists()))
+    WorkDir.check_leftover(out, resume=resume, force=force)  # before the models load
+    key = load_private_key(sign_key) if sign_key else None  # read and checked before the models load
+    pol = load_policy(policy)
+    templates = read_templates(config.templates) if config.templates else None
+    prepared = prepare(str(input), text_column, label_column, pol, seed=config.seed, log=log)
+    run = run_parts(prepared, pol, config, templates)
+    WorkDir.check_resumable(out, _run_key(run), resume=resume)  # before the models load
+    t0 = time.time()
+    encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
+                     progress=progress, log=log)
+    work = WorkDir.open(out, _run_key({**run, "models": encoded.models}), resume=resume, force=force, run_key=_run_key(run))
+    log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
+    generated = generate(prepared, encoded, config, work, progress=progress, log=log)
+    audited = audit(encoded, generated, log)
+    measured = measure(prepared, encoded, audited, config, progress=progress, log=log)
+    report = build_report(prepared, encoded, generated, audited, measured, policy=pol, config=config,
+                          command=list(command or []), elapsed_s=round(time.time() - t0, 1))
+    report, files = bundle_files(report, audited, pol)
+    write_bundle(out, files, sign_key=key)
+    if not config.keep_work:
+        work.remove()
+    if audited.blocked:
+        raise ReleaseBlocked(f"policy '{pol.name}' blocked the release: {'; '.join(audited.blocked)} (report in {out})")
+    n_accepted = len(audited.accepted)
+    return ReleaseResult(out, True, n_accepted, len(audited.verdicts) - n_accepted, report)
+
+
+# -- the other commands, on the same stages -------------------------------------------------
+def generate_unaudited(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str = "label",
+                       policy: str = "strict", force: bool = False, progress: bool = True,
+                       log: Callable[[str], None] | None = None, encoder=None, decoder=None, pii_detector=None,
+                       **options) -> list[Candidate]:
+    """Stages 1-4 of ``release`` (the policy's split, the audit's veto, the parent guard) without the final
+    audit: writes the chosen candidates to the JSONL file ``out`` (UNAUDITED: never share it) and returns them.
+
+    A planned record with no candidate that passed the veto is left out of the file.
+    """
+    log = log or _quiet
+    config = ReleaseConfig.from_options(options)
+    out = Path(out)
+    check_out_file(out, force=force)  # before any model loads
+    pol = load_policy(policy)
+    templates = read_templates(config.templates) if config.templates else None
+    prepared = prepare(str(input), text_column, label_column, pol, seed=config.seed, log=log)
+    encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
+                     progress=progress, log=log)
+    generated = generate(prepared, encoded, config, None, progress=progress, log=log)
+    rows = [json.dumps({"id": f"cand-{c.index:06d}", "text": c.text, "label": c.label, "lam": c.lam,
+                        "target_cosine": c.target_cosine}, ensure_ascii=False) for c in generated.produced]
+    write_atomic(out, "".join(r + "\n" for r in rows).encode("utf-8"))
+    return generated.candidates
+
+
+def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str | None = None,
+                     limit: int | None = None, force: bool = False, progress: bool = True, encoder=None, decoder=None,
+                     **options) -> dict:
+    """How faithfully the decoder reads embeddings back (``measure_fidelity``, as ``release`` measures it), over
+    the records of ``input`` (at most ``limit``, drawn with the seed); writes the figures as JSON to ``out``."""
+    config = ReleaseConfig.from_options(options)
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise InputError(f"limit must be a positive integer, got {limit}", param="limit")
+    out = Path(out)
+    check_out_file(out, force=force)  # before any model loads
+    if label_column:
+        records = load_records(input, text_column, label_column)
+        texts, labels = list(records.texts), list(records.labels)
+    else:
+        texts, labels = load_texts(input, text_column), None
+    if limit and len(texts) > limit:
+        pick = sample_indices(len(texts), limit, np.random.default_rng(config.seed))
+        texts = [texts[i] for i in pick]
+        labels = [labels[i] for i in pick] if labels else None
+    encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=config.n_candidates, seed=config.seed,
+                              progress=progress)
+    result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
+    write_atomic(out, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
+    return result
