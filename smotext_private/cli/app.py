@@ -57,7 +57,7 @@ Opt, Arg = typer.Option, typer.Argument
 TEMPLATES_HELP = ("the organisation's note templates (text, one form per line, {slot} for content, {a|b} for "
                   "alternatives): their wording is stock phrasing, not copying (recorded in the report)")
 
-Input = Annotated[str, Arg(metavar="INPUT", help="sources: .csv, .jsonl or .parquet", show_default=False)]
+Input = Annotated[str, Arg(metavar="INPUT", help="sources: .csv, .jsonl, .parquet or a datasets save_to_disk folder", show_default=False)]
 Bundle = Annotated[str, Arg(metavar="BUNDLE", help="a bundle folder written by release or audit", show_default=False)]
 TextColumn = Annotated[str, Opt("--text-column", help="column holding the text")]
 LabelColumn = Annotated[str, Opt("--label-column", help="column holding the class label")]

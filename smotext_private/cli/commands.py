@@ -94,8 +94,8 @@ def generate(
 
 @command("audit", "audit any synthetic file against the sources")
 def audit(
-    sources: Annotated[str, Arg(metavar="SOURCES", help="real records (.csv/.jsonl/.parquet)", show_default=False)],
-    synthetic: Annotated[str, Arg(metavar="SYNTHETIC", help="synthetic records (.csv/.jsonl/.parquet)", show_default=False)],
+    sources: Annotated[str, Arg(metavar="SOURCES", help="real records (.csv/.jsonl/.parquet or a save_to_disk folder)", show_default=False)],
+    synthetic: Annotated[str, Arg(metavar="SYNTHETIC", help="synthetic records (.csv/.jsonl/.parquet or a save_to_disk folder)", show_default=False)],
     text_column: TextColumn, out: Annotated[str, Opt("--out", help="directory for audit.jsonl and report.json")],
     policy: PolicyOpt = "strict", encoder: EncoderOpt = "minilm", seed: Seed = 0, templates: Templates = None,
     force: Force = False,
