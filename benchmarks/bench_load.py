@@ -148,17 +148,25 @@ def run(settings: Settings, rows: int | None = None, repeats: int | None = None)
 
 
 def update_report(report: Path, section: Section) -> None:
-    """Write ``section`` into ``report`` (replacing an earlier one of the same title, else appended)."""
+    """Write ``section`` into ``report``: its rows in the summary table and its own section (each replacing
+    an earlier one of the same title, else added)."""
     from .run_all import render
 
     body = render([section], Settings(fortunes=None), command="", started="", seconds=0.0, load=[])
     text = body[body.index(f"## {section.title}", body.index("## Summary") + 1):].rstrip() + "\n"
+    mine = [ln for ln in body.splitlines() if ln.startswith(f"| {section.title} |")]
     old = report.read_text(encoding="utf-8") if report.exists() else "# Benchmarks\n"
     start = old.find(f"\n## {section.title}\n")
     if start >= 0:
         end = old.find("\n## ", start + 1)
         old = old[:start] + old[end:] if end >= 0 else old[:start] + "\n"
-    report.write_text(old.rstrip() + "\n\n" + text, encoding="utf-8")
+    lines = [ln for ln in old.splitlines() if not ln.startswith(f"| {section.title} |")]
+    if "## Summary" in old:
+        at = lines.index("## Summary") + 3  # the heading, a blank line, the table's header and rule
+        while at < len(lines) and lines[at].startswith("|"):
+            at += 1
+        lines[at:at] = mine
+    report.write_text("\n".join(lines).rstrip() + "\n\n" + text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
