@@ -26,6 +26,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from smotext_private.util import unit_rows
+
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -217,8 +219,6 @@ class VectorCache:
         self._dirty = False
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def source_vectors(corpus: AuditCorpus, base_vecs: np.ndarray, cache: VectorCache, encode, *, encode_all: bool) -> tuple[np.ndarray, dict]:
@@ -249,3 +249,7 @@ def source_vectors(corpus: AuditCorpus, base_vecs: np.ndarray, cache: VectorCach
                 x[[rec_idx[j] for j in proxy]] = unit(base_vecs[a] + base_vecs[b])
             stats["recombined_cached"], stats["recombined_proxy"] = len(have), len(proxy)
     return x, stats
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return unit_rows(x).astype(np.float32)

@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
+from smotext_private.util import unit_rows as _unit
 
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
 
 
 def main() -> None:

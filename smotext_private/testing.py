@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Sequence
 
 import numpy as np
 
 from smotext_private.errors import InputError
-
-_WORD = re.compile(r"[a-z0-9]+")
+from smotext_private.util import words
 
 
 class HashingEncoder:
@@ -34,8 +32,8 @@ class HashingEncoder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            words = _WORD.findall(text.lower())[: self.max_tokens]
-            for tok in words + [a + "_" + b for a, b in zip(words, words[1:])]:
+            toks = words(text)[: self.max_tokens]
+            for tok in toks + [a + "_" + b for a, b in zip(toks, toks[1:])]:
                 j, s = self._bucket(tok)
                 out[i, j] += s
             n = np.linalg.norm(out[i])
@@ -45,7 +43,7 @@ class HashingEncoder:
         return out
 
     def count_truncated(self, texts: Sequence[str]) -> int:
-        return int(sum(len(_WORD.findall(t.lower())) > self.max_tokens for t in texts))
+        return int(sum(len(words(t)) > self.max_tokens for t in texts))
 
 
 class FakeDecoder:

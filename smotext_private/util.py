@@ -1,19 +1,34 @@
-"""Decoders: a vector -> candidate texts.  The xRAG-style bridge decoder and a deterministic fake.
-
-Reranking (after vec2text's sequence-level beam) lives here too: decode several
-candidates per target, re-encode them, keep the nearest one that the caller's
-filter (usually the cheap part of the audit) does not reject.
-"""
+"""Small helpers the whole package shares: unit vectors, sha256 digests and word tokens (one of each)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
+import numpy as np
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Each row (last axis) scaled to unit length, in the input's dtype; zero rows stay zero."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file, read in blocks (model weights are gigabytes)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def words(text: str) -> list[str]:
+    """Lowercased runs of letters and digits: punctuation and case never hide a copy."""
+    return _WORD.findall(text.lower())

@@ -46,6 +46,8 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
+from smotext_private.util import unit_rows as unit  # noqa: E402
+
 VARIANTS = {
     "smote": "SMOTE: k = 5, lambda in [0, 1], random parent draw, the candidate nearest the target (--no-parent-guard)",
     "parent-guard": "the shipped default: smote, then no training record's nearest released record is its own child",
@@ -63,8 +65,6 @@ VARIANTS = {
 CHOOSERS = ("parent-guard", "not-nearest", "class-fit")  # same targets and candidates as smote, chosen otherwise
 
 
-def unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def variant_targets(name: str, x: np.ndarray, labels: Sequence[str], *, per_class: int, seed: int):

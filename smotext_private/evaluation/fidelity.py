@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from smotext_private.generation.decode import rerank
+from smotext_private.util import unit_rows
 
 FIDELITY_KEYS = (
     "roundtrip_cosine_mean", "roundtrip_cosine_median", "top1_retrieval",
     "midpoint_cosine_mean", "midpoint_label_consistency", "distinct_2",
 )
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def distinct_n(texts: list[str], n: int = 2) -> float:
@@ -25,7 +22,7 @@ def distinct_n(texts: list[str], n: int = 2) -> float:
 def top1_retrieval(decoded: np.ndarray, sources: np.ndarray, block: int = 64) -> float:
     """Share of decoded texts whose nearest source, within blocks of ``block``, is their own."""
     hits = total = 0
-    d, s = _unit(decoded), _unit(sources)
+    d, s = unit_rows(decoded), unit_rows(sources)
     for start in range(0, len(d), block):
         sims = d[start : start + block] @ s[start : start + block].T
         hits += int((sims.argmax(axis=1) == np.arange(sims.shape[0])).sum())
@@ -55,7 +52,7 @@ def measure_fidelity(
 
     x = encoder.encode(texts) if x is None else x
     rt_texts, rt_vecs = decode_best(x, encoder, decoder, n_candidates=n_candidates, seed=seed, progress=progress)
-    cos = np.sum(_unit(rt_vecs) * _unit(x), axis=1)
+    cos = np.sum(unit_rows(rt_vecs) * unit_rows(x), axis=1)
     result: dict = {
         "n_records": len(texts),
         "n_candidates": n_candidates,
@@ -80,7 +77,7 @@ def measure_fidelity(
         if a_idx:
             z = 0.5 * (x[a_idx] + x[b_idx])
             mid_texts, mid_vecs = decode_best(z, encoder, decoder, n_candidates=n_candidates, seed=seed + 1, progress=progress)
-            mcos = np.sum(_unit(mid_vecs) * _unit(z), axis=1)
+            mcos = np.sum(unit_rows(mid_vecs) * unit_rows(z), axis=1)
             clf = fit_classifier(x, list(labels), seed)
             pred = clf.predict(mid_vecs)
             result["midpoint_cosine_mean"] = round(float(mcos.mean()), 4)

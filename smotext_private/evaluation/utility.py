@@ -23,14 +23,12 @@ class UtilityRow:
 
 
 def _fit_score(x_tr, y_tr, x_te, y_te, setup: str, seed: int) -> UtilityRow:
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
     classes = sorted(set(y_tr))
     if len(y_tr) == 0 or len(classes) < 2:
         return UtilityRow(setup, len(y_tr), None, None, None, note="fewer than two classes to train on")
-    clf = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-    clf.fit(x_tr, y_tr)
+    clf = fit_classifier(x_tr, y_tr, seed)
     pred = clf.predict(x_te)
     return UtilityRow(
         setup, len(y_tr),
@@ -54,6 +52,7 @@ def utility_table(
 
 
 def fit_classifier(x: np.ndarray, y: list[str], seed: int = 0):
+    """The classifier ``CLASSIFIER`` names, fitted: the one place its settings live."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, y)

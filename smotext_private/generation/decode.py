@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from smotext_private.generation.workdir import WorkDir
+from smotext_private.util import unit_rows
 
 if TYPE_CHECKING:
     from smotext_private.config import ReleaseConfig
@@ -34,8 +35,7 @@ def ranked(
     flat = [c for cands in candidates for c in cands]
     vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
     ok = keep(flat, vecs) if keep is not None else [True] * len(flat)
-    tn = targets / np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
-    vn = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    tn, vn = unit_rows(targets), unit_rows(vecs)
     out, pos = [], 0
     for i, cands in enumerate(candidates):
         passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]

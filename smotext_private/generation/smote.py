@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smotext_private.errors import InputError
+from smotext_private.util import unit_rows
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def class_neighbours(x: np.ndarray, k: int) -> np.ndarray:
     k_eff = min(k, n - 1)
     if k_eff < 1:
         raise InputError("a class needs at least two records to interpolate")
-    xn = np.ascontiguousarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12), dtype=np.float32)
+    xn = np.ascontiguousarray(unit_rows(x), dtype=np.float32)
     index = faiss.IndexFlatIP(xn.shape[1])
     index.add(xn)
     _, idx = index.search(xn, k_eff + 1)
