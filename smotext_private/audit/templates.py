@@ -22,7 +22,6 @@ File format (UTF-8 text), one template per line::
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 from smotext_private.audit.text import tokens
 from smotext_private.data import limits
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_bytes
 
 MAX_VARIANTS = 10_000  # combinations of {a|b} alternatives one line may expand to
 # Caps on the file (smotext_private/data/limits.py; each raised by an environment variable): its size,
@@ -113,7 +113,7 @@ def read_templates(path: str | Path) -> NoteTemplates:
     pieces, lines = _read_lines(text, where)
     if not lines:
         raise InputError(f"{where}: no templates in it (only blank lines and # comments)", param="templates")
-    return NoteTemplates(str(p), hashlib.sha256(data).hexdigest(), lines, tuple(sorted(pieces)))
+    return NoteTemplates(str(p), sha256_bytes(data), lines, tuple(sorted(pieces)))
 
 
 def _read_lines(text: str, where: str) -> tuple[set[str], int]:

@@ -13,7 +13,6 @@ Every problem raises ``InputError`` naming the file and the row, column or value
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_bytes, sha256_file
 
 SUPPORTED_EXTENSIONS = (".csv", ".jsonl", ".parquet")
 DATASET_FOLDER = "a datasets save_to_disk folder"
@@ -149,14 +149,10 @@ def _read_bytes(p: Path, where: str) -> bytes:
 
 
 def _sha256_file(p: Path, where: str) -> str:
-    h = hashlib.sha256()
     try:
-        with open(p, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
+        return sha256_file(p, chunk=1 << 22)
     except OSError as e:
         raise InputError(f"{where}: cannot be read ({e.strerror or e})") from None
-    return h.hexdigest()
 
 
 # -- parquet and save_to_disk folders ---------------------------------------------------------
@@ -213,10 +209,9 @@ def _read_dataset_folder(p: Path, where: str) -> Table:
     if ds._indices is not None:  # a folder written by save_to_disk has its indices flattened; stay safe
         ds = ds.flatten_indices(keep_in_memory=True)
     unique_names(ds.data.table.column_names, where)
-    h = hashlib.sha256()
-    for f in sorted(x for x in p.iterdir() if x.is_file()):
-        h.update(f.name.encode("utf-8") + b"\0" + bytes.fromhex(_sha256_file(f, where)))
-    return Table(where, h.hexdigest(), ds)
+    files = sorted(x for x in p.iterdir() if x.is_file())
+    listing = b"".join(f.name.encode("utf-8") + b"\0" + bytes.fromhex(_sha256_file(f, where)) for f in files)
+    return Table(where, sha256_bytes(listing), ds)
 
 
 def unique_names(names, where: str) -> None:

@@ -4,7 +4,6 @@ rules, and JSONL line by line, each value turned into its text at once."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -14,6 +13,7 @@ import pyarrow as pa
 
 from smotext_private.data.readers import Table, as_dataset, unique_names
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_bytes
 
 _JSONL_BATCH = 65_536
 
@@ -46,7 +46,7 @@ def read_csv(data: bytes, where: str) -> Table:
     if len(df.columns) == 1:
         _check_separator(data.decode("utf-8-sig"), where)
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_bytes(data)
     return Table(where, digest, as_dataset(table, digest))
 
 
@@ -163,7 +163,7 @@ def read_jsonl(data: bytes, where: str) -> Table:
         chunks.append(_batch(cols))
     names = list(cols)
     table = pa.Table.from_batches([_widen(b, names) for b in chunks]) if chunks else pa.table({})
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_bytes(data)
     return Table(where, digest, as_dataset(table, digest), json_kinds=kinds, bad_cells=bad)
 
 
