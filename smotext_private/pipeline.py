@@ -138,8 +138,8 @@ def prepare(input: str, text_column: str, label_column: str, policy: Policy, *, 
         warnings.append(f"skipped class(es) with a single training record: {', '.join(singles)}")
     if len([c for c, n in counts.items() if n >= 2]) == 0:
         raise InputError(f"{input}: no class has two training records to interpolate")
-    log(f"loaded {len(records.texts)} records ({records.n_duplicates_dropped} duplicates dropped): "
-        f"{len(train.texts)} for generation, {len(holdout.texts)} held out")
+    log(f"loaded {len(records)} records ({records.n_duplicates_dropped} duplicates dropped): "
+        f"{len(train)} for generation, {len(holdout)} held out")
     return Prepared(records, train, holdout, warnings)
 
 
