@@ -29,6 +29,7 @@ from smotext_private.config import ReleaseConfig
 from smotext_private.data.records import Records, class_counts, load_records, load_texts, split_holdout
 from smotext_private.errors import InputError, ReleaseBlocked
 from smotext_private.evaluation.fidelity import measure_fidelity, sample_indices
+from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
 from smotext_private.generation.decode import Candidate, generate_candidates
 from smotext_private.generation.guard import guard_rows
@@ -114,10 +115,11 @@ class Audited:
 
 @dataclass
 class Measured:
-    """Stage 6: utility (train on synthetic / real / both) and decoder fidelity (None when skipped)."""
+    """Stage 6: utility (train on synthetic / real / both), decoder fidelity (None when skipped) and realism."""
 
     utility: list[UtilityRow]
     fidelity: dict | None
+    realism: dict | None = None
 
 
 def prepare(input: str, text_column: str, label_column: str, policy: Policy, *, seed: int,
@@ -211,7 +213,8 @@ def audit(encoded: Encoded, generated: Generated, log: Callable[[str], None] = _
 
 def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: ReleaseConfig, *,
             progress: bool = True, log: Callable[[str], None] = _quiet) -> Measured:
-    """Stage 6: utility on the real holdout; decoder fidelity on a sample of the training records."""
+    """Stage 6: utility on the real holdout; decoder fidelity on a sample of the training records; realism of the
+    records that passed the audit (released, or held back by a blocked release: figures only) against real ones."""
     log("measuring utility")
     train, holdout = prepared.train, prepared.holdout
     util = utility_table(encoded.x_train, list(train.labels), audited.accepted_vecs, audited.accepted_labels,
@@ -225,7 +228,13 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
             n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
         )
         fidelity.pop("examples", None)  # decoded training records stay out of the report
-    return Measured(util, fidelity)
+    log("measuring realism against real records")
+    pick = real_sample(len(train.texts), len(holdout.texts), config.seed)
+    realism = measure_realism(
+        list(holdout.texts), [train.texts[i] for i in pick], [audited.texts[i] for i in audited.accepted],
+        real_x=np.vstack([encoded.x_hold, encoded.x_train[pick]]), syn_x=audited.accepted_vecs,
+        syn_y=audited.accepted_labels, train_x=encoded.x_train, train_y=list(train.labels), seed=config.seed)
+    return Measured(util, fidelity, realism)
 
 
 def bundle_files(report: Report, audited: Audited, policy: Policy) -> tuple[Report, dict[str, bytes]]:

@@ -174,6 +174,7 @@ def build_report(prepared: Prepared, encoded: Encoded, generated: Generated, aud
         "utility": {"classifier": CLASSIFIER, "test_set": f"real holdout ({holdout_n} records)",
                     "rows": [r.to_dict() for r in measured.utility]},
         "fidelity": measured.fidelity if measured.fidelity is not None else {k: None for k in FIDELITY_KEYS},
+        **({"realism": measured.realism} if measured.realism is not None else {}),
         "warnings": prepared.warnings + encoded.warnings,
         "elapsed_s": elapsed_s,
         "samples": samples_section(audited, released=not blocked),

@@ -184,6 +184,7 @@ def render_html(report: Report) -> str:
         s.dataset_section(r),
         s.utility_section(r),
         s.fidelity_section(r),
+        s.realism_section(r, figs),
         s.samples_section(r),
         s.internal_section(r),
         s.limits_section(r),

@@ -164,3 +164,24 @@ def rejection_bars(figs: Figures, rej: dict, warn: dict) -> str:
 
 
 # -- sections --------------------------------------------------------------------------------------
+
+
+def length_histogram(figs: Figures, dist) -> str:
+    """Words per record, real (filled) beside synthetic (outline), each as % of its records (``dist``: a Distribution)."""
+    import numpy as np
+
+    real = np.asarray(dist.real_sorted or [], dtype=float)
+    syn = np.asarray(dist.synthetic_sorted or [], dtype=float)
+    if len(real) == 0 or len(syn) == 0:
+        return ""
+    bins = np.linspace(0.0, max(float(real.max()), float(syn.max()), 1.0) * 1.05, 31)
+    fig, ax = figs.new(7.6, 2.8)
+    ax.hist(real, bins=bins, weights=np.full(len(real), 100.0 / len(real)), color=COLOURS["reference"], alpha=0.55,
+            label=f"real records (n={len(real)})")
+    ax.hist(syn, bins=bins, weights=np.full(len(syn), 100.0 / len(syn)), histtype="step", linewidth=2.2,
+            color=COLOURS["synthetic"], label=f"synthetic records (n={len(syn)})")
+    ax.set_xlabel("words per record", fontsize=9.5)
+    ax.set_ylabel("% of records", fontsize=9.5)
+    ax.legend(fontsize=8.5, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2)
+    style(ax)
+    return figs.svg(fig, "Histogram: words per record, real records and synthetic records")

@@ -269,9 +269,17 @@ def fidelity_section(r: Report) -> str:
     )
 
 
+def realism_section(r: Report, figs: Figures) -> str:
+    """7. How much the synthetic records read like real ones (none for reports made before it existed)."""
+    from smotext_private.report import realism_view
+
+    return realism_view.html(r.realism, figs, 7, _table, _num, _pct)
+
+
 def samples_section(r: Report) -> str:
     released = r.verdict.status == "released"
-    title = "7. Sample of released records" if released else "7. Sample of records that passed the per-record audit (not released)"
+    n = 8 if r.realism is not None else 7
+    title = f"{n}. Sample of released records" if released else f"{n}. Sample of records that passed the per-record audit (not released)"
     samples = r.samples or []
     body = "".join(
         f'<div class="sample"><div class="meta">{_e(s.id)} · class {_e(s.label)}</div>{_e(s.text)}</div>' for s in samples

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from smotext_private.audit import registry
+from smotext_private.report import realism_view
 from smotext_private.report.schema import Report
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## Decoder fidelity", "", "| figure | value |", "|---|---:|"]
     for key, val in sorted(r.fidelity.to_dict().items()):
         lines.append(f"| {key} | {_fmt(val)} |")
+    lines += realism_view.markdown(r.realism)
     if r.warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in r.warnings]
     lines += ["", "## What this report does not show", ""] + [f"- {line}" for line in LIMITS]

@@ -221,6 +221,66 @@ class FidelitySection(_Section):
     distinct_2: float | None
 
 
+class RealSynthetic(_Section):
+    real: float | None
+    synthetic: float | None
+
+
+class Distribution(_Section):
+    """One per-record figure, real beside synthetic, and the Kolmogorov-Smirnov statistic between them."""
+
+    real_mean: float | None
+    real_median: float | None
+    synthetic_mean: float | None
+    synthetic_median: float | None
+    ks: float | None
+    real_sorted: list[int] | None = None  # words per record only: the counts, sorted, for the report's plot
+    synthetic_sorted: list[int] | None = None
+
+
+class DetectionSection(_Section):
+    auc_word_ngrams: float | None
+    auc_char_ngrams: float | None
+    auc_embeddings: float | None
+    auc_highest: float | None
+    folds: int | None
+    skipped: str | None = None
+
+
+class StructureSection(_Section):
+    words_per_record: Distribution
+    sentences_per_record: Distribution
+    words_per_sentence: Distribution
+    ends_on_sentence_boundary: RealSynthetic
+
+
+class SemanticSection(_Section):
+    frechet_distance: float | None
+    frechet_real_halves: float | None
+    frechet_dims: int | None
+    frechet_skipped: str | None = None
+    label_fidelity: float | None
+
+
+class DiversitySection(_Section):
+    n_each: int
+    distinct_2: RealSynthetic
+    nearest_cosine: RealSynthetic
+
+
+class RealismSection(_Section):
+    """How much the released records read like real ones (evaluation/realism.py); ``skipped`` with the reason."""
+
+    n_real: int
+    n_synthetic: int
+    real_records: str
+    skipped: str | None = None
+    detection: DetectionSection | None = None
+    structure: StructureSection | None = None
+    semantic: SemanticSection | None = None
+    diversity: DiversitySection | None = None
+
+
 class Sample(_Section):
     id: str
     label: str
@@ -277,6 +337,7 @@ class Report(_Section):
     privacy: PrivacySection | None = None
     utility: UtilitySection | None = None
     fidelity: FidelitySection | None = None
+    realism: RealismSection | None = None  # reports made before it existed have none
     warnings: list[str] | None = None
     elapsed_s: float | None = None
     samples: list[Sample] | None = None
