@@ -37,9 +37,9 @@ KS = ("KS distance 0 means the two distributions are the same, 1 that they do no
 BOUNDARY = ("Records ending on a sentence end",
             "Share of records that end with . ! or ?; a record cut off mid-sentence does not.")
 FRECHET = ("Frechet distance of meanings",
-           "How far apart the spread of meanings of the synthetic records lies from the real records' (0 = the same); "
-           "the real figure is the distance between the two halves of the real records (holdout and training sample), what chance "
-           "alone gives; with few records both run high, the halves' more (they are half the size)")
+           "How far the spread of meanings of the synthetic records lies from the real records' (0 = the same){dims}; "
+           "the real figure is the distance between the two halves of the real records (holdout and training sample), "
+           "what chance alone gives (with few records both run high, the halves' more: they are half the size).")
 LABEL = ("Label fidelity",
          "Share of synthetic records that a classifier trained on the real records puts in the class they were made for.")
 DISTINCT = ("Distinct word pairs",
@@ -67,9 +67,9 @@ def rows(r: RealismSection, num: Callable, pct: Callable) -> tuple[list[list[str
         cmp_.append([BOUNDARY[0], pct(b.real), pct(b.synthetic), BOUNDARY[1]])
     if r.semantic is not None:
         m = r.semantic
-        dims = f" (in {m.frechet_dims} principal directions of the real records)" if m.frechet_dims else ""
+        dims = f", in the {m.frechet_dims} main directions in which the real records differ" if m.frechet_dims else ""
         cmp_.append([FRECHET[0], num(m.frechet_real_halves), num(m.frechet_distance),
-                     FRECHET[1] + dims + "." + (f" {m.frechet_skipped}." if m.frechet_skipped else "")])
+                     FRECHET[1].format(dims=dims) + (f" Not measured: {m.frechet_skipped}." if m.frechet_skipped else "")])
         cmp_.append([LABEL[0], "—", pct(m.label_fidelity), LABEL[1]])
     if r.diversity is not None:
         v = r.diversity
