@@ -81,6 +81,8 @@ def test_too_few_records_say_why():
     assert r["semantic"]["frechet_distance"] is None and "too few records" in r["semantic"]["frechet_skipped"]
     assert r["structure"]["words_per_record"]["ks"] is not None  # the structure figures still come
     RealismSection.model_validate(r)
+    same = _measure(texts[:10], texts[10:20], ["Adult with a rash."] * 6, labels[:6])  # one distinct text: one group
+    assert same["detection"]["auc_highest"] is None and "too few distinct records" in same["detection"]["skipped"]
     none = _measure(texts[:10], texts[10:20], [], [])
     assert none["skipped"] == "no synthetic record passed the audit" and "detection" not in none
     RealismSection.model_validate(none)

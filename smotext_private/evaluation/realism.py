@@ -102,6 +102,22 @@ def _detector(name: str, seed: int):
     return lr
 
 
+def _splits(texts: list[str], y: np.ndarray, seed: int) -> list | None:
+    """Stratified group k-fold splits, k = min(5, smaller side) or fewer until every training part has both sides
+    (None when no k >= 2 gives that). The same text on both sides is one group, in one fold: a copy scores as its
+    original does (a tie), instead of being called the opposite of the copy the detector learnt from."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    ids: dict[str, int] = {}
+    groups = np.array([ids.setdefault(t, len(ids)) for t in texts])
+    smaller = min(len(set(groups[y == 0])), len(set(groups[y == 1])), MAX_FOLDS)
+    for folds in range(smaller, 1, -1):
+        splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, y, groups))
+        if all(len(set(y[train])) == 2 for train, _ in splits):
+            return splits
+    return None
+
+
 def detection(real: Sequence[str], syn: Sequence[str], real_x: np.ndarray, syn_x: np.ndarray, seed: int) -> dict:
     """Each detector's cross-validated AUC at telling synthetic (1) from real (0), and the highest."""
     smaller = min(len(real), len(syn))
@@ -110,16 +126,14 @@ def detection(real: Sequence[str], syn: Sequence[str], real_x: np.ndarray, syn_x
                 "skipped": f"too few records to cross-validate ({len(real)} real, {len(syn)} synthetic; "
                            f"at least {MIN_PER_GROUP} of each needed)"}
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
 
     texts = list(real) + list(syn)
     y = np.r_[np.zeros(len(real), dtype=int), np.ones(len(syn), dtype=int)]
-    # the same text on both sides is one group, in one fold: a copy scores as its original does (a tie), instead of
-    # being called the opposite of the copy the detector learnt from
-    ids: dict[str, int] = {}
-    groups = np.array([ids.setdefault(t, len(ids)) for t in texts])
-    folds = min(MAX_FOLDS, smaller)
-    splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, y, groups))
+    splits = _splits(texts, y, seed)
+    if splits is None:
+        return {**{k: None for k in DETECTORS}, "auc_highest": None, "folds": None,
+                "skipped": "too few distinct records to cross-validate (every split left one side out of training)"}
     inputs = {"auc_word_ngrams": np.array(texts, dtype=object),
               "auc_embeddings": unit_rows(np.vstack([real_x, syn_x]).astype(np.float64))}
     inputs["auc_char_ngrams"] = inputs["auc_word_ngrams"]
@@ -128,7 +142,7 @@ def detection(real: Sequence[str], syn: Sequence[str], real_x: np.ndarray, syn_x
         proba = cross_val_predict(_detector(name, seed), inputs[name], y, cv=splits, method="predict_proba")[:, 1]
         out[name] = _r(roc_auc_score(y, proba))
     out["auc_highest"] = max(out[k] for k in DETECTORS)
-    out["folds"] = folds
+    out["folds"] = len(splits)
     return out
 
 
