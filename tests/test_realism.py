@@ -138,8 +138,37 @@ def test_a_report_without_realism_renders_as_before(bundle):
     assert render_html(old) == before
 
 
-def test_a_blocked_release_shows_the_figures_not_the_records(tmp_path, toy_csv, rows):
-    """Copies of held-out records pass the per-record audit but block the release: their realism figures are shown."""
+def test_a_blocked_release_shows_the_figures_not_the_records(tmp_path, toy_csv):
+    """A dataset check blocks the release: the records that passed the per-record audit stay behind, their realism
+    figures are in the report (figures only: no record text)."""
+    from importlib.resources import files
+
+    from smotext_private.errors import ReleaseBlocked
+    from smotext_private.pipeline import release
+
+    research = files("smotext_private.policies").joinpath("research.yaml").read_text()
+    tight = research.replace("name: research", "name: tight").replace(
+        "dcr_share: {threshold: 0.7, block: false}", "dcr_share: {threshold: 0.0, block: true}")
+    assert tight != research
+    (tmp_path / "tight.yaml").write_text(tight)
+    enc = HashingEncoder(dim=128)
+    with pytest.raises(ReleaseBlocked):
+        release(toy_csv, tmp_path / "bundle", text_column="text", label_column="label", policy=str(tmp_path / "tight.yaml"),
+                per_class=6, progress=False, encoder=enc, decoder=FakeDecoder(enc, phrasebook()))
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
+    assert report["verdict"]["status"] == "blocked" and report["samples"] == []
+    r = report["realism"]
+    assert r["n_synthetic"] == report["data"]["accepted"] > 0 and "skipped" not in r
+    assert r["detection"]["auc_highest"] is not None and r["structure"]["ends_on_sentence_boundary"]["synthetic"] == 1.0
+    assert "| Detection AUC, highest |" in (tmp_path / "bundle" / "report.md").read_text()
+    page = (tmp_path / "bundle" / "report.html").read_text()
+    assert "<h2>7. How much the synthetic records read like real ones</h2>" in page
+    assert "<h2>8. Sample of records that passed the per-record audit (not released)</h2>" in page
+    assert not any(p in page for p in phrasebook())  # the held-back records appear nowhere on the page
+
+
+def test_a_release_with_no_record_says_why(tmp_path, toy_csv, rows):
+    """Every record rejected (copies of the sources): the section says there was nothing to measure."""
     from smotext_private.errors import ReleaseBlocked
     from smotext_private.pipeline import release
 
@@ -147,13 +176,6 @@ def test_a_blocked_release_shows_the_figures_not_the_records(tmp_path, toy_csv, 
     with pytest.raises(ReleaseBlocked):
         release(toy_csv, tmp_path / "bundle", text_column="text", label_column="label", policy="strict", per_class=4,
                 progress=False, encoder=enc, decoder=FakeDecoder(enc, [r["text"] for r in rows]))
-    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
-    assert report["verdict"]["status"] == "blocked"
-    r = report["realism"]
-    assert r["n_synthetic"] == report["data"]["accepted"]
-    if r["n_synthetic"]:
-        assert "skipped" not in r and r["structure"]["ends_on_sentence_boundary"]["synthetic"] == 1.0
-    else:
-        assert r["skipped"] == "no synthetic record passed the audit"
-    md = (tmp_path / "bundle" / "report.md").read_text()
-    assert "## Realism:" in md
+    r = json.loads((tmp_path / "bundle" / "report.json").read_text())["realism"]
+    assert r["n_synthetic"] == 0 and r["skipped"] == "no synthetic record passed the audit"
+    assert "Not measured: no synthetic record passed the audit." in (tmp_path / "bundle" / "report.md").read_text()
