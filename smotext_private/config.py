@@ -39,6 +39,7 @@ class ReleaseConfig:
     parent_guard: bool = True  # guard.py: no training record's nearest released record is its own child
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
+    whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
 
     def __post_init__(self) -> None:
         for name in ("per_class", "k", "n_candidates"):

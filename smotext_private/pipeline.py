@@ -33,6 +33,7 @@ from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
 from smotext_private.generation.decode import Candidate, generate_candidates
 from smotext_private.generation.guard import guard_rows
+from smotext_private.generation.whole import budget_info, check_decoder, class_budgets
 from smotext_private.generation.workdir import WorkDir, _run_key
 from smotext_private.policy import Policy, load_policy
 from smotext_private.report.build import build_report
@@ -77,6 +78,7 @@ class Encoded:
     models: dict  # the models' descriptions (report.json's ``models``)
     truncated: int  # records longer than the encoder's window
     warnings: list[str]
+    budgets: dict[str, int] | None = None  # whole records: the token budget of each class (None: option off)
 
 
 @dataclass
@@ -153,6 +155,7 @@ def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templat
         **({"lambda_range": list(config.lambda_range)} if tuple(config.lambda_range) != (0.0, 1.0) else {}),
         **({"parent_draw": config.parent_draw} if config.parent_draw != "uniform" else {}),
         **({"templates": templates.sha256} if templates else {}),
+        **({"whole_records": True} if config.whole_records else {}),
     }
 
 
@@ -161,6 +164,11 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
            log: Callable[[str], None] = _quiet) -> Encoded:
     """Stage 2: load the models (unless given), encode the sources, fit the auditor on them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    budgets = None
+    if config.whole_records:  # the token budget of each class, from its training records
+        check_decoder(decoder)
+        budgets = class_budgets(prepared.train.texts, prepared.train.labels, decoder.count_tokens)
+        log(f"whole records: token budget per class {budgets}")
     warnings = []
     truncated = encoder.count_truncated(list(prepared.records.texts))
     if truncated:
@@ -172,7 +180,9 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
     auditor.fit(list(prepared.train.texts), x_train, x_hold, holdout_texts=list(prepared.holdout.texts), templates=templates)
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
-    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings)
+    if budgets is not None:
+        models["decoder"]["whole_records"] = budget_info(budgets)
+    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets)
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
@@ -181,7 +191,7 @@ def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: 
     auditor = encoded.auditor
     auditor.progress = False  # the generation bar covers the per-chunk audits
     rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
-                               progress=progress, log=log)
+                               progress=progress, log=log, budgets=encoded.budgets)
     guard = {"on": config.parent_guard}
     if config.parent_guard:
         rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)
@@ -226,6 +236,7 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
         fidelity = measure_fidelity(
             [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoded.encoder, encoded.decoder,
             n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
+            budgets=[encoded.budgets[train.labels[i]] for i in pick] if encoded.budgets is not None else None,
         )
         fidelity.pop("examples", None)  # decoded training records stay out of the report
     log("measuring realism against real records")
@@ -345,8 +356,15 @@ def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "
         texts = [texts[i] for i in pick]
         labels = [labels[i] for i in pick] if labels else None
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    budgets = None
+    if config.whole_records:  # per class when the records have labels, else one budget for them all
+        check_decoder(decoder)
+        by_class = class_budgets(texts, labels or [""] * len(texts), decoder.count_tokens)
+        budgets = [by_class[c] for c in (labels or [""] * len(texts))]
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=config.n_candidates, seed=config.seed,
-                              progress=progress)
+                              progress=progress, budgets=budgets)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
+    if config.whole_records:
+        result["models"]["decoder"]["whole_records"] = budget_info(by_class)
     write_atomic(out, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
     return result

@@ -66,9 +66,18 @@ class FakeDecoder:
     def describe(self) -> dict:
         return {"decoder": self.name, "phrases": len(self.phrases)}
 
-    def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text: its whitespace-separated words (the fake's tokenizer)."""
+        return [len(t.split()) for t in texts]
+
+    def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False,
+                 max_new_tokens: Sequence[int] | None = None) -> list[list[str]]:
+        """The nearest phrases; with ``max_new_tokens`` (one per row) each held to its row's first words."""
         if n_candidates < 1:
             raise InputError(f"n_candidates must be a positive integer, got {n_candidates}", param="n_candidates")
         sims = vecs @ self.vecs.T
         order = np.argsort(-sims, axis=1, kind="stable")[:, :n_candidates]
-        return [[self.phrases[j] for j in row] for row in order]
+        out = [[self.phrases[j] for j in row] for row in order]
+        if max_new_tokens is not None:
+            out = [[" ".join(t.split()[:b]) for t in row] for row, b in zip(out, max_new_tokens)]
+        return out

@@ -70,3 +70,18 @@ def test_release_end_to_end_on_real_models(tmp_path, minilm, real_decoder):
     assert report["fidelity"]["roundtrip_cosine_mean"] is not None
     assert verify_bundle(tmp_path / "bundle") == []
     assert res.released == (report["verdict"]["status"] == "released")
+
+
+def test_bridge_decoder_holds_each_row_to_its_token_budget(minilm, real_decoder):
+    """Whole records: the batch runs to its largest budget, each text is held to its own row's."""
+    from smotext_private.generation.whole import cut_to_sentence, decode
+
+    texts = ["Patient reports chest pain on exertion and shortness of breath.",
+             "Bake the bread for forty minutes until golden, then let it cool on a rack before slicing."]
+    x = minilm.encode(texts)
+    plain = real_decoder.generate(x, n_candidates=1, seed=0)  # the settings' 24 tokens
+    held = real_decoder.generate(x, n_candidates=2, seed=0, max_new_tokens=[6, 40])
+    assert all(n <= 7 for n in real_decoder.count_tokens(held[0]))  # re-tokenising may differ by one
+    assert held[1][0].startswith(plain[1][0])  # greedy: the same text, run further
+    whole = decode(real_decoder, x, [6, 40], n_candidates=2, seed=0)
+    assert all(t == "" or cut_to_sentence(t) == t for row in whole for t in row)

@@ -45,9 +45,10 @@ class DecodeSettings:
 
 
 def batched_candidates(generate_batch, vecs: np.ndarray, *, batch_size: int, n_candidates: int, seed: int,
-                       progress: bool = False) -> list[list[str]]:
+                       progress: bool = False, budgets: Sequence[int] | None = None) -> list[list[str]]:
     """Shared candidate loop: per batch, one greedy text per vector, then ``n_candidates - 1`` sampled ones
-    with a seed derived from (seed, batch index), so any batch can be regenerated alone."""
+    with a seed derived from (seed, batch index), so any batch can be regenerated alone. With ``budgets`` (one
+    token budget per vector, whole records) each batch is passed its rows' budgets as ``budgets=``."""
     import torch
     from tqdm.auto import tqdm
 
@@ -55,10 +56,11 @@ def batched_candidates(generate_batch, vecs: np.ndarray, *, batch_size: int, n_c
     with torch.inference_mode():
         for b, start in enumerate(tqdm(range(0, len(vecs), batch_size), desc="decode", disable=not progress, unit="batch")):
             z = vecs[start : start + batch_size]
-            batch = generate_batch(z, do_sample=False, n=1)
+            extra = {} if budgets is None else {"budgets": list(budgets[start : start + batch_size])}
+            batch = generate_batch(z, do_sample=False, n=1, **extra)
             if n_candidates > 1:
                 torch.manual_seed(int(np.random.SeedSequence([seed, b]).generate_state(1)[0]))
-                sampled = generate_batch(z, do_sample=True, n=n_candidates - 1)
+                sampled = generate_batch(z, do_sample=True, n=n_candidates - 1, **extra)
                 batch = [g + s for g, s in zip(batch, sampled)]
             out.extend(batch)
     return out

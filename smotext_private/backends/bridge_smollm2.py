@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -62,7 +63,11 @@ class BridgeDecoder:
             pass
         return info
 
-    def _generate_batch(self, z, *, do_sample: bool, n: int) -> list[list[str]]:
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """The LM tokenizer's token count of each text (whole records' budgets)."""
+        return [len(ids) for ids in self.lm.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def _generate_batch(self, z, *, do_sample: bool, n: int, budgets: list[int] | None = None) -> list[list[str]]:
         import torch
 
         s = self.settings
@@ -70,7 +75,7 @@ class BridgeDecoder:
         embeds = self.lm.assemble(self.parts, soft)
         mask = torch.ones(embeds.shape[:2], dtype=torch.long)
         kwargs = dict(
-            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=s.max_new_tokens,
+            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max(budgets) if budgets else s.max_new_tokens,
             pad_token_id=self.lm.pad_id, eos_token_id=self.lm.stop_ids,
             repetition_penalty=s.repetition_penalty, no_repeat_ngram_size=s.no_repeat_ngram_size,
         )
@@ -81,14 +86,18 @@ class BridgeDecoder:
         with warnings.catch_warnings():  # penalties apply to new tokens only: intended, the prompt is soft tokens
             warnings.simplefilter("ignore", UserWarning)
             out = self.lm.model.generate(**kwargs)
+        if budgets:  # the batch ran to its largest budget: each text is held to its own row's
+            out = [seq[: budgets[r // n]] for r, seq in enumerate(out)]
         texts = self.lm.tokenizer.batch_decode(out, skip_special_tokens=True)
         texts = [" ".join(t.split()) for t in texts]
         return [texts[i * n : (i + 1) * n] for i in range(z.shape[0])]
 
-    def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False) -> list[list[str]]:
+    def generate(self, vecs: np.ndarray, *, n_candidates: int = 1, seed: int = 0, progress: bool = False,
+                 max_new_tokens: Sequence[int] | None = None) -> list[list[str]]:
+        """``n_candidates`` texts per row; ``max_new_tokens`` (one per row) replaces the settings' limit (whole records)."""
         if n_candidates < 1:
             raise InputError(f"n_candidates must be a positive integer, got {n_candidates}", param="n_candidates")
         if vecs.ndim != 2 or vecs.shape[1] != self.encoder_dim:
             raise InputError(f"vectors have dimension {vecs.shape[-1]} but the bridge expects {self.encoder_dim}")
         return batched_candidates(self._generate_batch, vecs, batch_size=self.settings.batch_size,
-                                  n_candidates=n_candidates, seed=seed, progress=progress)
+                                  n_candidates=n_candidates, seed=seed, progress=progress, budgets=max_new_tokens)

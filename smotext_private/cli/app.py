@@ -90,6 +90,10 @@ Device = Annotated[Optional[str], Opt("--device", help="cpu or cuda (paper model
 Dtype = Annotated[Optional[str], Opt("--dtype", help="bfloat16 / float16 / float32 (paper models)")]
 BridgeOpt = Annotated[Optional[str], Opt("--bridge", help="folder of a bridge trained with train-bridge (default: the shipped one)")]
 Candidates = Annotated[int, Opt("--candidates", help="decoded candidates per target, reranked by embedding distance")]
+WholeRecords = Annotated[bool, Opt("--whole-records", help=(
+    "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
+    "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "
+    "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
 
 
 def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge) -> dict:

@@ -35,9 +35,13 @@ def sample_indices(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray
     return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
 
 
-def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: int, progress: bool = False):
-    """Decode each vector with reranking; returns (texts, embeddings of the texts)."""
-    cands = decoder.generate(vecs, n_candidates=n_candidates, seed=seed, progress=progress)
+def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: int, progress: bool = False,
+                budgets=None):
+    """Decode each vector with reranking; returns (texts, embeddings of the texts). ``budgets`` (one token budget
+    per vector) decodes whole records (``generation/whole.py``)."""
+    from smotext_private.generation.whole import decode
+
+    cands = decode(decoder, vecs, budgets, n_candidates=n_candidates, seed=seed, progress=progress)
     chosen = rerank(cands, vecs, encoder)
     texts = [t if t is not None else "" for t, _, _ in chosen]
     return texts, encoder.encode(texts)
@@ -46,12 +50,16 @@ def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: 
 def measure_fidelity(
     texts: list[str], labels: list[str] | None, encoder, decoder, *,
     n_candidates: int = 1, seed: int = 0, progress: bool = False, x: np.ndarray | None = None,
+    budgets: list[int] | None = None,
 ) -> dict:
-    """Round-trip (lambda = 0) and same-class midpoint (lambda = 0.5) fidelity, keys ``FIDELITY_KEYS``."""
+    """Round-trip (lambda = 0) and same-class midpoint (lambda = 0.5) fidelity, keys ``FIDELITY_KEYS``.
+
+    ``budgets`` (one token budget per text; a midpoint takes its first record's) decodes whole records."""
     from smotext_private.evaluation.utility import fit_classifier
 
     x = encoder.encode(texts) if x is None else x
-    rt_texts, rt_vecs = decode_best(x, encoder, decoder, n_candidates=n_candidates, seed=seed, progress=progress)
+    rt_texts, rt_vecs = decode_best(x, encoder, decoder, n_candidates=n_candidates, seed=seed, progress=progress,
+                                   budgets=budgets)
     cos = np.sum(unit_rows(rt_vecs) * unit_rows(x), axis=1)
     result: dict = {
         "n_records": len(texts),
@@ -76,7 +84,8 @@ def measure_fidelity(
                 b_idx.append(int(rng.choice(same)))
         if a_idx:
             z = 0.5 * (x[a_idx] + x[b_idx])
-            mid_texts, mid_vecs = decode_best(z, encoder, decoder, n_candidates=n_candidates, seed=seed + 1, progress=progress)
+            mid_texts, mid_vecs = decode_best(z, encoder, decoder, n_candidates=n_candidates, seed=seed + 1, progress=progress,
+                                              budgets=[budgets[i] for i in a_idx] if budgets is not None else None)
             mcos = np.sum(unit_rows(mid_vecs) * unit_rows(z), axis=1)
             clf = fit_classifier(x, list(labels), seed)
             pred = clf.predict(mid_vecs)

@@ -141,14 +141,18 @@ def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, 
 
 
 def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, encoder, decoder, auditor,
-                        work: WorkDir | None, *, progress: bool = False, log=lambda msg: None) -> list[Candidate]:
+                        work: WorkDir | None, *, progress: bool = False, log=lambda msg: None,
+                        budgets: dict[str, int] | None = None) -> list[Candidate]:
     """Stages 3-4 with reranking: one ``Candidate`` per plan item, resumable chunk by chunk through ``work``.
 
     Each chunk of ``config.chunk_size`` targets decodes ``config.n_candidates`` texts per target with its own
     seed (``chunk_seed``), so a resumed chunk decodes the same texts; the auditor's per-record checks veto
-    candidates before the nearest one is chosen. Without ``work`` nothing is kept on disk.
+    candidates before the nearest one is chosen. Without ``work`` nothing is kept on disk. ``budgets`` (token
+    budget per class) decodes whole records (``generation/whole.py``).
     """
     from tqdm.auto import tqdm
+
+    from smotext_private.generation.whole import decode
 
     items, z = plan_release(train.labels, x_train, per_class=config.per_class, k=config.k, seed=config.seed,
                             lambda_range=config.lambda_range, parent_draw=config.parent_draw)
@@ -171,7 +175,8 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
         if not missing:
             continue
         # decode the whole chunk with its own seed so a resumed chunk gives the same texts
-        cands = decoder.generate(z[lo:hi], n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
+        row_budgets = [budgets[items[i].label] for i in range(lo, hi)] if budgets is not None else None
+        cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
         rows = _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep), failed_checks)
         if work is not None:
             work.append([r.to_row() for r in rows])
