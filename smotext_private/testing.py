@@ -1,4 +1,4 @@
-"""Sentence encoders: a protocol, the embedded MiniLM default and a deterministic fake."""
+"""The fakes for unit tests, in one place: a deterministic hashing encoder and a phrasebook decoder (no model to load)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sentence encoders: a protocol, the embedded MiniLM default and a deterministic fake."""
+"""The backend protocols (``Encoder``, ``Decoder``), decoding settings, and batched candidate generation shared by the decoders."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Decoders: a vector -> candidate texts.  The xRAG-style bridge decoder and a deterministic fake.
-
-Reranking (after vec2text's sequence-level beam) lives here too: decode several
-candidates per target, re-encode them, keep the nearest one that the caller's
-filter (usually the cheap part of the audit) does not reject.
-"""
+"""The default decoder: the shipped xRAG-style bridge writing soft tokens into SmolLM2-135M-Instruct, which writes the text."""
 
 from __future__ import annotations
 

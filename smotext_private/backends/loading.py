@@ -1,9 +1,4 @@
-"""The release pipeline: load -> split -> encode -> plan -> decode (+rerank) -> audit -> utility -> bundle.
-
-The library never prints or exits: it raises ``SmotextError`` subclasses and
-reports progress through tqdm bars (``progress=True``) and an optional ``log``
-callable.
-"""
+"""Loading a release's models through the registry, with transformers' loading bars shown or hidden, and describing them for the report."""
 
 from __future__ import annotations
 

