@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from conftest import ModelsReached, toy_rows
 
-from smotext_private import pipeline
 from smotext_private.bundle.write import write_bundle
 from smotext_private.bundle.manifest import build_manifest
 from smotext_private.cli import main
