@@ -226,3 +226,16 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr(registry, "list_models", interrupted)
     assert main(["models"]) == 130
     assert capsys.readouterr().err.strip() == "smotext-private: interrupted"
+
+
+def test_every_parameter_a_library_error_names_has_a_flag_or_none_on_purpose():
+    """A library error that names a parameter the CLI has a flag for must be shown with the flag (``FLAGS``)."""
+    import re
+    from pathlib import Path
+
+    from smotext_private.cli.messages import FLAGS
+
+    library_only = {"chunk_size", "kind", "max_tokens", "padding_side", "run_options"}  # no command-line option
+    package = Path(__file__).resolve().parents[1] / "smotext_private"
+    named = {m for p in package.rglob("*.py") for m in re.findall(r'param="([a-z_]+)"', p.read_text())}
+    assert named - set(FLAGS) - library_only == set()

@@ -115,7 +115,7 @@ def test_an_edited_text_with_a_recomputed_manifest_fails_the_signed_off_hash(for
 def test_a_malformed_expected_hash_is_bad_input(value, bundle, capsys):
     out, _, _ = bundle
     code, err = _verify(capsys, str(out), "--expect-sha256", value)
-    assert code == 2 and len(err) == 1 and "expect_sha256 must be the 64 hexadecimal characters" in err[0]
+    assert code == 2 and len(err) == 1 and "--expect-sha256 must be the 64 hexadecimal characters" in err[0]
 
 
 # -- the manifest itself ------------------------------------------------------------------
@@ -343,7 +343,7 @@ def test_a_bad_signing_key_is_refused_before_any_model_loads(case, tmp_path, cap
     code = main(["release", str(csv), "--text-column", "text", "--label-column", "label", "--out", str(tmp_path / "b"),
                  "--sign-key", str(key)])  # a ModelsReached here means the key was read after a model load
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "sign_key" in err[0] and needle in err[0], err
+    assert code == 2 and len(err) == 1 and "--sign-key" in err[0] and needle in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -355,7 +355,7 @@ def test_a_bad_public_key_is_bad_input(case, bundle, tmp_path, capsys):
     if case == "garbage":
         key.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     code, err = _verify(capsys, str(out), "--public-key", str(key))
-    assert code == 2 and len(err) == 1 and "public_key" in err[0], err
+    assert code == 2 and len(err) == 1 and "--public-key" in err[0], err
 
 
 def test_report_keeps_a_signed_bundle_signed_when_nothing_changes(bundle, capsys):

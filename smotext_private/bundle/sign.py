@@ -23,11 +23,11 @@ SIGNATURE_BYTES = 64
 def _read_pem(path, param: str) -> bytes:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{param} {path}: file not found")
+        raise InputError(f"{param} {path}: file not found", param=param)
     if not path.is_file():
-        raise InputError(f"{param} {path}: not a regular file (give a PEM key file)")
+        raise InputError(f"{param} {path}: not a regular file (give a PEM key file)", param=param)
     if path.stat().st_size > MAX_KEY_BYTES:
-        raise InputError(f"{param} {path}: {path.stat().st_size} bytes is not a PEM key (an Ed25519 key is ~120 bytes)")
+        raise InputError(f"{param} {path}: {path.stat().st_size} bytes is not a PEM key (an Ed25519 key is ~120 bytes)", param=param)
     return path.read_bytes()
 
 
@@ -42,11 +42,11 @@ def load_private_key(path):
         key = load_pem_private_key(data, password=None)
     except TypeError:  # encrypted and no password given
         raise InputError(f"sign_key {path}: the key is encrypted; give an unencrypted PKCS#8 Ed25519 key "
-                         "(keep it where only the signer can read it)") from None
+                         "(keep it where only the signer can read it)", param="sign_key") from None
     except (ValueError, UnsupportedAlgorithm):
-        raise InputError(f"sign_key {path}: not a PEM private key (make one with `openssl genpkey -algorithm ed25519`)") from None
+        raise InputError(f"sign_key {path}: not a PEM private key (make one with `openssl genpkey -algorithm ed25519`)", param="sign_key") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(f"sign_key {path}: a {type(key).__name__.lstrip('_')}, not an Ed25519 private key")
+        raise InputError(f"sign_key {path}: a {type(key).__name__.lstrip('_')}, not an Ed25519 private key", param="sign_key")
     return key
 
 
@@ -62,9 +62,9 @@ def load_public_key(key):
     try:
         loaded = load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):
-        raise InputError(f"public_key {key}: not a PEM public key (make one with `openssl pkey -in KEY -pubout`)") from None
+        raise InputError(f"public_key {key}: not a PEM public key (make one with `openssl pkey -in KEY -pubout`)", param="public_key") from None
     if not isinstance(loaded, Ed25519PublicKey):
-        raise InputError(f"public_key {key}: a {type(loaded).__name__.lstrip('_')}, not an Ed25519 public key")
+        raise InputError(f"public_key {key}: a {type(loaded).__name__.lstrip('_')}, not an Ed25519 public key", param="public_key")
     return loaded
 
 

@@ -55,7 +55,7 @@ def _expected_hash(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not HEX64.fullmatch(value.strip()):
-        raise InputError(f"expect_sha256 must be the 64 hexadecimal characters of a sha256, got {shown(str(value))!r}")
+        raise InputError(f"expect_sha256 must be the 64 hexadecimal characters of a sha256, got {shown(str(value))!r}", param="expect_sha256")
     return value.strip().lower()
 
 
