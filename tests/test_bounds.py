@@ -190,3 +190,11 @@ def test_jsonl_labels_1_1_0_and_string_1_are_refused_through_the_cli(tmp_path, c
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     _one_line_exit_2(_release(path, tmp_path), tmp_path, capsys, "notes.jsonl", "labels in column 'label' mix JSON types",
                      "integer at row 1", "decimal number at row 2", "string at row 3")
+
+
+def test_a_jsonl_object_naming_a_key_twice_is_refused(tmp_path, capsys):
+    rows = [json.dumps(r) for r in _good_rows()]
+    rows[3] = '{"text": "Adult with cough.", "label": "resp", "label": "cardio"}'  # json would keep "cardio" silently
+    inp = tmp_path / "notes.jsonl"
+    inp.write_text("\n".join(rows) + "\n")
+    _one_line_exit_2(_release(inp, tmp_path), tmp_path, capsys, "notes.jsonl", "row 4", "'label' twice")

@@ -167,13 +167,30 @@ def read_jsonl(data: bytes, where: str) -> Table:
     return Table(where, digest, as_dataset(table, digest), json_kinds=kinds, bad_cells=bad)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict, refusing a key given twice (``json`` would keep the last value silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
 def _json_line(raw: bytes, where: str, row: int, line_no: int) -> dict:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{where}: row {row} is not valid UTF-8 (line {line_no}); re-export the file as UTF-8") from None
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as e:
+        raise InputError(f"{where}: row {row} (line {line_no}) names the key {e.key[:60]!r} twice: "
+                         "which value is meant is ambiguous; keep one") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{where}: row {row} (line {line_no}) is not valid JSON ({e.msg})") from None
     except RecursionError:
