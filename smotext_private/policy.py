@@ -15,7 +15,6 @@ unquoted ``action: off`` is the word off) and floats (``1e-6`` is a number).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from importlib.resources import files
@@ -28,6 +27,7 @@ from smotext_private.audit import registry
 from smotext_private.audit.registry import short
 from smotext_private.data.records import MAX_HOLDOUT_FRACTION
 from smotext_private.errors import PolicyError
+from smotext_private.util import sha256_bytes
 
 BUILTIN_POLICIES = ("strict", "standard", "research")
 DEFAULT_POLICY = "strict"
@@ -133,7 +133,7 @@ def load_policy(name_or_path: str = DEFAULT_POLICY) -> Policy:
     if not isinstance(data, dict):
         raise PolicyError(f"policy {path}: expected a mapping at the top level, got {type(data).__name__}")
     data.setdefault("name", path.stem)
-    data["sha256"] = hashlib.sha256(raw).hexdigest()
+    data["sha256"] = sha256_bytes(raw)
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

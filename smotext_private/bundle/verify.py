@@ -16,7 +16,6 @@ A bundle proves itself when:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -25,6 +24,7 @@ from smotext_private.bundle.manifest import (
     HOLDS, Manifest, DuplicateKey, check_files, no_duplicates, read_manifest, shown,
 )
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_bytes
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -70,7 +70,7 @@ def _source_texts(sources, text_column: str) -> list[str] | None:
 def _verify(folder: Path, sources: list[str] | None, expect: str | None, key) -> list[str]:
     manifest, data, problems = read_manifest(folder)
     if data is not None and expect is not None:
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_bytes(data)
         if actual != expect:
             return [f"manifest.json has sha256 {actual}, not the {expect} that was signed off: "
                     "this is not the bundle that was reviewed"]

@@ -5,7 +5,6 @@ Library modules are imported inside each command, so ``--help`` loads no model l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from smotext_private.cli.app import (
 )
 from smotext_private.cli.messages import PROG
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_file
 
 
 @command("release", "generate, audit and write a release bundle")
@@ -61,7 +61,7 @@ def release(
         "report_html": str(bundle / "report.html"), "synthetic": str(bundle / "synthetic.jsonl"),
         "accepted": res.n_accepted, "rejected": res.n_rejected,
         # the manifest hashes every other file: this one hash, kept with the sign-off, pins the whole bundle
-        "manifest_sha256": hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest(),
+        "manifest_sha256": sha256_file(bundle / "manifest.json"),
         **({"signature": str(bundle / "manifest.json.sig")} if sign_key else {}),
     }, indent=2))
     return 0

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from smotext_private.errors import InputError
+from smotext_private.util import sha256_bytes
 
 WORK_SUFFIX = ".work"
 
@@ -103,6 +104,5 @@ class WorkDir:
 
 
 def _run_key(parts: dict) -> str:
-    import hashlib
 
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_bytes(json.dumps(parts, sort_keys=True, default=str).encode())
