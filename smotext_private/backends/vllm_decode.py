@@ -50,18 +50,18 @@ def check_decode_backend(backend: str, *, decoder_name: str, decoder_path: str |
     if backend == "hf":
         return
     if decoder_name not in VLLM_DECODERS:
-        raise InputError(f"decode_backend 'vllm' serves the decoders {', '.join(VLLM_DECODERS)}, not '{decoder_name}'",
+        raise InputError(f"decode_backend='vllm' serves the decoders {', '.join(VLLM_DECODERS)}, not '{decoder_name}'",
                          param="decode_backend")
     if not vllm_installed():
-        raise InputError(f"decode_backend 'vllm' needs vLLM, which is not installed here: install the gpu extra "
+        raise InputError(f"decode_backend='vllm' needs vLLM, which is not installed here: install the gpu extra "
                          f"(pip install 'smotext-private[gpu]', {VLLM_PIN}) on a CUDA machine; see docs/gpu.md",
                          param="decode_backend")
     if decoder_path is None:
-        raise InputError("decode_backend 'vllm' reads a folder written by export-vllm: export the decoder and pass "
+        raise InputError("decode_backend='vllm' reads a folder written by export-vllm: export the decoder and pass "
                          "decoder_path='DIR'", param="decoder_path")
     if bridge is not None:
-        raise InputError("with decode_backend 'vllm' the bridge is the one in the exported folder: pass bridge to "
-                         "export-vllm instead", param="bridge")
+        raise InputError(f"bridge='{bridge}' cannot go with decode_backend='vllm': the vLLM backend reads it from the "
+                         "exported folder: give it to export-vllm", param="bridge")
 
 
 def record_seed(seed: int, row: int) -> int:
@@ -212,12 +212,12 @@ def _xrag_parts(folder: Path, meta: dict, dtype):
 
 
 def _projector_sha256(projector) -> str:
-    """As ``XRagDecoder`` hashes its projector (``projector.projector.*`` keys), so both backends report one hash."""
+    """As ``XRagDecoder`` hashes its projector, so both backends report one hash."""
     import hashlib
 
     h = hashlib.sha256()
     for key, tensor in sorted(projector.state_dict().items()):
-        h.update(("projector." + key).encode())
+        h.update(key.encode())
         h.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 

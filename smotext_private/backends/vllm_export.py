@@ -66,6 +66,26 @@ def _staging(out: Path) -> Path:
 
 
 # -- the default decoder: bridge + SmolLM2 -------------------------------------------------------
+def _save_plain(lm, folder: Path) -> None:
+    """The LM as a plain Hugging Face folder. transformers refuses ``save_pretrained`` for a model read from
+    GGUF (its quantizer marks it unserializable), although the weights it holds are de-quantized float32: the
+    config goes without its ``quantization_config`` and the tensors as they are (a tied ``lm_head`` once)."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    config = lm.model.config.to_dict()
+    for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):  # GGUF remnants, a local path
+        config.pop(key, None)
+    config["architectures"] = [type(lm.model).__name__]
+    state = lm.model.state_dict()
+    if config.get("tie_word_embeddings"):
+        state.pop("lm_head.weight", None)
+    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(folder / "model.safetensors"),
+              metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    lm.tokenizer.save_pretrained(folder)
+
+
 def export_bridge_smollm2(out: str | Path, *, bridge: str | Path | None = None) -> Path:
     """Write ``lm/`` (SmolLM2 de-quantized from its GGUF, the bridge's LoRA merged) and ``bridge/``."""
     from smotext_private.backends.offline import smollm2_gguf
@@ -79,8 +99,7 @@ def export_bridge_smollm2(out: str | Path, *, bridge: str | Path | None = None) 
     lm = FrozenLM.smollm2()
     model.adapt(lm)  # a LoRA bridge decodes with its adapter merged: the exported LM carries it
     tmp = _staging(out)
-    lm.model.save_pretrained(tmp / "lm", safe_serialization=True)
-    lm.tokenizer.save_pretrained(tmp / "lm")
+    _save_plain(lm, tmp / "lm")
     shutil.copytree(bridge_dir, tmp / "bridge")
     gguf = smollm2_gguf()
     return _finish(tmp, out, {
