@@ -36,6 +36,8 @@ from smotext_private.errors import InputError
 
 DECODE_BACKENDS = ("hf", "vllm")
 VLLM_PIN = "vllm==0.29.0"
+ENGINE_ARGS_ENV = "SMOTEXT_VLLM_ENGINE_ARGS"
+MAX_MODEL_LEN = 1024  # the prompt (~20 tokens, 8 of them soft) + at most 256 new tokens (whole records' ceiling)
 VLLM_DECODERS = {"default": "bridge-smollm2", "bridge-smollm2": "bridge-smollm2", "xrag-7b": "xrag", "xrag-v1.1-7b": "xrag"}
 
 
@@ -59,6 +61,7 @@ def check_decode_backend(backend: str, *, decoder_name: str, decoder_path: str |
     if decoder_path is None:
         raise InputError("decode_backend='vllm' reads a folder written by export-vllm: export the decoder and pass "
                          "decoder_path='DIR'", param="decoder_path")
+    engine_args_from_env()
     if bridge is not None:
         raise InputError(f"bridge='{bridge}' cannot go with decode_backend='vllm': the vLLM backend reads it from the "
                          "exported folder: give it to export-vllm", param="bridge")
@@ -243,15 +246,36 @@ def build_decoder(path: str | Path, *, decoder_name: str = "default", dtype=None
                        info={**info, "export": folder.name}, llm=llm)
 
 
+def engine_args_from_env() -> dict:
+    """``vllm.LLM`` arguments from ``SMOTEXT_VLLM_ENGINE_ARGS`` (a JSON object), e.g.
+    ``{"gpu_memory_utilization": 0.7}`` to leave room for the encoder on the same GPU."""
+    import json
+    import os
+
+    raw = os.environ.get(ENGINE_ARGS_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        args = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{ENGINE_ARGS_ENV} is not JSON: {exc}") from None
+    if not isinstance(args, dict):
+        raise InputError(f"{ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM arguments, got {raw!r}")
+    return args
+
+
 def load_vllm_decoder(path: str | Path, *, decoder_name: str = "default", dtype=None,
                       settings: DecodeSettings | None = None, **engine_args) -> VLLMDecoder:
-    """``build_decoder`` with a ``vllm.LLM`` over the export's ``lm/`` folder (``enable_prompt_embeds``)."""
+    """``build_decoder`` with a ``vllm.LLM`` over the export's ``lm/`` folder (``enable_prompt_embeds``);
+    ``engine_args`` (after ``SMOTEXT_VLLM_ENGINE_ARGS``) go to ``vllm.LLM``."""
+    env_args = engine_args_from_env()  # a bad value is refused before anything loads
     decoder = build_decoder(path, decoder_name=decoder_name, dtype=dtype, settings=settings)
     from vllm import LLM
 
     from smotext_private.backends.vllm_export import read_manifest
 
     lm_dir = Path(path) / read_manifest(path)["lm"]
-    engine_args = {"dtype": str(dtype) if dtype else "auto", "seed": 0, **engine_args}
+    engine_args = {"dtype": str(dtype) if dtype else "auto", "seed": 0, "max_model_len": MAX_MODEL_LEN, **env_args,
+                   **engine_args}
     decoder.llm = LLM(model=str(lm_dir), tokenizer=str(lm_dir), enable_prompt_embeds=True, **engine_args)
     return decoder
