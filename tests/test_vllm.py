@@ -62,15 +62,19 @@ def xrag_dirs(tmp_path_factory):
     src, projector = make_xrag(root / "xrag")
     sharded, _ = make_xrag(root / "xrag-sharded")
     _shard(sharded)
+    bin_src, _ = make_xrag(root / "xrag-bin", fmt="bin")  # xrag-7b on the hub ships .bin shards
     return {"src": src, "projector": projector, "export": export_xrag(src, root / "export"),
-            "sharded": sharded, "sharded_export": export_xrag(sharded, root / "sharded-export")}
+            "sharded": sharded, "sharded_export": export_xrag(sharded, root / "sharded-export"),
+            "bin": bin_src, "bin_export": export_xrag(bin_src, root / "bin-export")}
 
 
 # -- the export ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("src, export", [("src", "export"), ("sharded", "sharded_export")])
+@pytest.mark.parametrize("src, export", [("src", "export"), ("sharded", "sharded_export"), ("bin", "bin_export")])
 def test_xrag_export_is_a_plain_mistral_folder_plus_the_projector(xrag_dirs, src, export):
-    src, out = xrag_dirs[src], xrag_dirs[export]
-    original = _tensors(src)
+    from transformers.modeling_utils import load_state_dict
+
+    original = _tensors(xrag_dirs[src]) if src != "bin" else load_state_dict(str(xrag_dirs[src] / "pytorch_model.bin"))
+    out = xrag_dirs[export]
     lm = _tensors(out / "lm")
     assert set(lm) == {k for k in original if not k.startswith("projector.")}
     assert all(torch.equal(lm[k], original[k]) for k in lm)
@@ -90,7 +94,7 @@ def test_xrag_export_is_a_plain_mistral_folder_plus_the_projector(xrag_dirs, src
 def test_xrag_export_loads_as_plain_mistral_with_no_key_missing_or_left_over(xrag_dirs):
     from transformers import AutoTokenizer, MistralForCausalLM
 
-    for key in ("export", "sharded_export"):
+    for key in ("export", "sharded_export", "bin_export"):
         _, info = MistralForCausalLM.from_pretrained(str(xrag_dirs[key] / "lm"), output_loading_info=True)
         assert not info["missing_keys"] and not info["unexpected_keys"], (key, info)
     assert "<xRAG>" in AutoTokenizer.from_pretrained(str(xrag_dirs["export"] / "lm")).get_added_vocab()

@@ -111,13 +111,11 @@ def export_bridge_smollm2(out: str | Path, *, bridge: str | Path | None = None) 
 
 # -- xRAG ------------------------------------------------------------------------------------------
 def _load_weights(path: Path) -> dict:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """One weight file, as ``from_pretrained`` reads it (a ``.bin`` file with ``weights_only=True``: xrag-7b
+    ships three .bin shards; nothing here unpickles arbitrary objects)."""
+    from transformers.modeling_utils import load_state_dict
 
-        return load_file(str(path))
-    import torch
-
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return load_state_dict(str(path))
 
 
 def _split_shards(src: Path, dst: Path) -> tuple[dict, dict]:
