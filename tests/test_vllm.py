@@ -24,7 +24,8 @@ from test_paper import FAST, PROJECTOR_KEYS, SFR_DIM, make_xrag
 from smotext_private.backends import vllm_decode
 from smotext_private.backends.paper import PAPER_SETTINGS
 from smotext_private.backends.registry import get_decoder
-from smotext_private.backends.vllm_decode import build_decoder, record_seed
+from smotext_private.backends.base import DecodeSettings
+from smotext_private.backends.vllm_decode import banned_next_tokens, build_decoder, record_seed
 from smotext_private.backends.vllm_export import MANIFEST, export_vllm, export_xrag
 from smotext_private.cli import main
 from smotext_private.config import ReleaseConfig
@@ -170,6 +171,28 @@ def test_requests_seed_each_record_from_the_chunk_seed_and_hold_its_budget(xrag_
     assert torch.allclose(first[0][0]["prompt_embeds"], reqs[0][0]["prompt_embeds"], rtol=0, atol=1e-6)
     assert len(vl.requests(z, n_candidates=1, seed=77)) == 3
     assert sampled[0][1]["seed"] != vl.requests(z, n_candidates=4, seed=78)[1][1]["seed"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_the_ngram_block_bans_what_transformers_bans(n):
+    """``banned_next_tokens`` (vLLM's per-request logits processor, vllm_ngram.py) against transformers'
+    ``NoRepeatNGramLogitsProcessor`` on the same generated tokens (HF with ``inputs_embeds`` sees only those)."""
+    from transformers import NoRepeatNGramLogitsProcessor
+
+    rng = np.random.default_rng(n)
+    hf = NoRepeatNGramLogitsProcessor(n)
+    for _ in range(200):
+        ids = rng.integers(0, 5, size=int(rng.integers(0, 14))).tolist()  # a small vocabulary: many repeats
+        scores = hf(torch.tensor([ids], dtype=torch.long), torch.zeros(1, 5))
+        assert banned_next_tokens(ids, n) == set(torch.nonzero(scores[0] == -float("inf")).flatten().tolist()), ids
+
+
+def test_requests_ask_for_the_ngram_block_where_the_settings_have_one(xrag_dirs):
+    vl = build_decoder(xrag_dirs["export"], decoder_name="xrag-7b")
+    z = np.zeros((1, SFR_DIM), dtype=np.float32)
+    assert all("extra_args" not in kw for _, kw in vl.requests(z, n_candidates=2, seed=0))  # xRAG: no block
+    vl.settings = DecodeSettings(no_repeat_ngram_size=4)  # the default decoder's settings
+    assert all(kw["extra_args"] == {"no_repeat_ngram_size": 4} for _, kw in vl.requests(z, n_candidates=2, seed=0))
 
 
 def test_an_export_of_another_decoder_is_refused(xrag_dirs, tmp_path):

@@ -37,6 +37,8 @@ from smotext_private.errors import InputError
 DECODE_BACKENDS = ("hf", "vllm")
 VLLM_PIN = "vllm==0.29.0"
 ENGINE_ARGS_ENV = "SMOTEXT_VLLM_ENGINE_ARGS"
+NGRAM_ARG = "no_repeat_ngram_size"  # the SamplingParams.extra_args key vllm_ngram.NoRepeatNGram reads
+NGRAM_PROCESSOR = "smotext_private.backends.vllm_ngram:NoRepeatNGram"
 MAX_MODEL_LEN = 1024  # the prompt (~20 tokens, 8 of them soft) + at most 256 new tokens (whole records' ceiling)
 VLLM_DECODERS = {"default": "bridge-smollm2", "bridge-smollm2": "bridge-smollm2", "xrag-7b": "xrag", "xrag-v1.1-7b": "xrag"}
 
@@ -65,6 +67,16 @@ def check_decode_backend(backend: str, *, decoder_name: str, decoder_path: str |
     if bridge is not None:
         raise InputError(f"bridge='{bridge}' cannot go with decode_backend='vllm': the vLLM backend reads it from the "
                          "exported folder: give it to export-vllm", param="bridge")
+
+
+def banned_next_tokens(output_ids: Sequence[int], n: int) -> set[int]:
+    """The tokens that would complete an ``n``-gram already in ``output_ids`` (as transformers'
+    ``no_repeat_ngram_size``: with ``inputs_embeds`` only generated tokens count)."""
+    if n < 1 or len(output_ids) + 1 < n:
+        return set()
+    ids = list(output_ids)
+    prefix = tuple(ids[len(ids) - n + 1 :]) if n > 1 else ()
+    return {ids[i + n - 1] for i in range(len(ids) - n + 1) if tuple(ids[i : i + n - 1]) == prefix}
 
 
 def record_seed(seed: int, row: int) -> int:
@@ -122,9 +134,7 @@ class VLLMDecoder:
         self.encoder_dim = builder.encoder_dim
 
     def describe(self) -> dict:
-        return {**self.info, "decoder": self.name, "backend": "vllm", "settings": self.settings.__dict__,
-                "not_applied": {"no_repeat_ngram_size": self.settings.no_repeat_ngram_size}
-                if self.settings.no_repeat_ngram_size else {}}
+        return {**self.info, "decoder": self.name, "backend": "vllm", "settings": self.settings.__dict__}
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """The LM tokenizer's token count of each text (whole records' budgets)."""
@@ -140,6 +150,8 @@ class VLLMDecoder:
             common = {"max_tokens": int(budgets[row]) if budgets is not None else s.max_new_tokens,
                       "stop_token_ids": self.stop_ids, "repetition_penalty": s.repetition_penalty or 1.0,
                       "skip_special_tokens": True}
+            if s.no_repeat_ngram_size:
+                common["extra_args"] = {NGRAM_ARG: int(s.no_repeat_ngram_size)}
             prompt = {"prompt_embeds": embeds}
             out.append((prompt, {**common, "n": 1, "temperature": 0.0}))
             if n_candidates > 1:
@@ -277,5 +289,7 @@ def load_vllm_decoder(path: str | Path, *, decoder_name: str = "default", dtype=
     lm_dir = Path(path) / read_manifest(path)["lm"]
     engine_args = {"dtype": str(dtype) if dtype else "auto", "seed": 0, "max_model_len": MAX_MODEL_LEN, **env_args,
                    **engine_args}
+    if decoder.settings.no_repeat_ngram_size:  # vLLM has no such option: our logits processor applies it
+        engine_args["logits_processors"] = [*engine_args.get("logits_processors", []), NGRAM_PROCESSOR]
     decoder.llm = LLM(model=str(lm_dir), tokenizer=str(lm_dir), enable_prompt_embeds=True, **engine_args)
     return decoder
