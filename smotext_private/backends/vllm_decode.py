@@ -14,10 +14,10 @@ Candidates as the HF decoders make them: the first greedy, the other ``n - 1`` s
 top-p) in one request with ``SamplingParams(n=n-1, seed=...)``; the same stop tokens, token limits
 (one per row for whole records) and repetition penalty. The seed of a record's samples is drawn from
 (the chunk's seed, the record's row in the chunk), so a record decodes the same texts whatever else is
-in the batch. The differences from HF ``generate``: vLLM has no ``no_repeat_ngram_size`` (the default
-decoder's 4-gram block is not applied; the paper's xRAG settings do not use it), and its sampler draws
-other random numbers, so sampled texts differ from the HF backend's at the same seed (greedy ones agree
-up to floating-point differences between the two engines' kernels).
+in the batch. vLLM has no ``no_repeat_ngram_size``: the default decoder's 4-gram block is applied by a
+per-request logits processor of ours (``vllm_ngram.py``, the bans of ``banned_next_tokens``); the paper's
+xRAG settings use none. vLLM's sampler draws other random numbers, so sampled texts differ from the HF
+backend's at the same seed (greedy ones agree up to floating-point differences between the two engines).
 
 ``vllm`` is imported only when a decoder loads; without it ``decode_backend="vllm"`` is refused when the
 release's config is made, before any model loads.
@@ -193,7 +193,9 @@ def _bridge_parts(folder: Path, meta: dict, dtype):
         raise InputError(f"bridge writes {bridge.config.lm_hidden}-d soft tokens but the LM's hidden size is {embedding.shape[1]}")
     parts = chat_prompt_parts(tok, bridge.config.decode_template)
     builder = SoftPromptBuilder(embedding, parts.prefix, parts.suffix, bridge, bridge.config.encoder_dim)
-    return builder, tok, stop_token_ids(tok), DecodeSettings(), {"lm": meta.get("lm_name"), "bridge": bridge.config.to_dict()}
+    info = {"lm": meta.get("lm_name"), "bridge": bridge.config.to_dict(), "bridge_sha256": meta.get("bridge_sha256"),
+            "lm_file": meta.get("lm_source"), "lm_sha256": meta.get("lm_source_sha256")}
+    return builder, tok, stop_token_ids(tok), DecodeSettings(), info
 
 
 def _xrag_parts(folder: Path, meta: dict, dtype):
