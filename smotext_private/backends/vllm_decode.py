@@ -294,4 +294,7 @@ def load_vllm_decoder(path: str | Path, *, decoder_name: str = "default", dtype=
     if decoder.settings.no_repeat_ngram_size:  # vLLM has no such option: our logits processor applies it
         engine_args["logits_processors"] = [*engine_args.get("logits_processors", []), NGRAM_PROCESSOR]
     decoder.llm = LLM(model=str(lm_dir), tokenizer=str(lm_dir), enable_prompt_embeds=True, **engine_args)
+    import vllm
+
+    decoder.info["vllm"] = {"version": vllm.__version__, "dtype": str(engine_args["dtype"])}
     return decoder
