@@ -325,3 +325,41 @@ def test_vllm_samples_are_seeded_per_record(served, minilm):
     assert served.generate(z, n_candidates=3, seed=5) == first
     assert served.generate(z[:1], n_candidates=3, seed=5)[0][1:] == first[0][1:]  # its batch does not matter
     assert served.generate(z, n_candidates=3, seed=6) != first
+
+
+def _xrag_vllm_can_serve(folder):
+    """An xRAG checkpoint of head size 64 (vLLM's CPU attention takes no smaller head), written like
+    ``test_paper.make_xrag``. Random weights, the LM head scaled so greedy choices are not near-ties:
+    a file-format and code-path fixture only."""
+    from safetensors.torch import save_file
+    from test_paper import save_tokenizer
+    from transformers import MistralConfig, MistralForCausalLM
+
+    tok = save_tokenizer(folder, append_eos=False)
+    cfg = MistralConfig(vocab_size=len(tok.get_vocab()), bos_token_id=1, eos_token_id=2, pad_token_id=tok.pad_token_id,
+                        hidden_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, head_dim=64,
+                        intermediate_size=256, max_position_embeddings=256)
+    cfg.projector_type, cfg.retriever_hidden_size, cfg.architectures = "mlp2x_gelu", SFR_DIM, ["XMistralForCausalLM"]
+    cfg.save_pretrained(folder)
+    torch.manual_seed(3)
+    state = {k: v.contiguous() for k, v in MistralForCausalLM(cfg).state_dict().items()}
+    state["lm_head.weight"] = state["lm_head.weight"] * 50
+    h = cfg.hidden_size
+    state.update({"projector.projector.0.weight": torch.randn(h, SFR_DIM) * 0.2, "projector.projector.0.bias": torch.randn(h) * 0.1,
+                  "projector.projector.2.weight": torch.randn(h, h) * 0.2, "projector.projector.2.bias": torch.randn(h) * 0.1})
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+@NEEDS_VLLM
+def test_vllm_serves_an_xrag_export_with_the_hf_decoders_greedy_tokens(tmp_path):
+    from smotext_private.backends.vllm_decode import load_vllm_decoder
+
+    src = _xrag_vllm_can_serve(tmp_path / "xrag")
+    settings = DecodeSettings(max_new_tokens=8, batch_size=4, repetition_penalty=1.0, no_repeat_ngram_size=0)
+    hf = get_decoder("xrag-7b", path=src, device="cpu", settings=settings)
+    served = load_vllm_decoder(export_xrag(src, tmp_path / "export"), decoder_name="xrag-7b", dtype="float32",
+                               settings=settings, max_num_seqs=8)
+    z = np.random.default_rng(4).standard_normal((4, SFR_DIM)).astype(np.float32)
+    mine, theirs = served.generate(z, n_candidates=1, seed=0), hf.generate(z, n_candidates=1, seed=0)
+    assert mine == theirs and len({c[0] for c in theirs}) > 1  # different vectors, different texts

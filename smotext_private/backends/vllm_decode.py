@@ -288,9 +288,12 @@ def load_vllm_decoder(path: str | Path, *, decoder_name: str = "default", dtype=
 
     from smotext_private.backends.vllm_export import read_manifest
 
+    import json
+
     lm_dir = Path(path) / read_manifest(path)["lm"]
-    engine_args = {"dtype": str(dtype) if dtype else "auto", "seed": 0, "max_model_len": MAX_MODEL_LEN, **env_args,
-                   **engine_args}
+    positions = json.loads((lm_dir / "config.json").read_text()).get("max_position_embeddings") or MAX_MODEL_LEN
+    engine_args = {"dtype": str(dtype) if dtype else "auto", "seed": 0, "max_model_len": min(MAX_MODEL_LEN, int(positions)),
+                   **env_args, **engine_args}
     if decoder.settings.no_repeat_ngram_size:  # vLLM has no such option: our logits processor applies it
         engine_args["logits_processors"] = [*engine_args.get("logits_processors", []), NGRAM_PROCESSOR]
     decoder.llm = LLM(model=str(lm_dir), tokenizer=str(lm_dir), enable_prompt_embeds=True, **engine_args)
