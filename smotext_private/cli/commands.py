@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from smotext_private.cli.app import (
-    AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecoderOpt, DecoderPath, Device, Dtype, EncoderOpt, EncoderPath,
-    Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass, PolicyOpt, ProfileOpt, Seed,
+    Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecoderOpt, DecoderPath, Device, Dtype, EncoderOpt, EncoderPath, EngineOpt,
+    Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass, PolicyOpt, ProfileOpt, RayAddress, Seed,
     Templates, TextColumn, WholeRecords, command, log, model_options, positive_number,
 )
 from smotext_private.cli.messages import PROG
@@ -44,6 +44,7 @@ def release(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
     from smotext_private.pipeline import release as run_release
 
@@ -53,7 +54,8 @@ def release(
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
         parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, keep_work=keep_work,
-        internal_report=internal_report, templates=templates, whole_records=whole_records, **models,
+        internal_report=internal_report, templates=templates, whole_records=whole_records, engine=engine,
+        ray_address=ray_address, actors=actors, **models,
     )
     bundle = Path(res.out)
     print(json.dumps({
@@ -77,6 +79,7 @@ def generate(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
     from smotext_private.pipeline import generate_unaudited
 
@@ -84,7 +87,8 @@ def generate(
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
-        parent_draw=parent_draw, whole_records=whole_records, **models,
+        parent_draw=parent_draw, whole_records=whole_records, engine=engine, ray_address=ray_address, actors=actors,
+        **models,
     )
     n = sum(c.text is not None for c in chosen)
     log(f"wrote {n} UNAUDITED candidates to {out} ({len(chosen) - n} planned records had none that passed the audit's "
