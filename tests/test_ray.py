@@ -182,7 +182,7 @@ def test_killed_ray_run_resumes_to_the_uninterrupted_bundle(cluster, notes, loca
     assert not out.exists()
     saved = {r["index"] for r in _rows(work)}
     assert 0 < len(saved) < N_ITEMS
-    assert {p.name for p in work.iterdir()} >= {"candidates.jsonl", "vectors.npz", "plan.npz", "plan.json", "ray"}
+    assert {p.name for p in work.iterdir()} >= {"candidates.jsonl", "vectors.safetensors", "plan.safetensors", "plan.json", "ray"}
 
     resumed = tmp_path / "resumed.txt"
     lines = _run(notes, out, resumed, engine="ray", actors=2, resume=True)

@@ -177,7 +177,8 @@ def ray_chunks(config, auditor, *, given: dict, budgets, progress: bool = False)
         rows = [{"chunk": c, "missing": json.dumps(missing)} for c, missing in todo]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             ChunkDecoder, fn_constructor_kwargs={"shipped": [spec]}, batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(rows))), num_cpus=1)
+            compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(rows))), num_cpus=1,
+            num_gpus=1 if str(config.device or "").startswith("cuda") else 0)  # a GPU model: one GPU per actor
         for row in ds.iter_rows():
             yield [Candidate.from_row(r) for r in json.loads(row["rows"])]
 

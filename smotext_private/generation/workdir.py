@@ -6,7 +6,6 @@ run of an older version can still be resumed.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -18,8 +17,8 @@ from smotext_private.errors import InputError
 from smotext_private.util import sha256_bytes
 
 WORK_SUFFIX = ".work"
-VECTORS_FILE = "vectors.npz"  # the sources' vectors (x_train, x_hold): resume does not encode them again
-PLAN_FILE, PLAN_ITEMS = "plan.npz", "plan.json"  # the plan's target vectors and items
+VECTORS_FILE = "vectors.safetensors"  # the sources' vectors (x_train, x_hold): resume does not encode them again
+PLAN_FILE, PLAN_ITEMS = "plan.safetensors", "plan.json"  # the plan's target vectors and items
 
 
 # -- work directory (unaudited candidates; owner-only) ---------------------------------------
@@ -116,17 +115,19 @@ class WorkDir:
         os.replace(tmp, self.path / name)
 
     def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
-        """Arrays (e.g. the sources' vectors) kept for ``resume`` as one ``.npz`` file."""
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        self._write_private(name, buf.getvalue())
+        """Arrays (e.g. the sources' vectors) kept for ``resume`` as one safetensors file."""
+        from safetensors.numpy import save
+
+        self._write_private(name, save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
         """The arrays ``save_arrays`` kept, or None when there are none (a run killed before they were written)."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+
         try:
-            with np.load(self.path / name, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
-        except (OSError, ValueError):
+            return load((self.path / name).read_bytes())
+        except (OSError, ValueError, SafetensorError):
             return None
 
     def save_plan(self, items: list, z: np.ndarray) -> None:
