@@ -205,17 +205,13 @@ def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: 
     in ``given`` (those the caller passed in) or load them from the config; the rows are the local engine's."""
     auditor = encoded.auditor
     auditor.progress = False  # the generation bar covers the per-chunk audits
-    run = dict(progress=progress, log=log, budgets=encoded.budgets)
+    chunks = None
     if config.engine == "ray":
-        from smotext_private.generation.ray_engine import ray_chunks, ray_session
+        from smotext_private.generation.ray_engine import ray_chunks
 
-        with ray_session(config, work.path if work is not None else None, log):
-            rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder,
-                                       auditor, work, **run, run_chunks=ray_chunks(config, auditor, given=given or {},
-                                                                                  budgets=encoded.budgets))
-    else:
-        rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor,
-                                   work, **run)
+        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log)
+    rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
+                               progress=progress, log=log, budgets=encoded.budgets, run_chunks=chunks)
     guard = {"on": config.parent_guard}
     if config.parent_guard:
         rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)

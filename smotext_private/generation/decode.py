@@ -8,6 +8,7 @@ checks) does not reject. ``generate_candidates`` runs it chunk by chunk, resumab
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -209,13 +210,14 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
                 yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets)
 
     bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not progress)
-    for rows in run_chunks(items, z, todo):
-        rows = [r for r in rows if r.index not in done]  # a chunk delivered twice (a retried task) adds nothing
-        if not rows:
-            continue
-        if work is not None:
-            work.append([r.to_row() for r in rows])
-        done.update({r.index: r for r in rows})
-        bar.update(len(rows))
+    with closing(run_chunks(items, z, todo)) as chunks:  # closed on an error too: a Ray engine's cluster stops
+        for rows in chunks:
+            rows = [r for r in rows if r.index not in done]  # a chunk delivered twice (a retried task) adds nothing
+            if not rows:
+                continue
+            if work is not None:
+                work.append([r.to_row() for r in rows])
+            done.update({r.index: r for r in rows})
+            bar.update(len(rows))
     bar.close()
     return [done[i] for i in range(len(items))]

@@ -111,6 +111,7 @@ def ray_session(config, work_path: Path | None, log) -> Iterator[None]:
             ray.init(num_cpus=max(config.actors, os.cpu_count() or 1), _temp_dir=str(temp),
                      object_spilling_directory=str(temp / "spill"), _plasma_directory=str(temp),
                      runtime_env=local_runtime_env(), **quiet)
+            log("ray engine: local cluster started")
             try:
                 yield
             finally:
@@ -156,30 +157,32 @@ def shippable_auditor(auditor, pii_detector):
     return shipped
 
 
-def ray_chunks(config, auditor, *, given: dict, budgets, progress: bool = False):
+def ray_chunks(config, auditor, work, *, given: dict, budgets, log, progress: bool = False):
     """``run_chunks`` for ``generate_candidates``: the chunks to do, decoded by ``config.actors`` Ray actors, their
-    rows yielded to the driver chunk by chunk as they finish. ``given``: the encoder, decoder and PII detector the
-    caller passed in (shipped to the actors as they are), None where the actors load them from the config."""
+    rows yielded to the driver chunk by chunk as they finish. The Ray session (``ray_session``) lasts as long as
+    the iteration; none starts when there is nothing left to decode. ``given``: the encoder, decoder and PII
+    detector the caller passed in (shipped to the actors as they are), None where the actors load them from the
+    config."""
     from smotext_private.generation.decode import Candidate
 
     def run(items, z, todo) -> Iterator[list]:
+        if not todo:
+            return
         import ray
         import ray.data
 
-        if not todo:
-            return
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = progress
-        ctx.print_on_execution_start = False
-        spec = ray.put({"config": config, "items": items, "z": z, "budgets": budgets,
-                        "encoder": given.get("encoder"), "decoder": given.get("decoder"),
-                        "auditor": shippable_auditor(auditor, given.get("pii_detector"))})
-        rows = [{"chunk": c, "missing": json.dumps(missing)} for c, missing in todo]
-        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            ChunkDecoder, fn_constructor_kwargs={"shipped": [spec]}, batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(rows))), num_cpus=1,
-            num_gpus=1 if str(config.device or "").startswith("cuda") else 0)  # a GPU model: one GPU per actor
-        for row in ds.iter_rows():
-            yield [Candidate.from_row(r) for r in json.loads(row["rows"])]
+        with ray_session(config, work.path if work is not None else None, log):
+            ctx = ray.data.DataContext.get_current()
+            ctx.enable_progress_bars, ctx.print_on_execution_start = progress, False
+            spec = ray.put({"config": config, "items": items, "z": z, "budgets": budgets,
+                            "encoder": given.get("encoder"), "decoder": given.get("decoder"),
+                            "auditor": shippable_auditor(auditor, given.get("pii_detector"))})
+            rows = [{"chunk": c, "missing": json.dumps(missing)} for c, missing in todo]
+            ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+                ChunkDecoder, fn_constructor_kwargs={"shipped": [spec]}, batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(rows))), num_cpus=1,
+                num_gpus=1 if str(config.device or "").startswith("cuda") else 0)  # a GPU model: one GPU per actor
+            for row in ds.iter_rows():
+                yield [Candidate.from_row(r) for r in json.loads(row["rows"])]
 
     return run
