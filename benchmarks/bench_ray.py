@@ -132,8 +132,8 @@ def render(rows: list[dict], command: str, started: str, load: str) -> str:
                      f"{r['records']} | {'yes' if r['same'] else '**no**'} |")
     lines += ["", "The overhead is the cluster's start, the actors' start and model loading (each actor loads the "
               "models once, besides the driver's copy) and moving the chunks' rows back to the driver; it is paid "
-              "once per release, so it weighs less the larger the release. On one 2-core machine the Ray engine "
-              "cannot beat the local one, which already uses both cores: it is for many machines and GPUs "
+              "once per release, so it weighs less the larger the release. On one machine the local engine already "
+              "uses every core through torch's threads: what Ray adds is more machines and GPUs "
               "([docs/scale.md](../docs/scale.md)).", END]
     return "\n".join(lines) + "\n"
 

@@ -78,7 +78,7 @@ class ReleaseConfig:
         if not isinstance(self.actors, int) or self.actors < 1:
             raise InputError(f"actors must be a positive integer, got {self.actors}", param="actors")
         if self.engine != "ray" and self.ray_address is not None:
-            raise InputError(f"ray_address {self.ray_address!r} is for the engine 'ray' (engine is {self.engine!r})",
+            raise InputError(f"ray_address {self.ray_address!r} needs engine='ray' (engine is {self.engine!r})",
                              param="ray_address")
         if self.engine == "ray":
             require_ray()

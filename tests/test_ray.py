@@ -235,6 +235,24 @@ def test_engine_ray_without_ray_is_refused_before_any_model_loads(no_models, mon
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--ray-address", "auto"], "--ray-address 'auto' needs --engine ray (engine is 'local')"),
+    (["--engine", "ray", "--actors", "0"], "--actors"),
+    (["--engine", "spark"], "--engine"),
+])
+def test_engine_options_are_refused_in_one_line_before_any_model_loads(no_models, toy_csv, tmp_path, capsys, args,
+                                                                        words):
+    from smotext_private.cli import main
+
+    try:
+        code = main(["release", str(toy_csv), "--text-column", "text", "--label-column", "label",
+                     "--out", str(tmp_path / "b"), *args])
+    except SystemExit as usage:  # typer's own refusals (a choice, a range)
+        code = usage.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0], err
+
+
 @pytest.mark.real_models
 def test_real_models_in_one_actor_make_the_local_records(cluster, tmp_path):
     """The shipped bridge + SmolLM2 and MiniLM, loaded by one CPU actor from the config, give the local engine's
