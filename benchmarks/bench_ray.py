@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ray.py --update reports/scale.md               # fakes, then the real models (minutes)
     python benchmarks/bench_ray.py --update /tmp/scale.md --fake-only      # the fakes only (about a minute)
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/bench_ray.py ... # on a busy machine (recorded in the section)
 
 Each release runs in a fresh process, as a user's would: the local engine, then the Ray engine with 1 and 2
 decode actors, each starting its own local cluster (``ray.init``: as many CPUs as the machine has, its temp
@@ -29,7 +30,7 @@ BEGIN, END = "<!-- ray:begin -->", "<!-- ray:end -->"
 # the shipped models (MiniLM, bridge + SmolLM2-135M) on a small input
 CASES = {
     "fakes": {"notes_per_class": 40, "per_class": 24, "chunk_size": 32, "policy": "research", "n_candidates": 4},
-    "real": {"notes_per_class": 8, "per_class": 3, "chunk_size": 6, "policy": "strict", "n_candidates": 4},
+    "real": {"notes_per_class": 6, "per_class": 2, "chunk_size": 4, "policy": "strict", "n_candidates": 2},
 }
 
 
@@ -167,7 +168,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks import common
 
-    command = "python benchmarks/bench_ray.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    threads = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ)
+    command = (threads + " " if threads else "") + "python benchmarks/bench_ray.py " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:])
     started, load = common.now_utc(), common.loadavg()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
