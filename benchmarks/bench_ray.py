@@ -30,7 +30,7 @@ BEGIN, END = "<!-- ray:begin -->", "<!-- ray:end -->"
 # the shipped models (MiniLM, bridge + SmolLM2-135M) on a small input
 CASES = {
     "fakes": {"notes_per_class": 40, "per_class": 24, "chunk_size": 32, "policy": "research", "n_candidates": 4},
-    "real": {"notes_per_class": 6, "per_class": 2, "chunk_size": 4, "policy": "strict", "n_candidates": 2},
+    "real": {"notes_per_class": 6, "per_class": 2, "chunk_size": 4, "policy": "research", "n_candidates": 2},
 }
 
 
@@ -125,7 +125,7 @@ def render(rows: list[dict], command: str, started: str, load: str) -> str:
         base = next(b for b in rows if b["case"] == r["case"] and b["actors"] == 0)
         models = "fakes (hashing encoder, phrasebook decoder)" if r["case"] == "fakes" else "MiniLM + bridge + SmolLM2-135M"
         what = (f"demo notes, {case['notes_per_class']}/class x 6; per_class {case['per_class']}, "
-                f"{case['n_candidates']} candidates, chunks of {case['chunk_size']}")
+                f"{case['n_candidates']} candidates, chunks of {case['chunk_size']}, policy {case['policy']}")
         engine = "local" if not r["actors"] else f"ray, {r['actors']} actor{'s' if r['actors'] > 1 else ''}"
         overhead = "" if not r["actors"] else f"{r['seconds'] - base['seconds']:+.1f}"
         start = "" if r["start_s"] is None else f"{r['start_s']:.1f}"
