@@ -131,11 +131,13 @@ def render(rows: list[dict], command: str, started: str, load: str) -> str:
         start = "" if r["start_s"] is None else f"{r['start_s']:.1f}"
         lines.append(f"| {models} | {what} | {engine} | {r['seconds']:.1f} | {r['generate_s']:.1f} | {start} | {overhead} | "
                      f"{r['records']} | {'yes' if r['same'] else '**no**'} |")
+    busy = float(load.split()[0]) > common.cores() / 2
     lines += ["", "The overhead is the cluster's start, the actors' start and model loading (each actor loads the "
               "models once, besides the driver's copy) and moving the chunks' rows back to the driver; it is paid "
-              "once per release, so it weighs less the larger the release. On one machine the local engine already "
-              "uses every core through torch's threads: what Ray adds is more machines and GPUs "
-              "([docs/scale.md](../docs/scale.md)).", END]
+              "once per release, so it weighs less the larger the release. What Ray adds is more machines and GPUs, "
+              "which one machine cannot show ([docs/scale.md](../docs/scale.md))."
+              + (" The machine was busy with other work when this ran (load average above): rerun on a quiet one "
+                 "for figures to quote." if busy else ""), END]
     return "\n".join(lines) + "\n"
 
 
