@@ -98,6 +98,15 @@ WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "
     "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
 
+# the engine (release, generate)
+EngineOpt = Annotated[Literal["local", "ray"], Opt("--engine", help=(
+    "local: decode in this process; ray: decode in a Ray Data actor pool (needs the extra smotext-private[ray]), the "
+    "same bundle"))]
+RayAddress = Annotated[Optional[str], Opt("--ray-address", help=(
+    "--engine ray: the cluster to use (auto = the one `ray start` began on this machine; default: start a local one "
+    "with its temp and spill files in the owner-only work directory)"))]
+Actors = Annotated[int, Opt("--actors", min=1, help="--engine ray: decode actors (each loads the models once)")]
+
 
 def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge,
                   decode_backend: str = "hf") -> dict:
