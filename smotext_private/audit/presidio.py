@@ -242,7 +242,70 @@ def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(email_cls())
     registry.add_recognizer(clinical_cls())
+    for recognizer in registry.recognizers:
+        if type(recognizer).__name__ == "PhoneRecognizer":
+            _gate_on_digits(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _gate_on_digits(recognizer: Any) -> None:
+    """Skip a phone recognizer on texts without a digit: ``phonenumbers``' matcher finds nothing there (every
+    candidate its pattern matches holds a digit), and it is the dearest recognizer (8 regions per text)."""
+    analyze = recognizer.analyze
+
+    def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+        return analyze(text, entities, nlp_artifacts) if _DIGIT.search(text) else []
+
+    recognizer.analyze = gated
+
+
+def pipelined_analysis(analyzer: Any, texts: list[str], batch_size: int, min_score: float) -> list[list[Any]]:
+    """Presidio's ``BatchAnalyzerEngine.analyze_iterator``, with spaCy's ``nlp.pipe`` in a second thread.
+
+    The same calls in the same order per text (spaCy's artifacts, then ``AnalyzerEngine.analyze``), so the
+    same results; the recognizers (Python regexes, phonenumbers) run while spaCy reads the next batch
+    (its network code leaves the interpreter lock), which is what a second core is for.
+    """
+    import queue
+    import threading
+
+    done = object()
+    handoff: queue.Queue = queue.Queue(maxsize=4 * batch_size)
+    failure: list[BaseException] = []
+
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in analyzer.nlp_engine.process_batch(texts=texts, language="en", batch_size=batch_size, n_process=1):
+                if stop.is_set():
+                    return
+                handoff.put(item)
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+        finally:
+            handoff.put(done)
+
+    reader = threading.Thread(target=read, name="spacy-pipe", daemon=True)
+    reader.start()
+    out = []
+    try:
+        while (item := handoff.get()) is not done:
+            text, artifacts = item
+            out.append(analyzer.analyze(text=str(text), nlp_artifacts=artifacts, language="en", score_threshold=min_score))
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue after an error here
+            try:
+                handoff.get(timeout=0.05)
+            except queue.Empty:
+                pass
+    if failure:
+        raise failure[0]
+    return out
 
 
 PIECE_CHARS = 50_000   # what spaCy reads at once (about 0.5 GB of its working memory)
@@ -290,15 +353,10 @@ class PresidioPiiDetector:
     def detect(self, texts: list[str]) -> list[list[PiiFinding]]:
         if not texts:
             return []
-        from presidio_analyzer import BatchAnalyzerEngine
-
-        batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
         # spaCy refuses texts over nlp.max_length (1,000,000 characters) and needs about 1 GB per 100,000:
         # a long text is read in overlapping pieces, and each finding is put back at its place in the text
         pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text)]
-        results = batch.analyze_iterator(
-            [p for _, _, p in pieces], language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
-        )
+        results = pipelined_analysis(self.analyzer, [p for _, _, p in pieces], self.batch_size, self.min_score)
         found_in: list[dict[tuple, Any]] = [{} for _ in texts]
         for (i, start, _), found in zip(pieces, results):
             for r in found:
