@@ -57,6 +57,23 @@ class Record:
         return self._shortlist
 
 
+class _Clock:
+    """Records the seconds since its last call under ``stage/what`` in ``timings``."""
+
+    def __init__(self, timings: dict[str, float], stage: str) -> None:
+        import time
+
+        self.timings, self.stage, self._now = timings, stage, time.perf_counter
+        self.t0 = self._now()
+        for key in [k for k in timings if k.startswith(stage + "/")]:
+            del timings[key]
+
+    def __call__(self, what: str) -> None:
+        t = self._now()
+        self.timings[f"{self.stage}/{what}"] = t - self.t0
+        self.t0 = t
+
+
 class Auditor:
     """Per-record privacy checks and dataset-level metrics, as the policy sets them.
 
@@ -81,6 +98,7 @@ class Auditor:
         self.progress = progress
         self.seed = seed
         self._fitted = False
+        self.timings: dict[str, float] = {}  # seconds per stage of the last fit and audit (for benchmarks)
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -125,11 +143,13 @@ class Auditor:
         """
         if len(sources) == 0:
             raise InputError("audit: no source records to audit against")
+        clock = _Clock(self.timings, "fit")
         self._sources = list(sources)
         self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
         self._index = flat_index(self._source_vecs)
         self._tokens = [tokens(s) for s in self._sources]
         self._joined = [" ".join(t) for t in self._tokens]
+        clock("vectors and tokens")
 
         # boilerplate_sources below 2 leaves every shared window counted
         self._spans = span_index(self.policy.checks.get("verbatim_span"), self._tokens,
@@ -137,6 +157,7 @@ class Auditor:
                                  templates=[tokens(p) for p in templates.pieces] if templates else ())
         self._boilerplate_records = len(self._tokens) + len(holdout_texts or ())
         self._templates = templates
+        clock("span index")
 
         # How close real records the generator never saw come to the sources: the holdout, pooled with
         # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on
@@ -157,6 +178,7 @@ class Auditor:
             names.append("leave-one-out source")
         self._calibrated_on = " + ".join(names)
         self._calibration = np.sort(np.concatenate(parts))
+        clock("calibration")
 
         self._replay: ReplayIndex | None = None
         if self.policy.active("pii_replay") is not None:
@@ -164,6 +186,7 @@ class Auditor:
             p = self._params("pii_replay")
             self._replay = ReplayIndex(entities=p.entities, min_digits=p.min_digits,
                                        common_share=p.common_share).fit(self._sources, findings)
+        clock("pii replay index")
         self._fitted = True
         return self
 
@@ -292,13 +315,16 @@ class Auditor:
             raise InputError(f"audit: duplicate record id '{dup}'")
         if not texts:
             return []
+        clock = _Clock(self.timings, "audit")
         x = self._vectors(texts, vecs, "candidate vectors")
         k = self._k()
         dist, nn = search(self._index, x, max(2, k))
+        clock("nearest sources")
         # the active checks in the registry's order, each with its typed params
         active = [(c, rule, c.params(rule)) for c in registry.per_record()
                   if (rule := self.policy.active(c.name)) is not None and c.ready(self)]
         findings = self._detect(list(texts), "pii in candidates") if any(c.uses_pii_findings for c, _, _ in active) else None
+        clock("pii detection")
         cutoff = self.distance_cutoff
 
         from tqdm.auto import tqdm
@@ -314,6 +340,7 @@ class Auditor:
                 scores.update(check.extra_scores(record, params))
             reject = any(r.failed and r.action == "reject" for r in results)
             out.append(Verdict(ids[i], "reject" if reject else "accept", tuple(results), scores))
+        clock("per-record checks")
         return out
 
     @staticmethod
