@@ -57,6 +57,19 @@ class Record:
         return self._shortlist
 
 
+class _Rows(Sequence):
+    """``fn`` of each text, computed on access."""
+
+    def __init__(self, texts: list[str], fn: Any) -> None:
+        self._texts, self._fn = texts, fn
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __getitem__(self, i: int) -> Any:  # type: ignore[override]
+        return self._fn(self._texts[i])
+
+
 class _Clock:
     """Records the seconds since its last call under ``stage/what`` in ``timings``."""
 
@@ -147,15 +160,14 @@ class Auditor:
         self._sources = list(sources)
         self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
         self._index = flat_index(self._source_vecs)
-        self._tokens = [tokens(s) for s in self._sources]
-        self._joined = [" ".join(t) for t in self._tokens]
-        clock("vectors and tokens")
+        clock("vectors")
 
-        # boilerplate_sources below 2 leaves every shared window counted
-        self._spans = span_index(self.policy.checks.get("verbatim_span"), self._tokens,
+        # boilerplate_sources below 2 leaves every shared window counted; the sources' tokens are read once here
+        # and again only for the few sources a check compares a candidate with (``source_tokens``)
+        self._spans = span_index(self.policy.checks.get("verbatim_span"), (tokens(s) for s in self._sources),
                                  [tokens(t) for t in holdout_texts or ()],
                                  templates=[tokens(p) for p in templates.pieces] if templates else ())
-        self._boilerplate_records = len(self._tokens) + len(holdout_texts or ())
+        self._boilerplate_records = len(self._sources) + len(holdout_texts or ())
         self._templates = templates
         clock("span index")
 
@@ -211,13 +223,14 @@ class Auditor:
         return self._replay
 
     @property
-    def source_tokens(self) -> list[list[str]]:
-        return self._tokens
+    def source_tokens(self) -> Sequence[list[str]]:
+        """Each source's tokens (made when asked for: a million sources' token lists would fill gigabytes)."""
+        return _Rows(self._sources, tokens)
 
     @property
-    def source_joined(self) -> list[str]:
+    def source_joined(self) -> Sequence[str]:
         """Each source's tokens joined by single spaces."""
-        return self._joined
+        return _Rows(self._sources, lambda text: " ".join(tokens(text)))
 
     @property
     def calibrated_on(self) -> str:

@@ -16,10 +16,11 @@ common wording" ignores the numbers.
 from __future__ import annotations
 
 import re
+from typing import Iterable, Union
 
 import numpy as np
 
-from smotext_private.audit.text import ngrams
+from smotext_private.audit.hashing import flat_ngrams, ngram_hashes, token_hashes
 
 _DIGITS = re.compile(r"\d+")
 
@@ -29,8 +30,40 @@ def shape(toks: list[str]) -> list[str]:
     return [_DIGITS.sub("#", t) for t in toks]
 
 
-def _hashes(toks: list[str], n: int) -> np.ndarray:
-    return np.fromiter((hash(g) for g in ngrams(toks, n)), dtype=np.int64, count=max(0, len(toks) - n + 1))
+def _hashes(toks: list[str], n: int, shapes: bool = False) -> np.ndarray:
+    """Stable hashes of the token n-grams (``shapes``: of their wording, ``shape``), in order."""
+    return ngram_hashes(token_hashes(toks, shapes), n)
+
+
+class FlatTokens:
+    """The token hashes and wording hashes of many documents, one flat array each, and the documents' lengths."""
+
+    def __init__(self, token_lists: Iterable[list[str]] = ()) -> None:
+        th, sh, lengths = [], [], []
+        for toks in token_lists:
+            th.append(token_hashes(toks))
+            sh.append(token_hashes(toks, shapes=True))
+            lengths.append(len(toks))
+        self.tokens = np.concatenate(th) if th else np.zeros(0, np.uint64)
+        self.shapes = np.concatenate(sh) if sh else np.zeros(0, np.uint64)
+        self.lengths = np.array(lengths, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __add__(self, other: "FlatTokens") -> "FlatTokens":
+        out = FlatTokens()
+        out.tokens = np.concatenate([self.tokens, other.tokens])
+        out.shapes = np.concatenate([self.shapes, other.shapes])
+        out.lengths = np.concatenate([self.lengths, other.lengths])
+        return out
+
+
+Docs = Union[FlatTokens, Iterable[list[str]]]
+
+
+def _flat(docs: Docs) -> FlatTokens:
+    return docs if isinstance(docs, FlatTokens) else FlatTokens(docs)
 
 
 class SpanIndex:
@@ -40,43 +73,44 @@ class SpanIndex:
         if n < 1:
             raise ValueError("n-gram size must be >= 1")
         self.n = n
-        self._hash = np.zeros(0, np.int64)
+        self._hash = np.zeros(0, np.uint64)
         self._doc = np.zeros(0, np.int32)
         self._pos = np.zeros(0, np.int32)
         self.window = 0
         self.min_sources = 0
         self.n_template_windows = 0
-        self._common = np.zeros(0, np.int64)  # stock wordings: counted in k records, or in the templates
-        self._counted = np.zeros(0, np.int64)  # stock wordings by the count of records alone
+        self._common = np.zeros(0, np.uint64)  # stock wordings: counted in k records, or in the templates
+        self._counted = np.zeros(0, np.uint64)  # stock wordings by the count of records alone
+        self._last: tuple = ((), None)  # the last candidate's hits: its checks ask for them more than once
 
-    def fit(self, token_lists: list[list[str]]) -> "SpanIndex":
-        hashes, docs, poss = [], [], []
-        for d, toks in enumerate(token_lists):
-            h = _hashes(toks, self.n)
-            hashes.append(h)
-            docs.append(np.full(len(h), d, np.int32))
-            poss.append(np.arange(len(h), dtype=np.int32))
-        if hashes:
-            h, d, p = np.concatenate(hashes), np.concatenate(docs), np.concatenate(poss)
-            order = np.argsort(h, kind="stable")
-            self._hash, self._doc, self._pos = h[order], d[order], p[order]
+    def fit(self, docs: Docs) -> "SpanIndex":
+        """Index every n-gram of ``docs`` (token lists, or their ``FlatTokens``) by hash, then document and position."""
+        flat = _flat(docs)
+        h, d, p = flat_ngrams(flat.tokens, flat.lengths, self.n)
+        order = np.argsort(h, kind="stable")
+        self._hash, self._doc, self._pos = h[order], d[order], p[order]
         return self
 
-    def fit_boilerplate(self, token_lists: list[list[str]], window: int, min_sources: int,
+    def fit_boilerplate(self, docs: Docs, window: int, min_sources: int,
                         templates: list[list[str]] = ()) -> "SpanIndex":
         """Remember which ``window``-token wordings (numbers as ``#``) are stock phrasing: those that occur
-        in ``min_sources`` or more sources (below 2: none), and every window of the ``templates`` pieces."""
+        in ``min_sources`` or more of ``docs`` (below 2: none), and every window of the ``templates`` pieces."""
         if window < self.n:
             raise ValueError(f"boilerplate window ({window}) must be at least the index n-gram size ({self.n})")
         self.window, self.min_sources = int(window), int(min_sources)
-        forms = np.unique(np.concatenate([_hashes(shape(t), self.window) for t in templates])) if templates else \
-            np.zeros(0, np.int64)
+        forms = np.unique(np.concatenate([_hashes(t, self.window, shapes=True) for t in templates])) if templates else \
+            np.zeros(0, np.uint64)
         self.n_template_windows = len(forms)
-        self._counted = np.zeros(0, np.int64)
+        self._counted = np.zeros(0, np.uint64)
         if self.min_sources >= 2:
-            per_doc = [np.unique(_hashes(shape(t), self.window)) for t in token_lists]
-            allh = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
-            uniq, counts = np.unique(allh, return_counts=True)  # each source counted once per wording
+            flat = _flat(docs)
+            h, d, _ = flat_ngrams(flat.shapes, flat.lengths, self.window)
+            order = np.argsort(h, kind="stable")  # within one wording, documents stay in increasing order
+            h, d = h[order], d[order]
+            first_of_doc = np.ones(len(h), bool)  # each document counted once per wording
+            first_of_doc[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+            h = h[first_of_doc]
+            uniq, counts = np.unique(h, return_counts=True)
             self._counted = uniq[counts >= self.min_sources]
         self._common = np.union1d(self._counted, forms)
         return self
@@ -102,6 +136,13 @@ class SpanIndex:
 
     def hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(candidate position, source, source position) of every n-gram the candidate shares."""
+        key = tuple(toks)
+        if self._last[0] == key and self._last[1] is not None:
+            return self._last[1]
+        self._last = (key, self._hits(toks))
+        return self._last[1]
+
+    def _hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = _hashes(toks, self.n)
         lo = np.searchsorted(self._hash, q, "left")
         hi = np.searchsorted(self._hash, q, "right")
@@ -151,7 +192,7 @@ class SpanIndex:
         common = np.zeros(n_win, bool)
         stock = self._common if with_templates else self._counted
         if len(stock):
-            h = _hashes(shape(toks), w)
+            h = _hashes(toks, w, shapes=True)
             pos = np.minimum(np.searchsorted(stock, h), len(stock) - 1)
             common = stock[pos] == h
         rare = shared & ~common
@@ -178,17 +219,19 @@ class SpanIndex:
         return [int(d) for d in order[:k]]
 
 
-def span_index(rule, source_tokens: list[list[str]], other_records: list[list[str]] = (), *,
+def span_index(rule, source_tokens: Docs, other_records: Docs = (), *,
                min_sources: int | None = None, templates: list[list[str]] = ()) -> SpanIndex:
     """The ``verbatim_span`` check's index as a policy rule shapes it (``rule`` None: no such check).
 
     n-grams of ``index_n`` tokens (at most the threshold); boilerplate windows of ``threshold`` tokens
     whose wording occurs in ``boilerplate_sources`` (or ``min_sources``) of the sources and
-    ``other_records`` together, or in the ``templates`` pieces (token lists).
+    ``other_records`` together, or in the ``templates`` pieces (token lists). The sources and other
+    records are token lists (read once) or their ``FlatTokens``.
     """
+    sources = _flat(source_tokens)
     if rule is None:
-        return SpanIndex(4).fit(source_tokens)
+        return SpanIndex(4).fit(sources)
     n = max(1, min(int(rule.params.get("index_n", 4)), int(rule.threshold)))
     k = int(rule.params.get("boilerplate_sources", 0)) if min_sources is None else min_sources
-    return SpanIndex(n).fit(source_tokens).fit_boilerplate(list(source_tokens) + list(other_records),
-                                                           max(n, int(rule.threshold)), k, templates)
+    every = sources + _flat(other_records) if k >= 2 else sources
+    return SpanIndex(n).fit(sources).fit_boilerplate(every, max(n, int(rule.threshold)), k, templates)
