@@ -20,6 +20,9 @@ import numpy as np
 from smotext_private.audit.exact_knn import GROUP, QUERY_BLOCK, SOURCE_CHUNK, error_bound_bf16, exact_scores, merge_topk
 
 
+STATS = {"queries": 0, "rescored": 0}  # pairs scored exactly after the bfloat16 pass (what a report may quote)
+
+
 class Bf16Base:
     """The sources as bfloat16 rows, with the norms the error bound needs (built once, reused per query block)."""
 
@@ -99,6 +102,7 @@ def _block(base: Bf16Base, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.
         qi, col = _candidates(gmax, grouped, _round_down(lower - eps))
         if len(qi):
             bj = col.astype(np.int64) + c0
+            STATS["rescored"] += len(bj)
             s = exact_scores(queries, base.base, qi, bj)
             live = run_i >= 0
             rq = np.nonzero(live)[0]
@@ -110,6 +114,7 @@ def _block(base: Bf16Base, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.
 def topk_bf16(base: np.ndarray, queries: np.ndarray, k: int, *, prepared: Bf16Base | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top ``k`` (scores, rows) of ``base`` for every query (no zero queries: see ``exact_knn.topk``)."""
     prepared = prepared if prepared is not None else Bf16Base(base)
+    STATS["queries"] += len(queries)
     parts = [_block(prepared, np.ascontiguousarray(queries[s : s + QUERY_BLOCK]), k)
              for s in range(0, len(queries), QUERY_BLOCK)]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

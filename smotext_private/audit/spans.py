@@ -126,7 +126,11 @@ class SpanIndex:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty
         diag = sp - ci
-        order = np.lexsort((ci, diag, doc))
+        if doc.max() < 1 << 22 and ci.max() < 1 << 20 and np.abs(diag).max() < 1 << 20:
+            # one int64 key, (source, diagonal, position) in that order of significance: one sort, not three
+            order = np.argsort((doc << 41) | ((diag + (1 << 20)) << 20) | ci)
+        else:
+            order = np.lexsort((ci, diag, doc))
         ci, doc, diag = ci[order], doc[order], diag[order]
         new_run = np.ones(len(ci), bool)
         new_run[1:] = (doc[1:] != doc[:-1]) | (diag[1:] != diag[:-1]) | (ci[1:] != ci[:-1] + 1)
