@@ -135,6 +135,24 @@ def test_ray_shards_equal_local_shards():
         local = ShardedIndex(base, 3).topk(q, 4)
         remote = ShardedIndex(base, 3, use_ray=True).topk(q, 4)
         assert np.array_equal(local[0], remote[0]) and np.array_equal(local[1], remote[1])
+
+        # the n-gram index, built once here and placed in the object store, answers the same in a worker
+        # (its hashes are stable: with Python's per-process string hash a worker would find no shared n-gram)
+        from smotext_private.audit.spans import SpanIndex
+
+        docs = [f"patient {i} seen today with pain in the left knee after a fall on ice number {i % 7}".split()
+                + ["".join(chr(97 + c) for c in np.random.default_rng(i * 10 + j).integers(0, 26, 6)) for j in range(10)]
+                for i in range(50)]  # stock wording, then words of each one's own
+        index = SpanIndex(4).fit(docs).fit_boilerplate(docs, 8, 5)
+        cands = [d[2:] + ["and", "more"] for d in docs[:5]]
+
+        @ray.remote
+        def spans_there(idx, cands):
+            return [(idx.longest_rare_span(c), idx.top_sources(c, 3)) for c in cands]
+
+        here = [(index.longest_rare_span(c), index.top_sources(c, 3)) for c in cands]
+        assert ray.get(spans_there.remote(ray.put(index), cands)) == here
+        assert any(length > 0 for (length, _, _), _ in here)
     finally:
         ray.shutdown()
         os.environ.pop("RAY_ADDRESS", None)
