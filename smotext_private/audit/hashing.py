@@ -77,9 +77,12 @@ def flat_ngrams(th: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray
     ``th`` is the documents' token hashes one after the other, ``lengths`` their token counts; an n-gram
     that would run across two documents is left out. Ordered by document, then position.
     """
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    doc = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
-    pos = (np.arange(len(th), dtype=np.int64) - np.repeat(starts, lengths)).astype(np.int32)
     h = ngram_hashes(th, n)
-    keep = (pos[: len(h)].astype(np.int64) <= np.repeat(lengths - n, lengths)[: len(h)])
-    return h[keep], doc[: len(h)][keep], pos[: len(h)][keep]
+    m = len(h)
+    lengths = np.asarray(lengths, np.int64)
+    doc = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[:m]
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32)
+    pos = np.arange(m, dtype=np.int32)
+    pos -= starts[doc]  # position inside its document
+    keep = pos <= (lengths.astype(np.int32) - n)[doc]  # the n-gram ends inside the same document
+    return h[keep], doc[keep], pos[keep]

@@ -39,14 +39,18 @@ class FlatTokens:
     """The token hashes and wording hashes of many documents, one flat array each, and the documents' lengths."""
 
     def __init__(self, token_lists: Iterable[list[str]] = ()) -> None:
-        th, sh, lengths = [], [], []
+        from array import array
+
+        from smotext_private.audit.hashing import shape_hash, token_hash
+
+        th, sh, lengths = array("Q"), array("Q"), array("q")  # 8 bytes an entry, no object per document
         for toks in token_lists:
-            th.append(token_hashes(toks))
-            sh.append(token_hashes(toks, shapes=True))
+            th.extend(token_hash(t) for t in toks)
+            sh.extend(shape_hash(t) for t in toks)
             lengths.append(len(toks))
-        self.tokens = np.concatenate(th) if th else np.zeros(0, np.uint64)
-        self.shapes = np.concatenate(sh) if sh else np.zeros(0, np.uint64)
-        self.lengths = np.array(lengths, np.int64)
+        self.tokens = np.frombuffer(th, np.uint64) if len(th) else np.zeros(0, np.uint64)
+        self.shapes = np.frombuffer(sh, np.uint64) if len(sh) else np.zeros(0, np.uint64)
+        self.lengths = np.frombuffer(lengths, np.int64) if len(lengths) else np.zeros(0, np.int64)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -88,7 +92,11 @@ class SpanIndex:
         flat = _flat(docs)
         h, d, p = flat_ngrams(flat.tokens, flat.lengths, self.n)
         order = np.argsort(h, kind="stable")
-        self._hash, self._doc, self._pos = h[order], d[order], p[order]
+        h = h[order]  # one array at a time: each old one is freed as it is replaced (1M sources: GBs)
+        d = d[order]
+        p = p[order]
+        del order
+        self._hash, self._doc, self._pos = h, d, p
         return self
 
     def fit_boilerplate(self, docs: Docs, window: int, min_sources: int,
@@ -106,7 +114,9 @@ class SpanIndex:
             flat = _flat(docs)
             h, d, _ = flat_ngrams(flat.shapes, flat.lengths, self.window)
             order = np.argsort(h, kind="stable")  # within one wording, documents stay in increasing order
-            h, d = h[order], d[order]
+            h = h[order]
+            d = d[order]
+            del order
             first_of_doc = np.ones(len(h), bool)  # each document counted once per wording
             first_of_doc[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
             h = h[first_of_doc]
