@@ -199,10 +199,8 @@ class SpanIndex:
             return 0, -1, 0
         starts, lengths, docs = starts[keep], lengths[keep], docs[keep]
         n_win = len(toks) - w + 1
-        owner = np.full(n_win, -1, np.int64)  # a source sharing window i verbatim (the longest run's)
-        for j in np.argsort(lengths, kind="stable"):
-            owner[starts[j] : starts[j] + lengths[j] - w + 1] = docs[j]
-        shared = owner >= 0
+        ends = starts + lengths - w  # run j holds windows starts[j] .. ends[j] whole
+        shared = np.cumsum(np.bincount(starts, minlength=n_win + 1) - np.bincount(ends + 1, minlength=n_win + 1))[:n_win] > 0
         common = np.zeros(n_win, bool)
         stock = self._common if with_templates else self._counted
         if len(stock):
@@ -220,7 +218,7 @@ class SpanIndex:
         last = np.concatenate((brk, [len(idx) - 1]))
         spans = idx[last] - idx[first] + w
         b = int(np.argmax(spans))
-        return int(spans[b]), int(owner[idx[first[b]]]), skipped
+        return int(spans[b]), _owner(int(idx[first[b]]), starts, ends, lengths, docs), skipped
 
     def top_sources(self, toks: list[str], k: int) -> list[int]:
         """The ``k`` sources sharing most n-grams with the candidate (ties: lower id first)."""
@@ -231,6 +229,12 @@ class SpanIndex:
         nz, counts = np.unique(doc, return_counts=True)
         order = nz[np.lexsort((nz, -counts))]
         return [int(d) for d in order[:k]]
+
+
+def _owner(i: int, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray, docs: np.ndarray) -> int:
+    """The source of the longest run holding window ``i`` (of equal ones, the last in ``_runs``' order)."""
+    js = np.flatnonzero((starts <= i) & (ends >= i))
+    return int(docs[js[np.lexsort((js, lengths[js]))[-1]]])
 
 
 def span_index(rule, source_tokens: Docs, other_records: Docs = (), *,
