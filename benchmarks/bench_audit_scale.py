@@ -175,6 +175,11 @@ def run(args) -> dict:
     t1 = time.perf_counter()
     verdicts = auditor.audit(corpus.candidates.texts, x_cand, ids)
     t2 = time.perf_counter()
+    from smotext_private.audit.exact_bf16 import STATS
+
+    out["rescored"] = STATS["rescored"]
+    out["rescored_per_query"] = STATS["rescored"] / max(1, STATS["queries"])
+    out["bf16_queries"] = STATS["queries"]
     out["nn_stand_in"] = float(np.median(leave_one_out_nearest(auditor._source_vecs, np.sort(sample))))
     out.update(fit=t1 - t0, audit=t2 - t1, total=t2 - t0, timings=dict(auditor.timings), peak_mb=peak_mb(),
                peak_before_mb=rss_before)
@@ -187,7 +192,8 @@ def run(args) -> dict:
 def render(res: dict, args, command: str) -> str:
     threads = common.thread_counts()
     load = common.other_cpu_load()
-    lines = [BEGIN, "## The audit at 1,000,000 sources", "",
+    full = res["n_sources"] >= 1_000_000 and res["n_candidates"] >= 100_000
+    lines = [BEGIN, f"## The audit: {res['n_candidates']:,} candidates x {res['n_sources']:,} sources", "",
              f"- Command: `{command}`",
              f"- Date: {common.now_utc()}; machine: {common.cpu_model()}, {common.cores()} cores, "
              f"{common.ram_gib():.1f} GiB RAM; threads: torch {threads.get('torch')}"
@@ -196,6 +202,8 @@ def render(res: dict, args, command: str) -> str:
              "", "| figure | value | goal | met |", "|---|---|---|---|"]
     total_ok = res["total"] <= GOAL_S
     mem_ok = res["peak_mb"] <= GOAL_MB
+    if not full:
+        lines.insert(2, "The goals apply at 100,000 candidates x 1,000,000 sources; this run is smaller.\n")
     lines += [f"| fit + audit, {res['n_candidates']:,} candidates x {res['n_sources']:,} sources | {res['total']:.1f} s "
               f"| <= {GOAL_S:.0f} s | {'yes' if total_ok else '**no**'} |",
               f"| peak RSS of the whole run (corpus and vectors included) | {res['peak_mb']:,.0f} MB | <= {GOAL_MB:,.0f} MB "
@@ -214,6 +222,10 @@ def render(res: dict, args, command: str) -> str:
               + (" (regex detector)" if args.pii == "regex" else "") + "; rejected: "
               + ", ".join(f"{k} {v}" for k, v in res["rejected"].items()) + ".",
               f"- Peak RSS before the auditor was built (corpus and vectors): {res['peak_before_mb']:,.0f} MB.",
+              (f"- Exact search: {res['rescored']:,} (candidate, source) pairs scored exactly after the bfloat16 pass "
+               f"({res['rescored_per_query']:.1f} per query, calibration queries included), out of "
+               f"{res['n_sources']:,} per query." if res["bf16_queries"] else
+               "- Exact search: small enough for the float32 first pass."),
               "- Nearest sources: exact two-stage search (`smotext_private/audit/exact_knn.py`): a bfloat16 pass with a "
               "rigorous error bound, then exact scoring of every source that could be in a candidate's top k.", END]
     return "\n".join(lines) + "\n"

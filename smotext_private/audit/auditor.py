@@ -10,6 +10,7 @@ import numpy as np
 
 from smotext_private.audit import registry
 from smotext_private.audit.dataset import dataset_metrics
+from smotext_private.audit.lazy import Rows, StageClock
 from smotext_private.audit.neighbours import (
     as_unit,
     flat_index,
@@ -55,36 +56,6 @@ class Record:
         if self._shortlist is None:
             self._shortlist = self.auditor.shortlist(self.tokens, self.neighbours)
         return self._shortlist
-
-
-class _Rows(Sequence):
-    """``fn`` of each text, computed on access."""
-
-    def __init__(self, texts: list[str], fn: Any) -> None:
-        self._texts, self._fn = texts, fn
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    def __getitem__(self, i: int) -> Any:  # type: ignore[override]
-        return self._fn(self._texts[i])
-
-
-class _Clock:
-    """Records the seconds since its last call under ``stage/what`` in ``timings``."""
-
-    def __init__(self, timings: dict[str, float], stage: str) -> None:
-        import time
-
-        self.timings, self.stage, self._now = timings, stage, time.perf_counter
-        self.t0 = self._now()
-        for key in [k for k in timings if k.startswith(stage + "/")]:
-            del timings[key]
-
-    def __call__(self, what: str) -> None:
-        t = self._now()
-        self.timings[f"{self.stage}/{what}"] = t - self.t0
-        self.t0 = t
 
 
 class Auditor:
@@ -156,8 +127,9 @@ class Auditor:
         """
         if len(sources) == 0:
             raise InputError("audit: no source records to audit against")
-        clock = _Clock(self.timings, "fit")
+        clock = StageClock(self.timings, "fit")
         self._sources = list(sources)
+        self._token_cache: dict[int, list[str]] = {}
         self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
         self._index = flat_index(self._source_vecs)
         clock("vectors")
@@ -225,12 +197,22 @@ class Auditor:
     @property
     def source_tokens(self) -> Sequence[list[str]]:
         """Each source's tokens (made when asked for: a million sources' token lists would fill gigabytes)."""
-        return _Rows(self._sources, tokens)
+        return Rows(len(self._sources), self._source_tokens)
 
     @property
     def source_joined(self) -> Sequence[str]:
         """Each source's tokens joined by single spaces."""
-        return _Rows(self._sources, lambda text: " ".join(tokens(text)))
+        return Rows(len(self._sources), lambda j: " ".join(self._source_tokens(j)))
+
+    def _source_tokens(self, j: int) -> list[str]:
+        """Source ``j``'s tokens; the last few thousand asked for are kept (a shortlist is read by two checks)."""
+        cache = self._token_cache
+        toks = cache.get(j)
+        if toks is None:
+            if len(cache) >= 4096:
+                cache.pop(next(iter(cache)))
+            toks = cache[j] = tokens(self._sources[j])
+        return toks
 
     @property
     def calibrated_on(self) -> str:
@@ -328,7 +310,7 @@ class Auditor:
             raise InputError(f"audit: duplicate record id '{dup}'")
         if not texts:
             return []
-        clock = _Clock(self.timings, "audit")
+        clock = StageClock(self.timings, "audit")
         x = self._vectors(texts, vecs, "candidate vectors")
         k = self._k()
         dist, nn = search(self._index, x, max(2, k))

@@ -85,7 +85,8 @@ class SpanIndex:
         self.n_template_windows = 0
         self._common = np.zeros(0, np.uint64)  # stock wordings: counted in k records, or in the templates
         self._counted = np.zeros(0, np.uint64)  # stock wordings by the count of records alone
-        self._last: tuple = ((), None)  # the last candidate's hits: its checks ask for them more than once
+        self._last: tuple = ((), None)
+        self._windows = np.zeros(0, np.uint64)  # every source window of ``window`` tokens (``fit_windows``)  # the last candidate's hits: its checks ask for them more than once
 
     def fit(self, docs: Docs) -> "SpanIndex":
         """Index every n-gram of ``docs`` (token lists, or their ``FlatTokens``) by hash, then document and position."""
@@ -192,8 +193,16 @@ class SpanIndex:
         if not self.skips_boilerplate(with_templates):
             length, doc = self.longest_span(toks)
             return length, doc, 0
-        starts, lengths, docs = self._runs(toks)
         w = self.window
+        if len(self._windows) and len(toks) >= w:
+            # a first look without the runs: is any window shared verbatim (its hash among the sources' windows)
+            # and not stock wording? When none is, that is the answer, and the runs need not be sorted
+            h = _hashes(toks, w)
+            shared = self._windows[np.minimum(np.searchsorted(self._windows, h), len(self._windows) - 1)] == h
+            common = self._is_common(toks, with_templates)
+            if not (shared & ~common).any():
+                return 0, -1, int((shared & common).sum())
+        starts, lengths, docs = self._runs(toks)
         keep = lengths >= w
         if not keep.any():
             return 0, -1, 0
@@ -201,12 +210,7 @@ class SpanIndex:
         n_win = len(toks) - w + 1
         ends = starts + lengths - w  # run j holds windows starts[j] .. ends[j] whole
         shared = np.cumsum(np.bincount(starts, minlength=n_win + 1) - np.bincount(ends + 1, minlength=n_win + 1))[:n_win] > 0
-        common = np.zeros(n_win, bool)
-        stock = self._common if with_templates else self._counted
-        if len(stock):
-            h = _hashes(toks, w, shapes=True)
-            pos = np.minimum(np.searchsorted(stock, h), len(stock) - 1)
-            common = stock[pos] == h
+        common = self._is_common(toks, with_templates)
         rare = shared & ~common
         skipped = int((shared & common).sum())
         if not rare.any():
@@ -219,6 +223,21 @@ class SpanIndex:
         spans = idx[last] - idx[first] + w
         b = int(np.argmax(spans))
         return int(spans[b]), _owner(int(idx[first[b]]), starts, ends, lengths, docs), skipped
+
+    def _is_common(self, toks: list[str], with_templates: bool) -> np.ndarray:
+        """Per ``window``-token window of ``toks``: is its wording stock phrasing."""
+        stock = self._common if with_templates else self._counted
+        h = _hashes(toks, self.window, shapes=True)
+        if not len(stock):
+            return np.zeros(len(h), bool)
+        return stock[np.minimum(np.searchsorted(stock, h), len(stock) - 1)] == h
+
+    def fit_windows(self, docs: Docs) -> "SpanIndex":
+        """Remember every ``window``-token window of ``docs`` (the sources) by hash, for the first look of
+        ``longest_rare_span`` (call after ``fit_boilerplate``)."""
+        flat = _flat(docs)
+        self._windows = np.unique(flat_ngrams(flat.tokens, flat.lengths, self.window)[0])
+        return self
 
     def top_sources(self, toks: list[str], k: int) -> list[int]:
         """The ``k`` sources sharing most n-grams with the candidate (ties: lower id first)."""
@@ -252,4 +271,5 @@ def span_index(rule, source_tokens: Docs, other_records: Docs = (), *,
     n = max(1, min(int(rule.params.get("index_n", 4)), int(rule.threshold)))
     k = int(rule.params.get("boilerplate_sources", 0)) if min_sources is None else min_sources
     every = sources + _flat(other_records) if k >= 2 else sources
-    return SpanIndex(n).fit(sources).fit_boilerplate(every, max(n, int(rule.threshold)), k, templates)
+    index = SpanIndex(n).fit(sources).fit_boilerplate(every, max(n, int(rule.threshold)), k, templates)
+    return index.fit_windows(sources) if index.skips_boilerplate() else index
