@@ -158,20 +158,21 @@ def run(args) -> dict:
     t = time.perf_counter()
     enc, base_vecs, vec_note = encoder_and_vectors(args, texts)
     rng = np.random.default_rng(args.seed)
-    x_src, x_cand = stand_in_vectors(corpus, base_vecs, rng, args.noise)
+    vecs = list(stand_in_vectors(corpus, base_vecs, rng, args.noise))  # the sources' array goes to fit alone
     x_hold = base_vecs[corpus.holdout]
     out["stages"]["vectors (not timed in the goal)"] = time.perf_counter() - t
     kinds = Counter(corpus.sources.kinds)
-    sample = np.random.default_rng(args.seed).choice(len(x_src), size=min(2000, len(x_src)), replace=False)
+    n_src, x_cand = len(vecs[0]), vecs[1]
+    sample = np.random.default_rng(args.seed).choice(n_src, size=min(2000, n_src), replace=False)
     base_ids = np.array([p[0] for p, k in zip(corpus.sources.parents, corpus.sources.kinds) if k == "base"])
-    out.update(n_sources=len(x_src), n_candidates=len(x_cand), n_base=len(texts), kinds=dict(kinds), vec_note=vec_note,
+    out.update(n_sources=n_src, n_candidates=len(x_cand), n_base=len(texts), kinds=dict(kinds), vec_note=vec_note,
                nn_real=float(np.median(leave_one_out_nearest(base_vecs[base_ids]))) if len(base_ids) > 1 else float("nan"))
     gc.collect()
     rss_before = peak_mb()
     auditor = Auditor(policy(args.pii), enc, pii_detector=RegexPiiDetector(), seed=args.seed)
     ids = [f"c{i}" for i in range(len(x_cand))]
     t0 = time.perf_counter()
-    auditor.fit(corpus.sources.texts, x_src, x_hold)
+    auditor.fit(corpus.sources.texts, vecs.pop(0), x_hold)  # fit keeps a unit copy; this list held the only other
     t1 = time.perf_counter()
     verdicts = auditor.audit(corpus.candidates.texts, x_cand, ids)
     t2 = time.perf_counter()

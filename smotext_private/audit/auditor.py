@@ -131,6 +131,7 @@ class Auditor:
         self._sources = list(sources)
         self._token_cache: dict[int, list[str]] = {}
         self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
+        del source_vecs  # the unit copy is kept; the caller's array can go when the caller lets it (1M x 384: 1.5 GB)
         self._index = flat_index(self._source_vecs)
         clock("vectors")
 

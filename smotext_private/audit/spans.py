@@ -55,9 +55,9 @@ class FlatTokens:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def __add__(self, other: "FlatTokens") -> "FlatTokens":
+    def wording_with(self, other: "FlatTokens") -> "FlatTokens":
+        """These documents and ``other``'s, wording hashes only (what boilerplate counting reads)."""
         out = FlatTokens()
-        out.tokens = np.concatenate([self.tokens, other.tokens])
         out.shapes = np.concatenate([self.shapes, other.shapes])
         out.lengths = np.concatenate([self.lengths, other.lengths])
         return out
@@ -270,6 +270,6 @@ def span_index(rule, source_tokens: Docs, other_records: Docs = (), *,
         return SpanIndex(4).fit(sources)
     n = max(1, min(int(rule.params.get("index_n", 4)), int(rule.threshold)))
     k = int(rule.params.get("boilerplate_sources", 0)) if min_sources is None else min_sources
-    every = sources + _flat(other_records) if k >= 2 else sources
+    every = sources.wording_with(_flat(other_records)) if k >= 2 else sources
     index = SpanIndex(n).fit(sources).fit_boilerplate(every, max(n, int(rule.threshold)), k, templates)
     return index.fit_windows(sources) if index.skips_boilerplate() else index
