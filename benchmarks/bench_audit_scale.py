@@ -233,11 +233,11 @@ def render(res: dict, args, command: str) -> str:
 
 
 def update(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Scale\n\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
     if BEGIN in text and END in text:
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", lambda m: section, text, flags=re.S)
     else:
-        text = text.rstrip() + "\n\n" + section
+        text = (text.rstrip() + "\n\n" if text.strip() else "") + section
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
