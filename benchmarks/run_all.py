@@ -121,6 +121,7 @@ def update_sections(path: Path, sections: list[Section], full_text: str, note: s
     for title in sorted(titles):
         part = body(new, title)
         part = part[:1] + ["", f"Updated alone: {note}"] + part[1:]
+        part = part + [""] if part[-1] != "" else part  # a blank line before the next section
         if f"## {title}" in out:
             i = out.index(f"## {title}")
             out[i : i + len(body(out, title))] = part

@@ -249,6 +249,7 @@ def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
 
 
 _DIGIT = re.compile(r"\d")
+_AT_OR_DIGIT = re.compile(r"[@\d]")
 
 
 def _gate_on_digits(recognizer: Any) -> None:
@@ -260,52 +261,6 @@ def _gate_on_digits(recognizer: Any) -> None:
         return analyze(text, entities, nlp_artifacts) if _DIGIT.search(text) else []
 
     recognizer.analyze = gated
-
-
-def pipelined_analysis(analyzer: Any, texts: list[str], batch_size: int, min_score: float) -> list[list[Any]]:
-    """Presidio's ``BatchAnalyzerEngine.analyze_iterator``, with spaCy's ``nlp.pipe`` in a second thread.
-
-    The same calls in the same order per text (spaCy's artifacts, then ``AnalyzerEngine.analyze``), so the
-    same results; the recognizers (Python regexes, phonenumbers) run while spaCy reads the next batch
-    (its network code leaves the interpreter lock), which is what a second core is for.
-    """
-    import queue
-    import threading
-
-    done = object()
-    handoff: queue.Queue = queue.Queue(maxsize=4 * batch_size)
-    failure: list[BaseException] = []
-
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for item in analyzer.nlp_engine.process_batch(texts=texts, language="en", batch_size=batch_size, n_process=1):
-                if stop.is_set():
-                    return
-                handoff.put(item)
-        except BaseException as exc:  # handed to the caller below
-            failure.append(exc)
-        finally:
-            handoff.put(done)
-
-    reader = threading.Thread(target=read, name="spacy-pipe", daemon=True)
-    reader.start()
-    out = []
-    try:
-        while (item := handoff.get()) is not done:
-            text, artifacts = item
-            out.append(analyzer.analyze(text=str(text), nlp_artifacts=artifacts, language="en", score_threshold=min_score))
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue after an error here
-            try:
-                handoff.get(timeout=0.05)
-            except queue.Empty:
-                pass
-    if failure:
-        raise failure[0]
-    return out
 
 
 PIECE_CHARS = 50_000   # what spaCy reads at once (about 0.5 GB of its working memory)
@@ -356,7 +311,11 @@ class PresidioPiiDetector:
         # spaCy refuses texts over nlp.max_length (1,000,000 characters) and needs about 1 GB per 100,000:
         # a long text is read in overlapping pieces, and each finding is put back at its place in the text
         pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text)]
-        results = pipelined_analysis(self.analyzer, [p for _, _, p in pieces], self.batch_size, self.min_score)
+        from presidio_analyzer import BatchAnalyzerEngine
+
+        results = BatchAnalyzerEngine(analyzer_engine=self.analyzer).analyze_iterator(
+            [p for _, _, p in pieces], language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
+        )
         found_in: list[dict[tuple, Any]] = [{} for _ in texts]
         for (i, start, _), found in zip(pieces, results):
             for r in found:
@@ -373,7 +332,9 @@ class PresidioPiiDetector:
                 for (etype, s0, e0), r in found.items()
             ]
             # Presidio's phone recognizer drops numbers outside real area codes; the shared regexes do not
-            patterns = find_patterns(text, GENERIC_PATTERNS, "regex") + labelled_names(text)
+            # every generic pattern holds an "@" or a digit: a text with neither is not read for them
+            generic = find_patterns(text, GENERIC_PATTERNS, "regex") if _AT_OR_DIGIT.search(text) else []
+            patterns = generic + labelled_names(text)
             # spaCy reads "912 9341" as a time; an identifier pattern over the same characters wins
             findings = [f for f in findings if f.entity_type != "DATE_TIME"
                         or all(f.end <= p.start or f.start >= p.end for p in patterns)] + patterns
