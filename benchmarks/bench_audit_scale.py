@@ -204,7 +204,7 @@ def render(res: dict, args, command: str) -> str:
     total_ok = res["total"] <= GOAL_S
     mem_ok = res["peak_mb"] <= GOAL_MB
     if not full:
-        lines.insert(2, "The goals apply at 100,000 candidates x 1,000,000 sources; this run is smaller.\n")
+        lines.insert(3, "The goals apply at 100,000 candidates x 1,000,000 sources; this run is smaller.\n")
     lines += [f"| fit + audit, {res['n_candidates']:,} candidates x {res['n_sources']:,} sources | {res['total']:.1f} s "
               f"| <= {GOAL_S:.0f} s | {'yes' if total_ok else '**no**'} |",
               f"| peak RSS of the whole run (corpus and vectors included) | {res['peak_mb']:,.0f} MB | <= {GOAL_MB:,.0f} MB "
