@@ -7,11 +7,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
-from benchmarks.bench_audit_scale import scale_corpus
-from benchmarks.corpus import base_pool
-from smotext_private.audit.spans import span_index
-from smotext_private.audit.text import tokens
-from smotext_private.policy import load_policy
+from benchmarks.bench_audit_scale import scale_corpus  # noqa: E402
+from benchmarks.corpus import base_pool  # noqa: E402
+from smotext_private.audit.spans import span_index  # noqa: E402
+from smotext_private.audit.text import tokens  # noqa: E402
+from smotext_private.policy import load_policy  # noqa: E402
 texts, labels = base_pool(None, demo_per_class=1000, seed=0, max_words=60)
 for n in (100_000, 300_000):
     c = scale_corpus(texts, labels, n_sources=n, n_candidates=300, seed=0)
