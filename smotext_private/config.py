@@ -15,6 +15,9 @@ from smotext_private.errors import InputError
 from smotext_private.generation.smote import check_lambda_range, check_parent_draw
 
 
+DECODINGS = ("sample", "guided")
+
+
 @dataclass(frozen=True)
 class ReleaseConfig:
     """What a release makes and how (the models included); checked when it is made, before any model loads."""
@@ -40,6 +43,7 @@ class ReleaseConfig:
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
+    decoding: str = "sample"  # sample (candidates sampled, reranked) or guided (generation/guided.py; implies whole records)
 
     def __post_init__(self) -> None:
         for name in ("per_class", "k", "n_candidates"):
@@ -50,8 +54,15 @@ class ReleaseConfig:
         if self.fidelity_sample < 0:
             raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {self.fidelity_sample}",
                              param="fidelity_sample")
+        if self.decoding not in DECODINGS:
+            raise InputError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}", param="decoding")
         if self.chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {self.chunk_size}", param="chunk_size")
+
+    @property
+    def budgeted(self) -> bool:
+        """Whether records are held to a per-class token budget (whole records; guided decoding always is)."""
+        return self.whole_records or self.decoding == "guided"
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ReleaseConfig":

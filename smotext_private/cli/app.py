@@ -94,6 +94,10 @@ WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
     "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "
     "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
+Decoding = Annotated[str, Opt("--decoding", metavar="sample|guided", help=(
+    "sample: candidates sampled from the decoder, the nearest to the target kept; guided: a search toward the target "
+    "sentence by sentence, each continuation scored by cosine to the target plus fluency (bridge decoder only; holds "
+    "records to whole sentences within the per-class token budget of --whole-records)"))]
 
 
 def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge) -> dict:

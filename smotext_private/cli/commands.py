@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 from smotext_private.cli.app import (
     AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecoderOpt, DecoderPath, Device, Dtype, EncoderOpt, EncoderPath,
     Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass, PolicyOpt, ProfileOpt, Seed,
-    Templates, TextColumn, WholeRecords, command, log, model_options, positive_number,
+    Templates, TextColumn, WholeRecords, Decoding, command, log, model_options, positive_number,
 )
 from smotext_private.cli.messages import PROG
 from smotext_private.errors import InputError
@@ -44,6 +44,7 @@ def release(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decoding: Decoding = "sample",
 ) -> int:
     from smotext_private.pipeline import release as run_release
 
@@ -53,7 +54,7 @@ def release(
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
         parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, keep_work=keep_work,
-        internal_report=internal_report, templates=templates, whole_records=whole_records, **models,
+        internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding, **models,
     )
     bundle = Path(res.out)
     print(json.dumps({
@@ -77,6 +78,7 @@ def generate(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decoding: Decoding = "sample",
 ) -> int:
     from smotext_private.pipeline import generate_unaudited
 
@@ -84,7 +86,7 @@ def generate(
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
-        parent_draw=parent_draw, whole_records=whole_records, **models,
+        parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, **models,
     )
     n = sum(c.text is not None for c in chosen)
     log(f"wrote {n} UNAUDITED candidates to {out} ({len(chosen) - n} planned records had none that passed the audit's "
@@ -118,13 +120,14 @@ def fidelity(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decoding: Decoding = "sample",
 ) -> int:
     from smotext_private.pipeline import decoder_fidelity
 
     models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge)
     result = decoder_fidelity(input, out, text_column=text_column, label_column=label_column, limit=limit, force=force,
                               progress=not no_progress, seed=seed, n_candidates=n_candidates,
-                              whole_records=whole_records, **models)
+                              whole_records=whole_records, decoding=decoding, **models)
     print(json.dumps({key: v for key, v in result.items() if key not in ("examples", "models")}, indent=2))
     return 0
 

@@ -26,11 +26,13 @@ def ranked(
     encoder,
     *,
     keep: Callable[[list[str], np.ndarray], list[bool]] | None = None,
+    keep_order: bool = False,
 ) -> list[tuple[list[tuple[str, float]], int]]:
     """Per target, its candidates that pass, nearest (cosine) to the target first, as ``(text, cosine)``.
 
     ``keep(texts, vecs)`` may veto candidates (e.g. the audit's cheap checks); empty texts are
     vetoed too.  Returns ``(passing candidates, n_vetoed)`` per target; ties keep decoding order.
+    ``keep_order`` keeps the decoder's own order (a guided decoder's candidates come best score first).
     """
     flat = [c for cands in candidates for c in cands]
     vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
@@ -39,7 +41,8 @@ def ranked(
     out, pos = [], 0
     for i, cands in enumerate(candidates):
         passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]
-        passing.sort(key=lambda tc: -tc[1])  # stable: ties keep decoding order
+        if not keep_order:
+            passing.sort(key=lambda tc: -tc[1])  # stable: ties keep decoding order
         out.append((passing, len(cands) - len(passing)))
         pos += len(cands)
     return out
@@ -51,6 +54,7 @@ def rerank(
     encoder,
     *,
     keep: Callable[[list[str], np.ndarray], list[bool]] | None = None,
+    keep_order: bool = False,
 ) -> list[tuple[str | None, float, int]]:
     """Pick, per target, the candidate whose embedding is nearest (cosine) to the target.
 
@@ -59,7 +63,7 @@ def rerank(
     n_vetoed)`` per target.
     """
     return [(passing[0][0], passing[0][1], vetoed) if passing else (None, float("nan"), vetoed)
-            for passing, vetoed in ranked(candidates, targets, encoder, keep=keep)]
+            for passing, vetoed in ranked(candidates, targets, encoder, keep=keep, keep_order=keep_order)]
 
 
 def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int,
@@ -177,7 +181,8 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
         # decode the whole chunk with its own seed so a resumed chunk gives the same texts
         row_budgets = [budgets[items[i].label] for i in range(lo, hi)] if budgets is not None else None
         cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
-        rows = _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep), failed_checks)
+        rows = _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep,
+                                                   keep_order=getattr(decoder, "ranks_itself", False)), failed_checks)
         if work is not None:
             work.append([r.to_row() for r in rows])
         done.update({r.index: r for r in rows})
