@@ -44,6 +44,7 @@ class ReleaseConfig:
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
     decoding: str = "sample"  # sample (candidates sampled, reranked) or guided (generation/guided.py; implies whole records)
+    decode_backend: str = "hf"  # hf (transformers generate) or vllm (backends/vllm_decode.py, reads an export-vllm folder)
 
     def __post_init__(self) -> None:
         for name in ("per_class", "k", "n_candidates"):
@@ -58,6 +59,11 @@ class ReleaseConfig:
             raise InputError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}", param="decoding")
         if self.chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {self.chunk_size}", param="chunk_size")
+        if self.decode_backend != "hf":
+            from smotext_private.backends.vllm_decode import check_decode_backend
+
+            check_decode_backend(self.decode_backend, decoder_name=self.decoder_name, decoder_path=self.decoder_path,
+                                 bridge=self.bridge)
 
     @property
     def budgeted(self) -> bool:
