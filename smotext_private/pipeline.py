@@ -165,8 +165,6 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
            log: Callable[[str], None] = _quiet) -> Encoded:
     """Stage 2: load the models (unless given), encode the sources, fit the auditor on them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
-    if templates is not None and hasattr(decoder, "use_openings"):  # guided decoding may start with a form's words
-        decoder.use_openings(templates.openings)
     budgets = None
     if config.budgeted:  # the token budget of each class, from its training records
         check_decoder(decoder)
@@ -359,8 +357,6 @@ def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "
         texts = [texts[i] for i in pick]
         labels = [labels[i] for i in pick] if labels else None
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
-    if config.templates and hasattr(decoder, "use_openings"):  # guided decoding may start with a form's words
-        decoder.use_openings(read_templates(config.templates).openings)
     budgets = None
     if config.budgeted:  # per class when the records have labels, else one budget for them all
         check_decoder(decoder)

@@ -51,23 +51,3 @@ def test_guided_search_lands_nearer_the_target_than_sampling_and_ends_on_sentenc
     base = np.array([max(float(v @ xi) for v in unit_rows(minilm.encode(c))) for c, xi in zip(sampled, unit_rows(x))])
     assert cos.mean() > base.mean() + 0.05, (cos, base)
     assert guided.describe()["decoding"]["method"] == "guided"
-
-
-@pytest.mark.parametrize("line,openings", [
-    ("{CC:|Reason for visit:} {complaint}. 0yo {F|M}.", ["CC:", "Reason for visit:"]),
-    ("Discharge summary. Admitted 0 days with {complaint}.", ["Discharge summary. Admitted"]),
-    ("{complaint} noted.", []),  # a form that starts with a record's own content has no opening
-    ("{Kind regards.|} {identifier}", ["Kind regards."]),
-])
-def test_a_forms_opening_is_its_first_choice_or_its_wording_before_a_slot_or_number(line, openings):
-    from smotext_private.audit.templates import template_openings
-
-    assert template_openings(line) == openings
-
-
-def test_a_templates_file_gives_its_forms_openings_in_file_order(tmp_path):
-    from smotext_private.audit.templates import read_templates
-
-    p = tmp_path / "t.txt"
-    p.write_text("# forms\nProgress note. {Pt|Patient} seen.\n{Dear Doctor,|Dear Colleague,} {body}\nProgress note. {x}\n")
-    assert read_templates(p).openings == ("Progress note.", "Dear Doctor,", "Dear Colleague,")

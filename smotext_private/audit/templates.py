@@ -71,26 +71,14 @@ def template_pieces(line: str, limit: int = MAX_VARIANTS) -> list[str]:
     return sorted({p.strip() for v in expand_alternatives(line, limit) for p in _SLOT.split(v) if tokens(p)})
 
 
-def template_openings(line: str) -> list[str]:
-    """How a form starts: the choices of the line's first ``{a|b}`` when the line starts with one, else its
-    wording up to the first brace or digit (a digit stands for a record's own number)."""
-    if line.startswith("{"):
-        m = _ALTERNATIVES.match(line)
-        return [a.strip() for a in m.group(1).split("|") if tokens(a)] if m else []
-    head = re.split(r"[{0-9]", line, maxsplit=1)[0].strip()
-    return [head] if tokens(head) else []
-
-
 @dataclass(frozen=True)
 class NoteTemplates:
-    """Templates read from a file: the pieces of form wording and where they came from; ``openings`` are the
-    ways the forms start (guided decoding may start a record with one: ``generation/guided.py``)."""
+    """Templates read from a file: the pieces of form wording and where they came from."""
 
     path: str
     sha256: str
     lines: int
     pieces: tuple[str, ...]
-    openings: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         return {"file": Path(self.path).name, "sha256": self.sha256, "lines": self.lines, "pieces": len(self.pieces)}
@@ -122,17 +110,16 @@ def read_templates(path: str | Path) -> NoteTemplates:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise InputError(f"{where}: not UTF-8 text (byte {e.start})", param="templates") from None
-    pieces, lines, openings = _read_lines(text, where)
+    pieces, lines = _read_lines(text, where)
     if not lines:
         raise InputError(f"{where}: no templates in it (only blank lines and # comments)", param="templates")
-    return NoteTemplates(str(p), sha256_bytes(data), lines, tuple(sorted(pieces)), tuple(openings))
+    return NoteTemplates(str(p), sha256_bytes(data), lines, tuple(sorted(pieces)))
 
 
-def _read_lines(text: str, where: str) -> tuple[set[str], int, list[str]]:
-    """The pieces of every template line, how many lines there were, and the forms' openings (file order)."""
+def _read_lines(text: str, where: str) -> tuple[set[str], int]:
+    """The pieces of every template line, and how many lines there were."""
     max_line, budget = limits.TEMPLATE_LINE.value(), limits.TEMPLATE_EXPANSION.value()
     pieces: set[str] = set()
-    openings: dict[str, None] = {}
     lines = expanded = 0
     for no, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -150,8 +137,7 @@ def _read_lines(text: str, where: str) -> tuple[set[str], int, list[str]]:
                 raise InputError(f"{where}:{no}: the templates up to this line expand to more than {budget:,} characters of "
                                  f"form wording; use fewer {{a|b}} alternatives, or {limits.TEMPLATE_EXPANSION.hint()}", param="templates")
             pieces.update(template_pieces(line))
-            openings.update(dict.fromkeys(template_openings(line)))
         except ValueError as e:
             raise InputError(f"{where}:{no}: {e}; split the line into several", param="templates") from None
         lines += 1
-    return pieces, lines, list(openings)
+    return pieces, lines

@@ -120,7 +120,7 @@ def fidelity(
     label_column: Annotated[Optional[str], Opt("--label-column", help="column holding the class label")] = None,
     limit: Annotated[Optional[int], Opt("--limit", min=1, help="use at most this many records (default: all)")] = None,
     force: Annotated[bool, Opt("--force", help="replace an existing --out file")] = False,
-    seed: Seed = 0, no_progress: NoProgress = False, templates: Templates = None,
+    seed: Seed = 0, no_progress: NoProgress = False,
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
@@ -133,8 +133,7 @@ def fidelity(
                            decode_backend)
     result = decoder_fidelity(input, out, text_column=text_column, label_column=label_column, limit=limit, force=force,
                               progress=not no_progress, seed=seed, n_candidates=n_candidates,
-                              whole_records=whole_records, decoding=decoding, templates=templates,
-                              **models)
+                              whole_records=whole_records, decoding=decoding, **models)
     print(json.dumps({key: v for key, v in result.items() if key not in ("examples", "models")}, indent=2))
     return 0
 

@@ -91,14 +91,6 @@ class _State:
         self.cache.reorder_cache(idx)
         self.mask, self.pos, self.logits = self.mask[idx], self.pos[idx], self.logits[idx]
 
-    def force(self, ids: list[list[int]]) -> None:
-        """Each row reads its own token list (rows of shorter lists sit out the later steps)."""
-        import torch
-
-        for step in range(max((len(x) for x in ids), default=0)):
-            tok = torch.tensor([x[step] if step < len(x) else self.lm.pad_id for x in ids], dtype=torch.long)
-            self.feed(tok, np.array([step < len(x) for x in ids]))
-
     def feed(self, tokens, rows: np.ndarray) -> None:
         """One step: the ``rows`` marked True read their token; the others sit it out (masked, logits kept)."""
         import torch
@@ -121,7 +113,7 @@ class GuidedDecoder:
 
     ranks_itself = True
 
-    def __init__(self, base, encoder, settings: SearchSettings | None = None, openings: Sequence[str] = ()) -> None:
+    def __init__(self, base, encoder, settings: SearchSettings | None = None) -> None:
         for need in ("lm", "prompt_embeds"):
             if not hasattr(base, need):
                 raise InputError(f"decoder '{base.name}' cannot be guided: guided decoding needs the bridge decoder "
@@ -135,19 +127,10 @@ class GuidedDecoder:
         text = [lm.tokenizer.convert_tokens_to_string([t]).rstrip() if t is not None else "" for t in vocab]
         self._ends = np.array([bool(_ENDS.search(s)) for s in text])
         self._stop = set(lm.stop_ids)
-        self.use_openings(openings)
-
-    def use_openings(self, openings: Sequence[str]) -> None:
-        """Let a record start with one of these (the steward's note forms' first words, ``--templates``): the first
-        round extends each of them beside the empty start, and the encoder's score picks which start to keep."""
-        tok = self.base.lm.tokenizer
-        self.openings = tuple(openings)
-        self._opening_ids = [tok(o, add_special_tokens=False)["input_ids"] for o in self.openings]
 
     def describe(self) -> dict:
         info = self.base.describe()
-        info["decoding"] = {"method": "guided", "scorer": self.encoder.name, **asdict(self.settings),
-                            "openings": len(self.openings)}
+        info["decoding"] = {"method": "guided", "scorer": self.encoder.name, **asdict(self.settings)}
         return info
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -174,10 +157,7 @@ class GuidedDecoder:
         s = self.settings
         state = _State.start(self.base.lm, self.base.prompt_embeds(z))
         target = unit_rows(np.asarray(z, dtype=np.float32))
-        starts = [[]] + self._opening_ids
-        state.select([t for t in range(len(z)) for _ in starts])
-        state.force([ids for _ in range(len(z)) for ids in starts])
-        beams = [[_Text(list(ids), 0.0, 0, row=t * len(starts) + j) for j, ids in enumerate(starts)] for t in range(len(z))]
+        beams: list[list[_Text]] = [[_Text([], 0.0, 0, row=t)] for t in range(len(z))]
         finished: list[list[_Text]] = [[] for _ in range(len(z))]
         stall = [0] * len(z)
         active = list(range(len(z)))
