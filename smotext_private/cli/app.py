@@ -99,7 +99,7 @@ WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
 Decoding = Annotated[str, Opt("--decoding", metavar="sample|guided", help=(
     "sample: candidates sampled from the decoder, the nearest to the target kept; guided: a search toward the target "
-    "sentence by sentence, each continuation scored by cosine to the target plus fluency (bridge decoder only; holds "
+    "a few tokens at a time, each continuation scored by cosine to the target plus fluency (bridge decoder only; holds "
     "records to whole sentences within the per-class token budget of --whole-records)"))]
 
 

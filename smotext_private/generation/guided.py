@@ -1,24 +1,24 @@
-"""Guided decoding (issue 20, point 4): a search toward the target vector at decode time, sentence by sentence.
+"""Guided decoding (issue 20, point 4): a search toward the target vector at decode time, a few tokens at a time.
 
 The bridge's soft tokens condition the LM as in plain decoding. A round extends every live beam of a
-target by ``samples`` sampled continuations, each running to its next sentence end (or ``segment_tokens``
-tokens); every extended text is embedded by the release's encoder and scored
+target by ``samples`` sampled continuations of at most ``segment_tokens`` tokens (a continuation also stops
+at a sentence end); every extended text is embedded by the release's encoder and scored
 
     score = cosine(encoder(text), target) + fluency x mean token log-probability (under the conditioned LM)
 
-and the ``beams`` best unfinished texts of each target go on to the next round. A continuation that ends
-with the LM's stop token, or that reaches the target's token budget, is a finished candidate (a budget-cut
-one is cut back to its last sentence end). A target stops when its best finished candidate has scored at
-least as well as every live beam for ``patience`` rounds, or when nothing is left to extend. The target's
-candidates are its finished texts, best score first; the release's reranking then applies the audit's veto
-in that order (``ranks_itself``).
+and the ``beams`` best unfinished texts of each target go on to the next round, from the LM's KV cache (no
+text is read twice). A continuation that ends with the LM's stop token, or that reaches the target's token
+budget, is a finished candidate (a budget-cut one is cut back to its last sentence end). A target stops
+when its best finished candidate has scored at least as well as every live beam for ``patience`` tokens,
+or when nothing is left to extend. The target's candidates are its finished texts, best score first; the
+release's reranking then applies the audit's veto in that order (``ranks_itself``).
 
-Why sentences, not single tokens (ZSInvert's step): scoring every token's ``k`` proposals costs one encoder
-pass per proposal per token, about 4,000 encodes for an 80-token note; a sentence round costs
-``beams x samples`` encodes per sentence, about 50 for the same note, and every scored text is one that ends
-where a sentence ends. The LM does the token-level work it is good at; the encoder steers between
-sentences. Sampling uses the decoder's own settings (temperature, top-p, repetition penalty, 4-gram block
-over the whole record so far), seeded per batch of targets, so a release is reproducible chunk by chunk.
+Why sampled segments, not ZSInvert's token proposals: scoring the top ``k`` next tokens of every beam costs
+one encoder pass per proposal per token, about 4,000 encodes for an 80-token note; sampled 4-token
+segments cost ``beams x samples`` encodes per 4 tokens (about 180 for the same note) for the same LM work,
+and the LM's own sampling (temperature, top-p within its 100 most likely tokens, repetition penalty, a
+4-gram block over the whole record so far) keeps the proposals fluent. Sampling is seeded per batch of
+targets, so a release is reproducible chunk by chunk.
 """
 
 from __future__ import annotations
