@@ -16,6 +16,18 @@ from smotext_private.generation.smote import check_lambda_range, check_parent_dr
 
 
 DECODINGS = ("sample", "guided")
+ENGINES = ("local", "ray")
+RAY_PIN = "ray[data]==2.60.0"
+
+
+def require_ray() -> None:
+    """Refuse the Ray engine in one line, before any model loads, where ray is not installed."""
+    try:
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"engine 'ray' needs the optional package {RAY_PIN} ({exc}): "
+                         "pip install 'smotext-private[ray]'", param="engine") from None
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,10 @@ class ReleaseConfig:
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
     decoding: str = "sample"  # sample (candidates sampled, reranked) or guided (generation/guided.py; implies whole records)
     decode_backend: str = "hf"  # hf (transformers generate) or vllm (backends/vllm_decode.py, reads an export-vllm folder)
+    # how the chunks are decoded, not what is made: the bundle is the same either way (generation/ray_engine.py)
+    engine: str = "local"  # local (this process) or ray (Ray Data actor pools, on a local or an existing cluster)
+    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None: start a local one
+    actors: int = 1  # Ray engine: decode actors (each loads the models once)
 
     def __post_init__(self) -> None:
         for name in ("per_class", "k", "n_candidates"):
@@ -64,6 +80,18 @@ class ReleaseConfig:
 
             check_decode_backend(self.decode_backend, decoder_name=self.decoder_name, decoder_path=self.decoder_path,
                                  bridge=self.bridge)
+        self._check_engine()
+
+    def _check_engine(self) -> None:
+        if self.engine not in ENGINES:
+            raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}", param="engine")
+        if not isinstance(self.actors, int) or self.actors < 1:
+            raise InputError(f"actors must be a positive integer, got {self.actors}", param="actors")
+        if self.engine != "ray" and self.ray_address is not None:
+            raise InputError(f"ray_address {self.ray_address!r} needs engine='ray' (engine is {self.engine!r})",
+                             param="ray_address")
+        if self.engine == "ray":
+            require_ray()
 
     @property
     def budgeted(self) -> bool:

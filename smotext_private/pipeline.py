@@ -34,7 +34,7 @@ from smotext_private.evaluation.utility import UtilityRow, utility_table
 from smotext_private.generation.decode import Candidate, generate_candidates
 from smotext_private.generation.guard import guard_rows
 from smotext_private.generation.whole import budget_info, check_decoder, class_budgets
-from smotext_private.generation.workdir import WorkDir, _run_key
+from smotext_private.generation.workdir import VECTORS_FILE, WorkDir, _run_key
 from smotext_private.policy import Policy, load_policy
 from smotext_private.report.build import build_report
 from smotext_private.report.html import render_html
@@ -79,6 +79,7 @@ class Encoded:
     truncated: int  # records longer than the encoder's window
     warnings: list[str]
     budgets: dict[str, int] | None = None  # whole records: the token budget of each class (None: option off)
+    work: WorkDir | None = None  # the run's work folder (release), where the sources' vectors are kept
 
 
 @dataclass
@@ -162,37 +163,56 @@ def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templat
 
 def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates: NoteTemplates | None, *,
            encoder=None, decoder=None, pii_detector=None, progress: bool = True,
-           log: Callable[[str], None] = _quiet) -> Encoded:
-    """Stage 2: load the models (unless given), encode the sources, fit the auditor on them."""
+           log: Callable[[str], None] = _quiet, open_work: Callable[[dict], WorkDir] | None = None) -> Encoded:
+    """Stage 2: load the models (unless given), encode the sources, fit the auditor on them.
+
+    ``open_work(models)`` opens the run's work folder once the models are known: the sources' vectors are kept
+    there, and read back instead of encoded again when a resumed run finds them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
     budgets = None
     if config.budgeted:  # the token budget of each class, from its training records
         check_decoder(decoder)
         budgets = class_budgets(prepared.train.texts, prepared.train.labels, decoder.count_tokens)
         log(f"whole records: token budget per class {budgets}")
+    models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
+    if budgets is not None:
+        models["decoder"]["whole_records"] = budget_info(budgets)
+    work = open_work(models) if open_work is not None else None
     warnings = []
     truncated = encoder.count_truncated(list(prepared.records.texts))
     if truncated:
         warnings.append(f"{truncated} record(s) longer than the encoder's {encoder.max_tokens}-token window were truncated for encoding")
-    log("encoding sources")
-    x_train = encoder.encode(list(prepared.train.texts), progress=progress)
-    x_hold = encoder.encode(list(prepared.holdout.texts), progress=progress)
+    kept = work.load_arrays(VECTORS_FILE) if work is not None else None
+    if kept is not None:
+        log("resuming: the sources' vectors read from the work directory (not encoded again)")
+        x_train, x_hold = kept["x_train"], kept["x_hold"]
+    else:
+        log("encoding sources")
+        x_train = encoder.encode(list(prepared.train.texts), progress=progress)
+        x_hold = encoder.encode(list(prepared.holdout.texts), progress=progress)
+        if work is not None:
+            work.save_arrays(VECTORS_FILE, x_train=x_train, x_hold=x_hold)
     auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=progress, seed=config.seed)
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
     auditor.fit(list(prepared.train.texts), x_train, x_hold, holdout_texts=list(prepared.holdout.texts), templates=templates)
-    models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
-    if budgets is not None:
-        models["decoder"]["whole_records"] = budget_info(budgets)
-    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets)
+    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, work)
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
-             progress: bool = True, log: Callable[[str], None] = _quiet) -> Generated:
-    """Stages 3-4: plan, decode, rerank under the audit's veto (chunk by chunk, into ``work``), then the guard."""
+             progress: bool = True, log: Callable[[str], None] = _quiet, given: dict | None = None) -> Generated:
+    """Stages 3-4: plan, decode, rerank under the audit's veto (chunk by chunk, into ``work``), then the guard.
+
+    ``config.engine`` 'ray' decodes the chunks in Ray actors (``generation/ray_engine.py``), which get the models
+    in ``given`` (those the caller passed in) or load them from the config; the rows are the local engine's."""
     auditor = encoded.auditor
     auditor.progress = False  # the generation bar covers the per-chunk audits
+    chunks = None
+    if config.engine == "ray":
+        from smotext_private.generation.ray_engine import ray_chunks
+
+        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log)
     rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
-                               progress=progress, log=log, budgets=encoded.budgets)
+                               progress=progress, log=log, budgets=encoded.budgets, run_chunks=chunks)
     guard = {"on": config.parent_guard}
     if config.parent_guard:
         rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)
@@ -293,10 +313,12 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     WorkDir.check_resumable(out, _run_key(run), resume=resume)  # before the models load
     t0 = time.time()
     encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
-                     progress=progress, log=log)
-    work = WorkDir.open(out, _run_key({**run, "models": encoded.models}), resume=resume, force=force, run_key=_run_key(run))
+                     progress=progress, log=log, open_work=lambda models: WorkDir.open(
+                         out, _run_key({**run, "models": models}), resume=resume, force=force, run_key=_run_key(run)))
+    work = encoded.work
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
-    generated = generate(prepared, encoded, config, work, progress=progress, log=log)
+    generated = generate(prepared, encoded, config, work, progress=progress, log=log,
+                         given={"encoder": encoder, "decoder": decoder, "pii_detector": pii_detector})
     audited = audit(encoded, generated, log)
     measured = measure(prepared, encoded, audited, config, progress=progress, log=log)
     report = build_report(prepared, encoded, generated, audited, measured, policy=pol, config=config,
@@ -330,7 +352,8 @@ def generate_unaudited(input: str | Path, out: str | Path, *, text_column: str =
     prepared = prepare(str(input), text_column, label_column, pol, seed=config.seed, log=log)
     encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
                      progress=progress, log=log)
-    generated = generate(prepared, encoded, config, None, progress=progress, log=log)
+    generated = generate(prepared, encoded, config, None, progress=progress, log=log,
+                         given={"encoder": encoder, "decoder": decoder, "pii_detector": pii_detector})
     rows = [json.dumps({"id": f"cand-{c.index:06d}", "text": c.text, "label": c.label, "lam": c.lam,
                         "target_cosine": c.target_cosine}, ensure_ascii=False) for c in generated.produced]
     write_atomic(out, "".join(r + "\n" for r in rows).encode("utf-8"))

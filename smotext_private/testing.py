@@ -1,8 +1,11 @@
-"""The fakes for unit tests, in one place: a deterministic hashing encoder and a phrasebook decoder (no model to load)."""
+"""The fakes for unit tests, in one place: a deterministic hashing encoder and phrasebook decoders (no model to load)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import time
 from typing import Sequence
 
 import numpy as np
@@ -81,3 +84,46 @@ class FakeDecoder:
         if max_new_tokens is not None:
             out = [[" ".join(t.split()[:b]) for t in row] for row, b in zip(out, max_new_tokens)]
         return out
+
+
+class WorkDirGuardedDecoder(FakeDecoder):
+    """A ``FakeDecoder`` for the Ray engine's tests: each ``generate`` call appends ``<pid> <seed>`` to ``calls`` (a
+    file outside the work folder), and a copy unpickled in another process (a Ray actor) forbids that process to
+    write anywhere under ``work`` except Ray's own folder ``work/ray``: an attempt is logged to ``calls`` as
+    ``VIOLATION <path>`` and refused with ``PermissionError``. ``delay`` slows each call (to kill a run mid-way);
+    ``rogue`` makes each call try to write into ``work`` itself (what the guard is there to catch)."""
+
+    def __init__(self, encoder, phrasebook: Sequence[str], *, work: str, calls: str, delay: float = 0.0,
+                 rogue: bool = False) -> None:
+        super().__init__(encoder, phrasebook)
+        self.work, self.calls, self.delay, self.rogue = os.path.realpath(work), calls, delay, rogue
+        self.owner = os.getpid()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if os.getpid() != self.owner:
+            sys.addaudithook(self._guard)
+
+    def _guard(self, event: str, args: tuple) -> None:
+        if event not in ("open", "os.rename", "os.replace", "os.remove", "os.mkdir", "os.truncate"):
+            return
+        path = args[0]
+        if event == "open" and (not isinstance(path, (str, bytes, os.PathLike)) or not args[2] & self._WRITES):
+            return
+        real = os.path.realpath(os.fsdecode(path))
+        inside = real == self.work or real.startswith(self.work + os.sep)
+        if inside and not real.startswith(os.path.join(self.work, "ray") + os.sep):
+            with open(self.calls, "a") as fh:  # outside the work folder: the guard does not see itself
+                fh.write(f"VIOLATION {real}\n")
+            raise PermissionError(f"a worker wrote into the work folder: {real}")
+
+    _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def generate(self, vecs: np.ndarray, **kw) -> list[list[str]]:
+        with open(self.calls, "a") as fh:
+            fh.write(f"{os.getpid()} {kw.get('seed')}\n")
+        if self.rogue:
+            with open(os.path.join(self.work, "rogue.txt"), "a") as fh:
+                fh.write("unaudited\n")
+        time.sleep(self.delay)
+        return super().generate(vecs, **kw)

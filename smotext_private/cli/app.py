@@ -102,6 +102,15 @@ Decoding = Annotated[str, Opt("--decoding", metavar="sample|guided", help=(
     "a few tokens at a time, each continuation scored by cosine to the target plus fluency (bridge decoder only; holds "
     "records to whole sentences within the per-class token budget of --whole-records)"))]
 
+# the engine (release, generate)
+EngineOpt = Annotated[Literal["local", "ray"], Opt("--engine", help=(
+    "local: decode in this process; ray: decode in a Ray Data actor pool (needs the extra smotext-private[ray]), the "
+    "same bundle"))]
+RayAddress = Annotated[Optional[str], Opt("--ray-address", help=(
+    "--engine ray: the cluster to use (auto = the one `ray start` began on this machine; default: start a local one "
+    "with its temp and spill files in the owner-only work directory)"))]
+Actors = Annotated[int, Opt("--actors", min=1, help="--engine ray: decode actors (each loads the models once)")]
+
 
 def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge,
                   decode_backend: str = "hf") -> dict:

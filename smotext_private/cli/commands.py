@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from smotext_private.cli.app import (
-    AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype, EncoderOpt,
-    EncoderPath, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass, PolicyOpt, ProfileOpt,
-    Seed, Templates, TextColumn, WholeRecords, Decoding, command, log, model_options, positive_number,
+    Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype,
+    EncoderOpt, EncoderPath, EngineOpt, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass,
+    PolicyOpt, ProfileOpt, RayAddress, Seed, Templates, TextColumn, WholeRecords, Decoding, command, log, model_options,
+    positive_number,
 )
 from smotext_private.cli.messages import PROG
 from smotext_private.errors import InputError
@@ -46,6 +47,7 @@ def release(
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
     decoding: Decoding = "sample",
     decode_backend: DecodeBackend = "hf",
+    engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
     from smotext_private.pipeline import release as run_release
 
@@ -56,7 +58,9 @@ def release(
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
         parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, keep_work=keep_work,
-        internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding, **models,
+        internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
+        engine=engine,
+        ray_address=ray_address, actors=actors, **models,
     )
     bundle = Path(res.out)
     print(json.dumps({
@@ -82,6 +86,7 @@ def generate(
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
     decoding: Decoding = "sample",
     decode_backend: DecodeBackend = "hf",
+    engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
     from smotext_private.pipeline import generate_unaudited
 
@@ -90,7 +95,9 @@ def generate(
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
-        parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, **models,
+        parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, engine=engine, ray_address=ray_address,
+        actors=actors,
+        **models,
     )
     n = sum(c.text is not None for c in chosen)
     log(f"wrote {n} UNAUDITED candidates to {out} ({len(chosen) - n} planned records had none that passed the audit's "

@@ -8,6 +8,7 @@ checks) does not reject. ``generate_candidates`` runs it chunk by chunk, resumab
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -144,48 +145,84 @@ def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, 
     return out
 
 
-def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, encoder, decoder, auditor,
-                        work: WorkDir | None, *, progress: bool = False, log=lambda msg: None,
-                        budgets: dict[str, int] | None = None) -> list[Candidate]:
-    """Stages 3-4 with reranking: one ``Candidate`` per plan item, resumable chunk by chunk through ``work``.
+def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "ReleaseConfig", encoder, decoder, auditor,
+                 budgets: dict[str, int] | None = None) -> list[Candidate]:
+    """The ``Candidate`` rows of chunk ``c``'s plan items ``missing``: the whole chunk decodes with its own seed
+    (``chunk_seed``), so any process decodes the same texts; the auditor's per-record checks veto candidates.
 
-    Each chunk of ``config.chunk_size`` targets decodes ``config.n_candidates`` texts per target with its own
-    seed (``chunk_seed``), so a resumed chunk decodes the same texts; the auditor's per-record checks veto
-    candidates before the nearest one is chosen. Without ``work`` nothing is kept on disk. ``budgets`` (token
-    budget per class) decodes whole records (``generation/whole.py``).
-    """
-    from tqdm.auto import tqdm
-
+    The local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
     from smotext_private.generation.whole import decode
 
-    items, z = plan_release(train.labels, x_train, per_class=config.per_class, k=config.k, seed=config.seed,
-                            lambda_range=config.lambda_range, parent_draw=config.parent_draw)
-    done = {i: Candidate.from_row(row) for i, row in work.done().items()} if work is not None else {}
-    if done:
-        log(f"resuming: {len(done)} of {len(items)} candidates already generated")
-
-    failed_checks: list[list[str]] = []  # per candidate of the chunk being chosen: the checks that rejected it
+    failed: list[list[str]] = []  # per candidate of the chunk: the checks that rejected it
 
     def keep(texts, vecs):
         verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
-        failed_checks[:] = [v.checks() for v in verdicts]
+        failed[:] = [v.checks() for v in verdicts]
         return [v.verdict == "accept" for v in verdicts]
 
     size = config.chunk_size
+    lo, hi = c * size, min(len(items), (c + 1) * size)
+    row_budgets = [budgets[items[i].label] for i in range(lo, hi)] if budgets is not None else None
+    cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
+    order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
+    return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep, keep_order=order), failed)
+
+
+def chunks_to_do(n_items: int, size: int, done) -> list[tuple[int, list[int]]]:
+    """``(chunk, its plan items not yet done)`` for every chunk with something left to decode."""
+    todo = []
+    for c in range((n_items + size - 1) // size):
+        missing = [i for i in range(c * size, min(n_items, (c + 1) * size)) if i not in done]
+        if missing:
+            todo.append((c, missing))
+    return todo
+
+
+def release_plan(config: "ReleaseConfig", labels, x_train: np.ndarray, work: WorkDir | None):
+    """The plan (items, target vectors): read back from ``work`` when an earlier run of it kept one, else made
+    (``plan_release``) and kept there."""
+    kept = work.load_plan() if work is not None else None
+    if kept is not None:
+        return kept
+    items, z = plan_release(labels, x_train, per_class=config.per_class, k=config.k, seed=config.seed,
+                            lambda_range=config.lambda_range, parent_draw=config.parent_draw)
+    if work is not None:
+        work.save_plan(items, z)
+    return items, z
+
+
+def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, encoder, decoder, auditor,
+                        work: WorkDir | None, *, progress: bool = False, log=lambda msg: None,
+                        budgets: dict[str, int] | None = None, run_chunks=None) -> list[Candidate]:
+    """Stages 3-4 with reranking: one ``Candidate`` per plan item, resumable chunk by chunk through ``work``.
+
+    Each chunk of ``config.chunk_size`` targets decodes ``config.n_candidates`` texts per target with its own
+    seed (``decode_chunk``), so a resumed chunk decodes the same texts. Without ``work`` nothing is kept on
+    disk. ``budgets`` (token budget per class) decodes whole records (``generation/whole.py``). ``run_chunks(items,
+    z, todo)`` yields the rows of each chunk of ``todo`` (any order; the Ray engine's actors); by default they are
+    decoded here, one after the other. Only this process writes ``work``: one fsynced append per chunk.
+    """
+    from tqdm.auto import tqdm
+
+    items, z = release_plan(config, train.labels, x_train, work)
+    done = {i: Candidate.from_row(row) for i, row in work.done().items()} if work is not None else {}
+    if done:
+        log(f"resuming: {len(done)} of {len(items)} candidates already generated")
+    todo = chunks_to_do(len(items), config.chunk_size, done)
+    if run_chunks is None:
+        def run_chunks(items, z, todo):
+            for c, missing in todo:
+                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets)
+
     bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not progress)
-    for c in range((len(items) + size - 1) // size):
-        lo, hi = c * size, min(len(items), (c + 1) * size)
-        missing = [i for i in range(lo, hi) if i not in done]
-        if not missing:
-            continue
-        # decode the whole chunk with its own seed so a resumed chunk gives the same texts
-        row_budgets = [budgets[items[i].label] for i in range(lo, hi)] if budgets is not None else None
-        cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
-        rows = _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep,
-                                                   keep_order=getattr(decoder, "ranks_itself", False)), failed_checks)
-        if work is not None:
-            work.append([r.to_row() for r in rows])
-        done.update({r.index: r for r in rows})
-        bar.update(len(rows))
+    with closing(run_chunks(items, z, todo)) as chunks:  # closed on an error too: a Ray engine's cluster stops
+        for rows in chunks:
+            rows = [r for r in rows if r.index not in done]  # a chunk delivered twice (a retried task) adds nothing
+            if not rows:
+                continue
+            if work is not None:
+                work.append([r.to_row() for r in rows])
+            done.update({r.index: r for r in rows})
+            bar.update(len(rows))
     bar.close()
     return [done[i] for i in range(len(items))]

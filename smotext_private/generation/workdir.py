@@ -11,10 +11,14 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from smotext_private.errors import InputError
 from smotext_private.util import sha256_bytes
 
 WORK_SUFFIX = ".work"
+VECTORS_FILE = "vectors.safetensors"  # the sources' vectors (x_train, x_hold): resume does not encode them again
+PLAN_FILE, PLAN_ITEMS = "plan.safetensors", "plan.json"  # the plan's target vectors and items
 
 
 # -- work directory (unaudited candidates; owner-only) ---------------------------------------
@@ -98,6 +102,51 @@ class WorkDir:
                 fh.write(json.dumps(row, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+    # -- what resume reads instead of computing again: the sources' vectors and the plan ----------
+    def _write_private(self, name: str, data: bytes) -> None:
+        """``name`` in the work folder (0600), written whole or not at all (temp file, fsync, rename)."""
+        tmp = self.path / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path / name)
+
+    def save_arrays(self, name: str, **arrays: np.ndarray) -> None:
+        """Arrays (e.g. the sources' vectors) kept for ``resume`` as one safetensors file."""
+        from safetensors.numpy import save
+
+        self._write_private(name, save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
+
+    def load_arrays(self, name: str) -> dict[str, np.ndarray] | None:
+        """The arrays ``save_arrays`` kept, or None when there are none (a run killed before they were written)."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+
+        try:
+            return load((self.path / name).read_bytes())
+        except (OSError, ValueError, SafetensorError):
+            return None
+
+    def save_plan(self, items: list, z: np.ndarray) -> None:
+        """The SMOTE plan (its items and target vectors), so a resumed run reads it back."""
+        self.save_arrays(PLAN_FILE, z=z)
+        self._write_private(PLAN_ITEMS, json.dumps([it.to_dict() for it in items]).encode())
+
+    def load_plan(self) -> tuple[list, np.ndarray] | None:
+        """The plan ``save_plan`` kept, or None."""
+        from smotext_private.generation.smote import PlanItem
+
+        arrays = self.load_arrays(PLAN_FILE)
+        try:
+            rows = json.loads((self.path / PLAN_ITEMS).read_text())
+        except (OSError, ValueError):
+            return None
+        if arrays is None or len(rows) != len(arrays["z"]):
+            return None
+        return [PlanItem(**row) for row in rows], arrays["z"]
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
