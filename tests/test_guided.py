@@ -51,3 +51,17 @@ def test_guided_search_lands_nearer_the_target_than_sampling_and_ends_on_sentenc
     base = np.array([max(float(v @ xi) for v in unit_rows(minilm.encode(c))) for c, xi in zip(sampled, unit_rows(x))])
     assert cos.mean() > base.mean(), (cos, base)  # the same number of candidates, found by search rather than by chance
     assert guided.describe()["decoding"]["method"] == "guided"
+
+
+def test_reranking_keeps_a_self_ranking_decoders_order_and_still_applies_the_veto(fake_models):
+    from smotext_private.generation.decode import ranked
+
+    enc, _ = fake_models
+    texts = ["alpha beta gamma.", "delta epsilon.", "alpha beta."]
+    target = enc.encode(["alpha beta gamma."])
+    by_cosine = ranked([texts], target, enc)[0][0]
+    assert by_cosine[0][0] == "alpha beta gamma."
+    kept = ranked([texts[::-1]], target, enc, keep_order=True)[0][0]
+    assert [t for t, _ in kept] == texts[::-1]  # the decoder's order, cosines reported beside it
+    vetoed, n = ranked([texts[::-1]], target, enc, keep=lambda ts, vs: [t != "alpha beta." for t in ts], keep_order=True)[0]
+    assert [t for t, _ in vetoed] == ["delta epsilon.", "alpha beta gamma."] and n == 1
