@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from benchmarks import common  # noqa: E402
 from benchmarks.common import Section, Settings  # noqa: E402
 
-BENCHMARKS = ("encoding", "generation", "audit", "pii", "memory", "guard", "load")
+BENCHMARKS = ("encoding", "generation", "guided", "audit", "pii", "memory", "guard", "load")
 
 
 def _module(name: str):

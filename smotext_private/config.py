@@ -15,6 +15,7 @@ from smotext_private.errors import InputError
 from smotext_private.generation.smote import check_lambda_range, check_parent_draw
 
 
+DECODINGS = ("sample", "guided")
 ENGINES = ("local", "ray")
 RAY_PIN = "ray[data]==2.60.0"
 
@@ -54,6 +55,7 @@ class ReleaseConfig:
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
+    decoding: str = "sample"  # sample (candidates sampled, reranked) or guided (generation/guided.py; implies whole records)
     decode_backend: str = "hf"  # hf (transformers generate) or vllm (backends/vllm_decode.py, reads an export-vllm folder)
     # how the chunks are decoded, not what is made: the bundle is the same either way (generation/ray_engine.py)
     engine: str = "local"  # local (this process) or ray (Ray Data actor pools, on a local or an existing cluster)
@@ -69,6 +71,8 @@ class ReleaseConfig:
         if self.fidelity_sample < 0:
             raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {self.fidelity_sample}",
                              param="fidelity_sample")
+        if self.decoding not in DECODINGS:
+            raise InputError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}", param="decoding")
         if self.chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {self.chunk_size}", param="chunk_size")
         if self.decode_backend != "hf":
@@ -88,6 +92,11 @@ class ReleaseConfig:
                              param="ray_address")
         if self.engine == "ray":
             require_ray()
+
+    @property
+    def budgeted(self) -> bool:
+        """Whether records are held to a per-class token budget (whole records; guided decoding always is)."""
+        return self.whole_records or self.decoding == "guided"
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ReleaseConfig":

@@ -157,6 +157,7 @@ def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templat
         **({"parent_draw": config.parent_draw} if config.parent_draw != "uniform" else {}),
         **({"templates": templates.sha256} if templates else {}),
         **({"whole_records": True} if config.whole_records else {}),
+        **({"decoding": config.decoding} if config.decoding != "sample" else {}),
     }
 
 
@@ -169,7 +170,7 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     there, and read back instead of encoded again when a resumed run finds them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
     budgets = None
-    if config.whole_records:  # the token budget of each class, from its training records
+    if config.budgeted:  # the token budget of each class, from its training records
         check_decoder(decoder)
         budgets = class_budgets(prepared.train.texts, prepared.train.labels, decoder.count_tokens)
         log(f"whole records: token budget per class {budgets}")
@@ -380,14 +381,14 @@ def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "
         labels = [labels[i] for i in pick] if labels else None
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
     budgets = None
-    if config.whole_records:  # per class when the records have labels, else one budget for them all
+    if config.budgeted:  # per class when the records have labels, else one budget for them all
         check_decoder(decoder)
         by_class = class_budgets(texts, labels or [""] * len(texts), decoder.count_tokens)
         budgets = [by_class[c] for c in (labels or [""] * len(texts))]
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=config.n_candidates, seed=config.seed,
                               progress=progress, budgets=budgets)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
-    if config.whole_records:
+    if config.budgeted:
         result["models"]["decoder"]["whole_records"] = budget_info(by_class)
     write_atomic(out, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
     return result

@@ -62,12 +62,18 @@ class BridgeDecoder:
         """The LM tokenizer's token count of each text (whole records' budgets)."""
         return [len(ids) for ids in self.lm.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
+    def prompt_embeds(self, z: np.ndarray):
+        """The LM's input embeddings for each vector: ``[prompt head][soft tokens][prompt tail]``, shape (B, L, H)."""
+        import torch
+
+        soft = self.bridge(torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)))
+        return self.lm.assemble(self.parts, soft)
+
     def _generate_batch(self, z, *, do_sample: bool, n: int, budgets: list[int] | None = None) -> list[list[str]]:
         import torch
 
         s = self.settings
-        soft = self.bridge(torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)))
-        embeds = self.lm.assemble(self.parts, soft)
+        embeds = self.prompt_embeds(z)
         mask = torch.ones(embeds.shape[:2], dtype=torch.long)
         kwargs = dict(
             inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max(budgets) if budgets else s.max_new_tokens,

@@ -51,6 +51,10 @@ def build_models(config, encoder=None, decoder=None, *, progress: bool = True):
         raise InputError(
             f"encoder '{encoder.name}' makes {encoder.dim}-d vectors but decoder '{decoder.name}' expects {decoder.encoder_dim}-d"
         )
+    if getattr(config, "decoding", "sample") == "guided" and not getattr(decoder, "ranks_itself", False):
+        from smotext_private.generation.guided import GuidedDecoder
+
+        decoder = GuidedDecoder(decoder, encoder)
     return encoder, decoder
 
 

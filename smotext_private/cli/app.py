@@ -97,6 +97,10 @@ WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
     "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "
     "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
+Decoding = Annotated[str, Opt("--decoding", metavar="sample|guided", help=(
+    "sample: candidates sampled from the decoder, the nearest to the target kept; guided: a search toward the target "
+    "a few tokens at a time, each continuation scored by cosine to the target plus fluency (bridge decoder only; holds "
+    "records to whole sentences within the per-class token budget of --whole-records)"))]
 
 # the engine (release, generate)
 EngineOpt = Annotated[Literal["local", "ray"], Opt("--engine", help=(

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 from smotext_private.cli.app import (
     Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype,
     EncoderOpt, EncoderPath, EngineOpt, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass,
-    PolicyOpt, ProfileOpt, RayAddress, Seed, Templates, TextColumn, WholeRecords, command, log, model_options,
+    PolicyOpt, ProfileOpt, RayAddress, Seed, Templates, TextColumn, WholeRecords, Decoding, command, log, model_options,
     positive_number,
 )
 from smotext_private.cli.messages import PROG
@@ -45,6 +45,7 @@ def release(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decoding: Decoding = "sample",
     decode_backend: DecodeBackend = "hf",
     engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
@@ -57,7 +58,8 @@ def release(
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
         parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, keep_work=keep_work,
-        internal_report=internal_report, templates=templates, whole_records=whole_records, engine=engine,
+        internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
+        engine=engine,
         ray_address=ray_address, actors=actors, **models,
     )
     bundle = Path(res.out)
@@ -82,6 +84,7 @@ def generate(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decoding: Decoding = "sample",
     decode_backend: DecodeBackend = "hf",
     engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
@@ -92,7 +95,8 @@ def generate(
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
-        parent_draw=parent_draw, whole_records=whole_records, engine=engine, ray_address=ray_address, actors=actors,
+        parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, engine=engine, ray_address=ray_address,
+        actors=actors,
         **models,
     )
     n = sum(c.text is not None for c in chosen)
@@ -127,6 +131,7 @@ def fidelity(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decoding: Decoding = "sample",
     decode_backend: DecodeBackend = "hf",
 ) -> int:
     from smotext_private.pipeline import decoder_fidelity
@@ -135,7 +140,7 @@ def fidelity(
                            decode_backend)
     result = decoder_fidelity(input, out, text_column=text_column, label_column=label_column, limit=limit, force=force,
                               progress=not no_progress, seed=seed, n_candidates=n_candidates,
-                              whole_records=whole_records, **models)
+                              whole_records=whole_records, decoding=decoding, **models)
     print(json.dumps({key: v for key, v in result.items() if key not in ("examples", "models")}, indent=2))
     return 0
 

@@ -26,11 +26,11 @@ FLAGS = {
     "lora_rank": "--lora-rank", "lora_alpha": "--lora-alpha", "max_target_tokens": "--max-target-tokens",
     "sign_key": "--sign-key", "public_key": "--public-key", "expect_sha256": "--expect-sha256",
     "whole_records": "--whole-records", "decode_backend": "--decode-backend", "decoder": "--decoder",
-    "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors",
+    "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors", "decoding": "--decoding",
 }
 # the values a choice option takes (argparse's "invalid choice" names them)
 CHOICES = {"parent_draw": ("uniform", "balanced"), "profile": tuple(PROFILES), "decode_backend": ("hf", "vllm"),
-           "engine": ("local", "ray")}
+           "engine": ("local", "ray"), "decoding": ("sample", "guided")}
 
 _KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=(True\b|'[^']*')")
 

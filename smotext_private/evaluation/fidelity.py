@@ -42,7 +42,7 @@ def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: 
     from smotext_private.generation.whole import decode
 
     cands = decode(decoder, vecs, budgets, n_candidates=n_candidates, seed=seed, progress=progress)
-    chosen = rerank(cands, vecs, encoder)
+    chosen = rerank(cands, vecs, encoder, keep_order=getattr(decoder, "ranks_itself", False))
     texts = [t if t is not None else "" for t, _, _ in chosen]
     return texts, encoder.encode(texts)
 

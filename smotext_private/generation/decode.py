@@ -27,11 +27,13 @@ def ranked(
     encoder,
     *,
     keep: Callable[[list[str], np.ndarray], list[bool]] | None = None,
+    keep_order: bool = False,
 ) -> list[tuple[list[tuple[str, float]], int]]:
     """Per target, its candidates that pass, nearest (cosine) to the target first, as ``(text, cosine)``.
 
     ``keep(texts, vecs)`` may veto candidates (e.g. the audit's cheap checks); empty texts are
     vetoed too.  Returns ``(passing candidates, n_vetoed)`` per target; ties keep decoding order.
+    ``keep_order`` keeps the decoder's own order (a guided decoder's candidates come best score first).
     """
     flat = [c for cands in candidates for c in cands]
     vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
@@ -40,7 +42,8 @@ def ranked(
     out, pos = [], 0
     for i, cands in enumerate(candidates):
         passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]
-        passing.sort(key=lambda tc: -tc[1])  # stable: ties keep decoding order
+        if not keep_order:
+            passing.sort(key=lambda tc: -tc[1])  # stable: ties keep decoding order
         out.append((passing, len(cands) - len(passing)))
         pos += len(cands)
     return out
@@ -52,6 +55,7 @@ def rerank(
     encoder,
     *,
     keep: Callable[[list[str], np.ndarray], list[bool]] | None = None,
+    keep_order: bool = False,
 ) -> list[tuple[str | None, float, int]]:
     """Pick, per target, the candidate whose embedding is nearest (cosine) to the target.
 
@@ -60,7 +64,7 @@ def rerank(
     n_vetoed)`` per target.
     """
     return [(passing[0][0], passing[0][1], vetoed) if passing else (None, float("nan"), vetoed)
-            for passing, vetoed in ranked(candidates, targets, encoder, keep=keep)]
+            for passing, vetoed in ranked(candidates, targets, encoder, keep=keep, keep_order=keep_order)]
 
 
 def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int,
@@ -160,7 +164,8 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
     lo, hi = c * size, min(len(items), (c + 1) * size)
     row_budgets = [budgets[items[i].label] for i in range(lo, hi)] if budgets is not None else None
     cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
-    return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep), failed)
+    order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
+    return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep, keep_order=order), failed)
 
 
 def chunks_to_do(n_items: int, size: int, done) -> list[tuple[int, list[int]]]:

@@ -1,0 +1,67 @@
+"""Guided decoding (issue 20, point 4): the search's settings, its refusal of decoders it cannot step, and the
+search itself on the real bridge + SmolLM2 and MiniLM."""
+
+import numpy as np
+import pytest
+
+from smotext_private.config import ReleaseConfig
+from smotext_private.errors import InputError
+from smotext_private.generation.guided import GuidedDecoder, SearchSettings
+from smotext_private.generation.whole import cut_to_sentence
+from smotext_private.util import unit_rows
+
+
+@pytest.mark.parametrize("bad", [{"beams": 0}, {"samples": 0}, {"segment_tokens": 0}, {"fluency": -0.1},
+                                 {"fluency": float("nan")}, {"patience": -1}, {"batch_size": 0}])
+def test_bad_search_settings_are_refused(bad):
+    with pytest.raises(InputError) as e:
+        SearchSettings(**bad)
+    assert e.value.param == "decoding"
+
+
+def test_the_decoding_option_is_checked_and_guided_holds_records_to_budgets():
+    with pytest.raises(InputError, match="decoding must be one of sample, guided") as e:
+        ReleaseConfig(decoding="beam")
+    assert e.value.param == "decoding"
+    assert ReleaseConfig(decoding="guided").budgeted and not ReleaseConfig().budgeted
+
+
+def test_a_decoder_without_soft_prompt_embeddings_cannot_be_guided(fake_models):
+    enc, dec = fake_models
+    with pytest.raises(InputError, match="cannot be guided") as e:
+        GuidedDecoder(dec, enc)
+    assert e.value.param == "decoding"
+
+
+@pytest.mark.real_models
+def test_guided_search_lands_nearer_the_target_than_sampling_and_ends_on_sentences(minilm, real_decoder):
+    texts = ["The only way to have a friend is to be one.",
+             "Patient admitted with chest pain; ECG showed ST elevation and she was taken to the cath lab.",
+             "Computers are useless. They can only give you answers."]
+    x = minilm.encode(texts)
+    guided = GuidedDecoder(real_decoder, minilm, SearchSettings(beams=2, samples=3, max_tokens=40))
+    out = guided.generate(x, n_candidates=3, seed=0)
+    again = guided.generate(x, n_candidates=3, seed=0)
+    assert out == again  # seeded: a resumed chunk searches to the same texts
+    best = [row[0] for row in out]
+    assert all(row and len(set(row)) == len(row) and len(row) <= 3 for row in out)
+    assert all(cut_to_sentence(t) == t for row in out for t in row)  # every candidate ends on a sentence end
+    cos = np.sum(unit_rows(minilm.encode(best)) * unit_rows(x), axis=1)
+    sampled = real_decoder.generate(x, n_candidates=3, seed=0)
+    base = np.array([max(float(v @ xi) for v in unit_rows(minilm.encode(c))) for c, xi in zip(sampled, unit_rows(x))])
+    assert cos.mean() > base.mean(), (cos, base)  # the same number of candidates, found by search rather than by chance
+    assert guided.describe()["decoding"]["method"] == "guided"
+
+
+def test_reranking_keeps_a_self_ranking_decoders_order_and_still_applies_the_veto(fake_models):
+    from smotext_private.generation.decode import ranked
+
+    enc, _ = fake_models
+    texts = ["alpha beta gamma.", "delta epsilon.", "alpha beta."]
+    target = enc.encode(["alpha beta gamma."])
+    by_cosine = ranked([texts], target, enc)[0][0]
+    assert by_cosine[0][0] == "alpha beta gamma."
+    kept = ranked([texts[::-1]], target, enc, keep_order=True)[0][0]
+    assert [t for t, _ in kept] == texts[::-1]  # the decoder's order, cosines reported beside it
+    vetoed, n = ranked([texts[::-1]], target, enc, keep=lambda ts, vs: [t != "alpha beta." for t in ts], keep_order=True)[0]
+    assert [t for t, _ in vetoed] == ["delta epsilon.", "alpha beta gamma."] and n == 1
