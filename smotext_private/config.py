@@ -40,6 +40,8 @@ class ReleaseConfig:
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
+    fidelity_encoder: str | None = None  # fidelity's second opinion (None: backends/loading.py SECOND_OPINION's pick)
+    peer_row: bool = True  # evaluation/peer.py: the utility table's label-prompt row (the LM given the class name only)
 
     def __post_init__(self) -> None:
         for name in ("per_class", "k", "n_candidates"):

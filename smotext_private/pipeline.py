@@ -21,7 +21,7 @@ import numpy as np
 
 from smotext_private.audit import Auditor
 from smotext_private.audit.templates import NoteTemplates, read_templates
-from smotext_private.backends.loading import build_models, encoder_description
+from smotext_private.backends.loading import build_models, encoder_description, load_second_encoder
 from smotext_private.bundle.manifest import write_atomic
 from smotext_private.bundle.sign import load_private_key
 from smotext_private.bundle.write import audit_jsonl, check_out_dir, check_out_file, write_bundle
@@ -29,6 +29,7 @@ from smotext_private.config import ReleaseConfig
 from smotext_private.data.records import Records, class_counts, load_records, load_texts, split_holdout
 from smotext_private.errors import InputError, ReleaseBlocked
 from smotext_private.evaluation.fidelity import measure_fidelity, sample_indices
+from smotext_private.evaluation.peer import peer_row
 from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
 from smotext_private.generation.decode import Candidate, generate_candidates
@@ -79,6 +80,7 @@ class Encoded:
     truncated: int  # records longer than the encoder's window
     warnings: list[str]
     budgets: dict[str, int] | None = None  # whole records: the token budget of each class (None: option off)
+    second_encoder: Any = None  # fidelity's second opinion, when one was passed in (else measure loads it)
 
 
 @dataclass
@@ -160,7 +162,7 @@ def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templat
 
 
 def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates: NoteTemplates | None, *,
-           encoder=None, decoder=None, pii_detector=None, progress: bool = True,
+           encoder=None, decoder=None, pii_detector=None, second=None, progress: bool = True,
            log: Callable[[str], None] = _quiet) -> Encoded:
     """Stage 2: load the models (unless given), encode the sources, fit the auditor on them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
@@ -182,7 +184,7 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
     if budgets is not None:
         models["decoder"]["whole_records"] = budget_info(budgets)
-    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets)
+    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, second)
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
@@ -229,6 +231,11 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
     train, holdout = prepared.train, prepared.holdout
     util = utility_table(encoded.x_train, list(train.labels), audited.accepted_vecs, audited.accepted_labels,
                          encoded.x_hold, list(holdout.labels), seed=config.seed)
+    if config.peer_row and audited.accepted:
+        t0 = time.time()
+        util.append(peer_row(encoded.decoder, encoded.encoder, audited.accepted_labels, encoded.x_hold,
+                             list(holdout.labels), seed=config.seed, budgets=encoded.budgets, progress=progress))
+        log(f"label-prompt peer row: {len(audited.accepted)} texts written and scored in {time.time() - t0:.1f} s")
     fidelity = None
     if config.fidelity_sample > 0:
         log("measuring decoder fidelity on a sample of the training records")
@@ -237,6 +244,7 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
             [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoded.encoder, encoded.decoder,
             n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
             budgets=[encoded.budgets[train.labels[i]] for i in pick] if encoded.budgets is not None else None,
+            second_encoder=load_second_encoder(config, encoded.encoder, encoded.second_encoder, progress=progress),
         )
         fidelity.pop("examples", None)  # decoded training records stay out of the report
     log("measuring realism against real records")
@@ -270,7 +278,8 @@ def bundle_files(report: Report, audited: Audited, policy: Policy) -> tuple[Repo
 def release(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str = "label",
             policy: str = "strict", force: bool = False, resume: bool = False, progress: bool = True,
             log: Callable[[str], None] | None = None, encoder=None, decoder=None, pii_detector=None,
-            command: Sequence[str] | None = None, sign_key: str | None = None, **options) -> ReleaseResult:
+            second_encoder=None, command: Sequence[str] | None = None, sign_key: str | None = None,
+            **options) -> ReleaseResult:
     """Generate, audit and write a release bundle to ``out``; ``options`` are ``ReleaseConfig`` fields.
 
     ``force`` replaces an existing bundle, ``resume`` continues an interrupted run from its work folder,
@@ -292,7 +301,7 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     WorkDir.check_resumable(out, _run_key(run), resume=resume)  # before the models load
     t0 = time.time()
     encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
-                     progress=progress, log=log)
+                     second=second_encoder, progress=progress, log=log)
     work = WorkDir.open(out, _run_key({**run, "models": encoded.models}), resume=resume, force=force, run_key=_run_key(run))
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     generated = generate(prepared, encoded, config, work, progress=progress, log=log)
@@ -338,7 +347,7 @@ def generate_unaudited(input: str | Path, out: str | Path, *, text_column: str =
 
 def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str | None = None,
                      limit: int | None = None, force: bool = False, progress: bool = True, encoder=None, decoder=None,
-                     **options) -> dict:
+                     second_encoder=None, **options) -> dict:
     """How faithfully the decoder reads embeddings back (``measure_fidelity``, as ``release`` measures it), over
     the records of ``input`` (at most ``limit``, drawn with the seed); writes the figures as JSON to ``out``."""
     config = ReleaseConfig.from_options(options)
@@ -356,13 +365,14 @@ def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "
         texts = [texts[i] for i in pick]
         labels = [labels[i] for i in pick] if labels else None
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    second = load_second_encoder(config, encoder, second_encoder, progress=progress)
     budgets = None
     if config.whole_records:  # per class when the records have labels, else one budget for them all
         check_decoder(decoder)
         by_class = class_budgets(texts, labels or [""] * len(texts), decoder.count_tokens)
         budgets = [by_class[c] for c in (labels or [""] * len(texts))]
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=config.n_candidates, seed=config.seed,
-                              progress=progress, budgets=budgets)
+                              progress=progress, budgets=budgets, second_encoder=second)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
     if config.whole_records:
         result["models"]["decoder"]["whole_records"] = budget_info(by_class)

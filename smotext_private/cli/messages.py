@@ -25,7 +25,7 @@ FLAGS = {
     "batch_size": "--batch-size", "lr": "--lr", "device": "--device", "init_from": "--init-from",
     "lora_rank": "--lora-rank", "lora_alpha": "--lora-alpha", "max_target_tokens": "--max-target-tokens",
     "sign_key": "--sign-key", "public_key": "--public-key", "expect_sha256": "--expect-sha256",
-    "whole_records": "--whole-records",
+    "whole_records": "--whole-records", "peer_row": "--no-peer-row",
 }
 # the values a choice option takes (argparse's "invalid choice" names them)
 CHOICES = {"parent_draw": ("uniform", "balanced"), "profile": tuple(PROFILES)}
