@@ -1,7 +1,8 @@
 """The LM writing from a class name alone (the utility table's peer row, ``evaluation/peer.py``).
 
 Each text is sampled with its own ``torch.Generator``, seeded from (seed, the text's position), so a text
-does not depend on which others share its batch. ``transformers`` runs the loop (KV cache, the decoder's
+does not depend on which others share its batch (prompts of other lengths pad it on the left, behind the
+attention mask; only float rounding could differ). ``transformers`` runs the loop (KV cache, the decoder's
 repetition penalty and n-gram block, the stop tokens) in greedy mode, and ``RowSampler``, the last logits
 processor, draws each row's next token from its own generator (temperature, then nucleus) and leaves only
 that token possible, so greedy takes it.
@@ -17,6 +18,11 @@ import torch
 
 from smotext_private.backends.base import LABEL_PROMPT, DecodeSettings
 from smotext_private.bridge.lm import CHAT_FORMAT, FrozenLM
+
+
+# rows per generate call: as wide as the decoder's sampled batches (16 targets x 3 candidates); on a CPU the
+# time of a step hardly grows with the rows, so the peer row costs about one wide decoding pass
+BATCH = 48
 
 
 def row_seed(seed: int, i: int) -> int:
@@ -42,38 +48,46 @@ def _row_sampler(generators: list[torch.Generator], temperature: float, top_p: f
     return RowSampler()
 
 
-def _batch(lm: FrozenLM, label: str, seeds: list[int], max_new_tokens: int, s: DecodeSettings) -> list[str]:
+def _prompt_ids(lm: FrozenLM, label: str) -> list[int]:
+    return lm.tokenizer(CHAT_FORMAT.format(LABEL_PROMPT.format(label=label)), add_special_tokens=False)["input_ids"]
+
+
+def _batch(lm: FrozenLM, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, s: DecodeSettings) -> list[str]:
+    """One ``generate`` over prompts of any lengths, padded on the left (the attention mask hides the padding)."""
     from transformers import LogitsProcessorList
 
-    prompt = CHAT_FORMAT.format(LABEL_PROMPT.format(label=label))
-    ids = torch.tensor([lm.tokenizer(prompt, add_special_tokens=False)["input_ids"]] * len(seeds), device=lm.device)
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[lm.pad_id] * (width - len(p)) + p for p in prompts], device=lm.device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=lm.device)
     gens = [torch.Generator(device=lm.device).manual_seed(x) for x in seeds]
     with warnings.catch_warnings():  # greedy with a sampling config set on the model: intended, RowSampler samples
         warnings.simplefilter("ignore", UserWarning)
         out = lm.model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+            input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
             pad_token_id=lm.pad_id, eos_token_id=lm.stop_ids, repetition_penalty=s.repetition_penalty,
             no_repeat_ngram_size=s.no_repeat_ngram_size,
             logits_processor=LogitsProcessorList([_row_sampler(gens, s.temperature, s.top_p)]))
-    texts = lm.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+    texts = lm.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
     return [" ".join(t.split()) for t in texts]
 
 
 def label_prompt_texts(lm: FrozenLM, labels: Sequence[str], *, settings: DecodeSettings, seed: int,
-                       max_new_tokens: Sequence[int] | None = None, progress: bool = False) -> list[str]:
+                       max_new_tokens: Sequence[int] | None = None, batch_size: int = BATCH,
+                       progress: bool = False) -> list[str]:
     """One text per entry of ``labels`` (``LABEL_PROMPT`` with the label, in the LM's chat format); rows with the
-    same label and token limit share a batch of at most ``settings.batch_size``."""
+    same token limit share a batch of at most ``batch_size``, whatever their labels."""
     from tqdm.auto import tqdm
 
     limits = [settings.max_new_tokens] * len(labels) if max_new_tokens is None else [int(b) for b in max_new_tokens]
-    groups: dict[tuple[str, int], list[int]] = {}
-    for i, (lab, lim) in enumerate(zip(labels, limits)):
-        groups.setdefault((lab, lim), []).append(i)
-    jobs = [(key, rows[j : j + settings.batch_size]) for key, rows in groups.items()
-            for j in range(0, len(rows), settings.batch_size)]
+    prompts = {lab: _prompt_ids(lm, lab) for lab in set(labels)}
+    groups: dict[int, list[int]] = {}
+    for i, lim in enumerate(limits):
+        groups.setdefault(lim, []).append(i)
+    jobs = [(lim, rows[j : j + batch_size]) for lim, rows in groups.items() for j in range(0, len(rows), batch_size)]
     out: list[str] = [""] * len(labels)
     with torch.inference_mode():
-        for (lab, lim), rows in tqdm(jobs, desc="label prompt", disable=not progress, unit="batch"):
-            for i, text in zip(rows, _batch(lm, lab, [row_seed(seed, i) for i in rows], lim, settings)):
+        for lim, rows in tqdm(jobs, desc="label prompt", disable=not progress, unit="batch"):
+            texts = _batch(lm, [prompts[labels[i]] for i in rows], [row_seed(seed, i) for i in rows], lim, settings)
+            for i, text in zip(rows, texts):
                 out[i] = text
     return out
