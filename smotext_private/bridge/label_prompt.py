@@ -20,8 +20,8 @@ from smotext_private.backends.base import LABEL_PROMPT, DecodeSettings
 from smotext_private.bridge.lm import CHAT_FORMAT, FrozenLM
 
 
-# rows per generate call: as wide as the decoder's sampled batches (16 targets x 3 candidates); on a CPU the
-# time of a step hardly grows with the rows, so the peer row costs about one wide decoding pass
+# rows per generate call: as wide as the decoder's sampled batches (16 targets x 3 candidates); a step's time
+# grows more slowly than its rows on a CPU, so fewer, wider calls cost less (docs/measurements.md)
 BATCH = 48
 
 
