@@ -40,6 +40,7 @@ class ReleaseConfig:
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
+    decode_backend: str = "hf"  # hf (transformers generate) or vllm (backends/vllm_decode.py, reads an export-vllm folder)
     fidelity_encoder: str | None = None  # fidelity's second opinion (None: backends/loading.py SECOND_OPINION's pick)
     peer_row: bool = True  # evaluation/peer.py: the utility table's label-prompt row (the LM given the class name only)
 
@@ -54,6 +55,11 @@ class ReleaseConfig:
                              param="fidelity_sample")
         if self.chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {self.chunk_size}", param="chunk_size")
+        if self.decode_backend != "hf":
+            from smotext_private.backends.vllm_decode import check_decode_backend
+
+            check_decode_backend(self.decode_backend, decoder_name=self.decoder_name, decoder_path=self.decoder_path,
+                                 bridge=self.bridge)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ReleaseConfig":

@@ -94,7 +94,7 @@ def _subcommands():
 
 
 @pytest.mark.parametrize("name", ["release", "generate", "audit", "fidelity", "train-bridge", "models", "verify",
-                                  "report", "demo-data"])
+                                  "report", "demo-data", "export-vllm"])
 def test_every_subcommand_help_lists_its_options(name, capsys):
     assert main([name, "--help"]) == 0
     out = capsys.readouterr().out

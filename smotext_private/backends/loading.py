@@ -41,7 +41,11 @@ def build_models(config, encoder=None, decoder=None, *, progress: bool = True):
     with loading_bars(progress):
         if encoder is None:
             encoder = load_for_run("encoder", config.encoder_name, path=config.encoder_path, **common)
-        if decoder is None:
+        if decoder is None and config.decode_backend == "vllm":
+            from smotext_private.backends.vllm_decode import load_vllm_decoder
+
+            decoder = load_vllm_decoder(config.decoder_path, decoder_name=config.decoder_name, dtype=config.dtype)
+        elif decoder is None:
             decoder = load_for_run("decoder", config.decoder_name, path=config.decoder_path, bridge=config.bridge, **common)
     if decoder.encoder_dim != encoder.dim:
         raise InputError(

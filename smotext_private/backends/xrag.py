@@ -40,6 +40,17 @@ def xrag_token_id(tokenizer, token: str = XRAG_TOKEN) -> int:
     return int(added[token])
 
 
+def xrag_prompt_ids(tokenizer, prompt: str, token_id: int) -> list[int]:
+    """``<s>`` + the prompt's tokens, no EOS (Mistral's tokenizer with ``add_eos_token=False``); exactly one
+    placeholder (shared with the vLLM backend)."""
+    bos = tokenizer.bos_token_id
+    ids = ([] if bos is None else [int(bos)]) + list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    n = ids.count(token_id)
+    if n != 1:
+        raise InputError(f"the prompt {prompt!r} tokenises to {n} {XRAG_TOKEN} placeholders, expected 1")
+    return ids
+
+
 def replace_placeholders(inputs_embeds, input_ids, token_id: int, values):
     """Return a copy of ``inputs_embeds`` with row-major placeholder positions set to ``values``.
 
@@ -185,13 +196,7 @@ class XRagDecoder:
 
     # -- description -------------------------------------------------------------------------------
     def _prompt_ids(self, prompt: str) -> list[int]:
-        """``<s>`` + the prompt's tokens, no EOS (Mistral's tokenizer with ``add_eos_token=False``)."""
-        bos = self.tokenizer.bos_token_id
-        ids = ([] if bos is None else [int(bos)]) + list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        n = ids.count(self.xrag_token_id)
-        if n != 1:
-            raise InputError(f"the prompt {prompt!r} tokenises to {n} {XRAG_TOKEN} placeholders, expected 1")
-        return ids
+        return xrag_prompt_ids(self.tokenizer, prompt, self.xrag_token_id)
 
     def _projector_sha256(self) -> str:
         h = hashlib.sha256()

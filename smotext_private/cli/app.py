@@ -89,6 +89,9 @@ AllowDownload = Annotated[bool, Opt("--allow-download", help="explicit opt-in: l
 Device = Annotated[Optional[str], Opt("--device", help="cpu or cuda (paper models; default: cuda when available)")]
 Dtype = Annotated[Optional[str], Opt("--dtype", help="bfloat16 / float16 / float32 (paper models)")]
 BridgeOpt = Annotated[Optional[str], Opt("--bridge", help="folder of a bridge trained with train-bridge (default: the shipped one)")]
+DecodeBackend = Annotated[Literal["hf", "vllm"], Opt("--decode-backend", help=(
+    "hf: transformers generate (default); vllm: vLLM with prompt embeddings, on a GPU node with the gpu extra, "
+    "reading a folder written by export-vllm and passed as --decoder-path (docs/gpu.md)"))]
 Candidates = Annotated[int, Opt("--candidates", help="decoded candidates per target, reranked by embedding distance")]
 WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
@@ -96,7 +99,8 @@ WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
 
 
-def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge) -> dict:
+def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge,
+                  decode_backend: str = "hf") -> dict:
     """The model fields of ``ReleaseConfig``; ``--profile`` names the encoder and the decoder."""
     if profile:
         from smotext_private.backends.registry import profile as named_profile
@@ -104,4 +108,4 @@ def model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_d
         pair = named_profile(profile)
         encoder, decoder = pair.encoder, pair.decoder
     return dict(encoder_name=encoder, decoder_name=decoder, bridge=bridge, encoder_path=encoder_path, decoder_path=decoder_path,
-                allow_download=allow_download, device=device, dtype=dtype)
+                allow_download=allow_download, device=device, dtype=dtype, decode_backend=decode_backend)

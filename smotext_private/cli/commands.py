@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from smotext_private.cli.app import (
-    AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecoderOpt, DecoderPath, Device, Dtype, EncoderOpt, EncoderPath,
-    Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass, PolicyOpt, ProfileOpt, Seed,
-    Templates, TextColumn, WholeRecords, command, log, model_options, positive_number,
+    AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype, EncoderOpt,
+    EncoderPath, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass, PolicyOpt, ProfileOpt,
+    Seed, Templates, TextColumn, WholeRecords, command, log, model_options, positive_number,
 )
 from smotext_private.cli.messages import PROG
 from smotext_private.errors import InputError
@@ -47,10 +47,12 @@ def release(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decode_backend: DecodeBackend = "hf",
 ) -> int:
     from smotext_private.pipeline import release as run_release
 
-    models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge)
+    models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge,
+                           decode_backend)
     res = run_release(
         input, out, text_column=text_column, label_column=label_column, policy=policy, force=force, resume=resume,
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
@@ -81,10 +83,12 @@ def generate(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decode_backend: DecodeBackend = "hf",
 ) -> int:
     from smotext_private.pipeline import generate_unaudited
 
-    models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge)
+    models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge,
+                           decode_backend)
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
@@ -122,10 +126,12 @@ def fidelity(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
+    decode_backend: DecodeBackend = "hf",
 ) -> int:
     from smotext_private.pipeline import decoder_fidelity
 
-    models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge)
+    models = model_options(profile, encoder, decoder, encoder_path, decoder_path, allow_download, device, dtype, bridge,
+                           decode_backend)
     result = decoder_fidelity(input, out, text_column=text_column, label_column=label_column, limit=limit, force=force,
                               progress=not no_progress, seed=seed, n_candidates=n_candidates,
                               whole_records=whole_records, **models)
@@ -169,6 +175,19 @@ def train_bridge(
     if export:
         export_bridge(run, export)
         log(f"bridge written to {export}")
+    return 0
+
+
+@command("export-vllm", "write a decoder as folders vLLM loads, for --decode-backend vllm (docs/gpu.md)")
+def export_vllm(
+    out: Annotated[str, Opt("--out", help="new folder for the export")],
+    decoder: DecoderOpt = "default", decoder_path: DecoderPath = None, bridge: BridgeOpt = None,
+) -> int:
+    from smotext_private.backends.vllm_export import export_vllm as run_export
+
+    folder = run_export(decoder, out, bridge=bridge, path=decoder_path)
+    print(json.dumps({"status": "exported", "decoder": decoder, "out": str(folder),
+                      "next": f"--decode-backend vllm --decoder {decoder} --decoder-path {folder}"}, indent=2))
     return 0
 
 

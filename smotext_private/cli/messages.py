@@ -25,10 +25,11 @@ FLAGS = {
     "batch_size": "--batch-size", "lr": "--lr", "device": "--device", "init_from": "--init-from",
     "lora_rank": "--lora-rank", "lora_alpha": "--lora-alpha", "max_target_tokens": "--max-target-tokens",
     "sign_key": "--sign-key", "public_key": "--public-key", "expect_sha256": "--expect-sha256",
-    "whole_records": "--whole-records", "peer_row": "--no-peer-row",
+    "whole_records": "--whole-records", "decode_backend": "--decode-backend", "decoder": "--decoder",
+    "peer_row": "--no-peer-row",
 }
 # the values a choice option takes (argparse's "invalid choice" names them)
-CHOICES = {"parent_draw": ("uniform", "balanced"), "profile": tuple(PROFILES)}
+CHOICES = {"parent_draw": ("uniform", "balanced"), "profile": tuple(PROFILES), "decode_backend": ("hf", "vllm")}
 
 _KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=(True\b|'[^']*')")
 
