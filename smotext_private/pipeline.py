@@ -80,7 +80,7 @@ class Encoded:
     truncated: int  # records longer than the encoder's window
     warnings: list[str]
     budgets: dict[str, int] | None = None  # whole records: the token budget of each class (None: option off)
-    second_encoder: Any = None  # fidelity's second opinion, when one was passed in (else measure loads it)
+    second_encoder: Any = None  # fidelity's second opinion (None: none, or fidelity is not measured)
 
 
 @dataclass
@@ -162,7 +162,7 @@ def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templat
 
 
 def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates: NoteTemplates | None, *,
-           encoder=None, decoder=None, pii_detector=None, second=None, progress: bool = True,
+           encoder=None, decoder=None, pii_detector=None, progress: bool = True,
            log: Callable[[str], None] = _quiet) -> Encoded:
     """Stage 2: load the models (unless given), encode the sources, fit the auditor on them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
@@ -184,7 +184,7 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
     if budgets is not None:
         models["decoder"]["whole_records"] = budget_info(budgets)
-    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, second)
+    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets)
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
@@ -244,7 +244,7 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
             [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoded.encoder, encoded.decoder,
             n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
             budgets=[encoded.budgets[train.labels[i]] for i in pick] if encoded.budgets is not None else None,
-            second_encoder=load_second_encoder(config, encoded.encoder, encoded.second_encoder, progress=progress),
+            second_encoder=encoded.second_encoder,
         )
         fidelity.pop("examples", None)  # decoded training records stay out of the report
     log("measuring realism against real records")
@@ -301,7 +301,9 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     WorkDir.check_resumable(out, _run_key(run), resume=resume)  # before the models load
     t0 = time.time()
     encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
-                     second=second_encoder, progress=progress, log=log)
+                     progress=progress, log=log)
+    if config.fidelity_sample > 0:  # loaded with the other models, before any decoding
+        encoded.second_encoder = load_second_encoder(config, encoded.encoder, second_encoder, progress=progress)
     work = WorkDir.open(out, _run_key({**run, "models": encoded.models}), resume=resume, force=force, run_key=_run_key(run))
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     generated = generate(prepared, encoded, config, work, progress=progress, log=log)
