@@ -61,6 +61,8 @@ class ReleaseConfig:
     engine: str = "local"  # local (this process) or ray (Ray Data actor pools, on a local or an existing cluster)
     ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001"); None: start a local one
     actors: int = 1  # Ray engine: decode actors (each loads the models once)
+    fidelity_encoder: str | None = None  # fidelity's second opinion (None: backends/loading.py SECOND_OPINION's pick)
+    peer_row: bool = True  # evaluation/peer.py: the utility table's label-prompt row (the LM given the class name only)
 
     def __post_init__(self) -> None:
         for name in ("per_class", "k", "n_candidates"):

@@ -21,7 +21,7 @@ import numpy as np
 
 from smotext_private.audit import Auditor
 from smotext_private.audit.templates import NoteTemplates, read_templates
-from smotext_private.backends.loading import build_models, encoder_description
+from smotext_private.backends.loading import build_models, encoder_description, load_second_encoder
 from smotext_private.bundle.manifest import write_atomic
 from smotext_private.bundle.sign import load_private_key
 from smotext_private.bundle.write import audit_jsonl, check_out_dir, check_out_file, write_bundle
@@ -29,12 +29,13 @@ from smotext_private.config import ReleaseConfig
 from smotext_private.data.records import Records, class_counts, load_records, load_texts, split_holdout
 from smotext_private.errors import InputError, ReleaseBlocked
 from smotext_private.evaluation.fidelity import measure_fidelity, sample_indices
+from smotext_private.evaluation.peer import peer_row
 from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
 from smotext_private.generation.decode import Candidate, generate_candidates
 from smotext_private.generation.guard import guard_rows
 from smotext_private.generation.whole import budget_info, check_decoder, class_budgets
-from smotext_private.generation.workdir import VECTORS_FILE, WorkDir, _run_key
+from smotext_private.generation.workdir import VECTORS_FILE, WorkDir, _run_key, run_parts
 from smotext_private.policy import Policy, load_policy
 from smotext_private.report.build import build_report
 from smotext_private.report.html import render_html
@@ -80,6 +81,7 @@ class Encoded:
     warnings: list[str]
     budgets: dict[str, int] | None = None  # whole records: the token budget of each class (None: option off)
     work: WorkDir | None = None  # the run's work folder (release), where the sources' vectors are kept
+    second_encoder: Any = None  # fidelity's second opinion (None: none, or fidelity is not measured)
 
 
 @dataclass
@@ -146,19 +148,6 @@ def prepare(input: str, text_column: str, label_column: str, policy: Policy, *, 
     log(f"loaded {len(records)} records ({records.n_duplicates_dropped} duplicates dropped): "
         f"{len(train)} for generation, {len(holdout)} held out")
     return Prepared(records, train, holdout, warnings)
-
-
-def run_parts(prepared: Prepared, policy: Policy, config: ReleaseConfig, templates: NoteTemplates | None) -> dict:
-    """What makes a run the same run, the models apart (the work folder's key, for ``resume``)."""
-    return {
-        "input": prepared.records.fingerprint, "policy": policy.sha256, "seed": config.seed, "per_class": config.per_class,
-        "k": config.k, "candidates": config.n_candidates, "chunk": config.chunk_size,
-        **({"lambda_range": list(config.lambda_range)} if tuple(config.lambda_range) != (0.0, 1.0) else {}),
-        **({"parent_draw": config.parent_draw} if config.parent_draw != "uniform" else {}),
-        **({"templates": templates.sha256} if templates else {}),
-        **({"whole_records": True} if config.whole_records else {}),
-        **({"decoding": config.decoding} if config.decoding != "sample" else {}),
-    }
 
 
 def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates: NoteTemplates | None, *,
@@ -250,6 +239,11 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
     train, holdout = prepared.train, prepared.holdout
     util = utility_table(encoded.x_train, list(train.labels), audited.accepted_vecs, audited.accepted_labels,
                          encoded.x_hold, list(holdout.labels), seed=config.seed)
+    if config.peer_row and audited.accepted:
+        t0 = time.time()
+        util.append(peer_row(encoded.decoder, encoded.encoder, audited.accepted_labels, encoded.x_hold,
+                             list(holdout.labels), seed=config.seed, budgets=encoded.budgets, progress=progress))
+        log(f"label-prompt peer row: {len(audited.accepted)} texts written and scored in {time.time() - t0:.1f} s")
     fidelity = None
     if config.fidelity_sample > 0:
         log("measuring decoder fidelity on a sample of the training records")
@@ -258,6 +252,7 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
             [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoded.encoder, encoded.decoder,
             n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
             budgets=[encoded.budgets[train.labels[i]] for i in pick] if encoded.budgets is not None else None,
+            second_encoder=encoded.second_encoder,
         )
         fidelity.pop("examples", None)  # decoded training records stay out of the report
     log("measuring realism against real records")
@@ -291,7 +286,8 @@ def bundle_files(report: Report, audited: Audited, policy: Policy) -> tuple[Repo
 def release(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str = "label",
             policy: str = "strict", force: bool = False, resume: bool = False, progress: bool = True,
             log: Callable[[str], None] | None = None, encoder=None, decoder=None, pii_detector=None,
-            command: Sequence[str] | None = None, sign_key: str | None = None, **options) -> ReleaseResult:
+            second_encoder=None, command: Sequence[str] | None = None, sign_key: str | None = None,
+            **options) -> ReleaseResult:
     """Generate, audit and write a release bundle to ``out``; ``options`` are ``ReleaseConfig`` fields.
 
     ``force`` replaces an existing bundle, ``resume`` continues an interrupted run from its work folder,
@@ -315,6 +311,8 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
                      progress=progress, log=log, open_work=lambda models: WorkDir.open(
                          out, _run_key({**run, "models": models}), resume=resume, force=force, run_key=_run_key(run)))
+    if config.fidelity_sample > 0:  # loaded with the other models, before any decoding
+        encoded.second_encoder = load_second_encoder(config, encoded.encoder, second_encoder, progress=progress)
     work = encoded.work
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     generated = generate(prepared, encoded, config, work, progress=progress, log=log,
@@ -362,7 +360,7 @@ def generate_unaudited(input: str | Path, out: str | Path, *, text_column: str =
 
 def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "text", label_column: str | None = None,
                      limit: int | None = None, force: bool = False, progress: bool = True, encoder=None, decoder=None,
-                     **options) -> dict:
+                     second_encoder=None, **options) -> dict:
     """How faithfully the decoder reads embeddings back (``measure_fidelity``, as ``release`` measures it), over
     the records of ``input`` (at most ``limit``, drawn with the seed); writes the figures as JSON to ``out``."""
     config = ReleaseConfig.from_options(options)
@@ -380,13 +378,14 @@ def decoder_fidelity(input: str | Path, out: str | Path, *, text_column: str = "
         texts = [texts[i] for i in pick]
         labels = [labels[i] for i in pick] if labels else None
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    second = load_second_encoder(config, encoder, second_encoder, progress=progress)
     budgets = None
     if config.budgeted:  # per class when the records have labels, else one budget for them all
         check_decoder(decoder)
         by_class = class_budgets(texts, labels or [""] * len(texts), decoder.count_tokens)
         budgets = [by_class[c] for c in (labels or [""] * len(texts))]
     result = measure_fidelity(texts, labels, encoder, decoder, n_candidates=config.n_candidates, seed=config.seed,
-                              progress=progress, budgets=budgets)
+                              progress=progress, budgets=budgets, second_encoder=second)
     result["models"] = {"encoder": encoder.name, "decoder": decoder.describe()}
     if config.budgeted:
         result["models"]["decoder"]["whole_records"] = budget_info(by_class)

@@ -85,6 +85,14 @@ class FakeDecoder:
             out = [[" ".join(t.split()[:b]) for t in row] for row, b in zip(out, max_new_tokens)]
         return out
 
+    def label_prompt(self, labels: Sequence[str], *, seed: int = 0, max_new_tokens: Sequence[int] | None = None,
+                     progress: bool = False) -> list[str]:
+        """Writing from the class name alone: a phrase drawn at random, with text ``i``'s own seed (seed, i), as an
+        LM that knows nothing of the classes would; ``max_new_tokens`` holds each to its first words."""
+        out = [self.phrases[np.random.default_rng([seed, i]).integers(len(self.phrases))] for i in range(len(labels))]
+        if max_new_tokens is not None:
+            out = [" ".join(t.split()[:b]) for t, b in zip(out, max_new_tokens)]
+        return out
 
 class WorkDirGuardedDecoder(FakeDecoder):
     """A ``FakeDecoder`` for the Ray engine's tests: each ``generate`` call appends ``<pid> <seed>`` to ``calls`` (a

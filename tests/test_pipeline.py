@@ -13,10 +13,11 @@ from smotext_private.pipeline import release
 
 def _release(toy_csv, out, fake_models, **kw):
     from smotext_private.audit import RegexPiiDetector
+    from smotext_private.testing import HashingEncoder
 
     enc, dec = fake_models
     return release(toy_csv, out, text_column="text", label_column="label", progress=False, fidelity_sample=12,
-                   encoder=enc, decoder=dec, pii_detector=RegexPiiDetector(), **kw)
+                   encoder=enc, decoder=dec, pii_detector=RegexPiiDetector(), second_encoder=HashingEncoder(dim=32), **kw)
 
 
 def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, rows):
@@ -29,9 +30,11 @@ def test_release_writes_a_bundle_that_verifies(tmp_path, toy_csv, fake_models, r
     sources = {r["text"] for r in rows}
     assert not any(s["text"] in sources for s in syn)
     report = json.loads((out / "report.json").read_text())
-    assert [r["setup"] for r in report["utility"]["rows"]] == ["real only", "real + synthetic", "synthetic only"]
+    assert [r["setup"] for r in report["utility"]["rows"]] == ["real only", "real + synthetic", "synthetic only",
+                                                               "label prompt (no source read)"]
     assert report["policy"]["name"] == "research" and len(report["policy"]["sha256"]) == 64
-    for key in ("roundtrip_cosine_mean", "top1_retrieval", "midpoint_label_consistency", "distinct_2"):
+    for key in ("roundtrip_cosine_mean", "top1_retrieval", "midpoint_label_consistency", "distinct_2",
+                "second_roundtrip_cosine_mean"):
         assert key in report["fidelity"]
     assert report["data"]["planned"] == 18
     d = report["data"]

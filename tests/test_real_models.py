@@ -64,10 +64,12 @@ def test_release_end_to_end_on_real_models(tmp_path, minilm, real_decoder):
                   n_candidates=2, fidelity_sample=4, progress=False, encoder=minilm, decoder=real_decoder)
     report = json.loads((tmp_path / "bundle" / "report.json").read_text())
     assert report["data"]["planned"] == 12
-    assert len(report["utility"]["rows"]) == 3
+    assert [r["setup"] for r in report["utility"]["rows"]][3] == "label prompt (no source read)"
     assert report["models"]["decoder"]["lm"] == "SmolLM2-135M-Instruct"
     assert len(report["models"]["decoder"]["bridge_sha256"]) == 64
     assert report["fidelity"]["roundtrip_cosine_mean"] is not None
+    assert report["fidelity"]["second_encoder"] == "paraphrase-minilm"  # the second opinion for MiniLM's targets
+    assert -1 <= report["fidelity"]["second_roundtrip_cosine_mean"] <= 1
     assert verify_bundle(tmp_path / "bundle") == []
     assert res.released == (report["verdict"]["status"] == "released")
 

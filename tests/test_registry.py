@@ -20,7 +20,7 @@ def fresh_registry(monkeypatch):
 
 
 def test_shipped_backends_and_profiles():
-    assert registry.names("encoder") == ("minilm", "sfr-mistral", "hashing")
+    assert registry.names("encoder") == ("minilm", "sfr-mistral", "paraphrase-minilm", "hashing")
     assert registry.names("decoder") == ("default", "xrag-7b", "xrag-v1.1-7b")
     assert registry.backend("decoder", "bridge-smollm2").name == "default"  # an alias
     assert {name: (p.encoder, p.decoder) for name, p in registry.PROFILES.items()} == {
@@ -30,7 +30,7 @@ def test_shipped_backends_and_profiles():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(InputError, match="unknown encoder 'mini': choose one of minilm, sfr-mistral, hashing"):
+    with pytest.raises(InputError, match="unknown encoder 'mini': choose one of minilm, sfr-mistral, paraphrase-minilm, hashing"):
         registry.get_encoder("mini")
     with pytest.raises(InputError, match="unknown decoder 'gpt': choose one of default, xrag-7b, xrag-v1.1-7b"):
         registry.get_decoder("gpt")
@@ -53,7 +53,7 @@ def test_list_models_rows_load_nothing():
     import json
 
     *keys, names = json.loads(out[0])
-    assert {"minilm", "smollm2", "bridge-minilm-smollm2", "sfr-mistral", "xrag-7b", "xrag-v1.1-7b", "presidio-spacy"} <= set(names)
+    assert {"minilm", "paraphrase-minilm", "smollm2", "bridge-minilm-smollm2", "sfr-mistral", "xrag-7b", "xrag-v1.1-7b", "presidio-spacy"} <= set(names)
     assert all(k in (["available", "kind", "name", "where"], ["available", "kind", "name", "why"]) for k in keys)
     assert out[1] == "False"
 

@@ -25,7 +25,7 @@ def outputs(tmp_path_factory):
     enc = HashingEncoder(dim=128)
     release(csv, tmp / "bundle", text_column="text", label_column="label", policy="research", per_class=6,
             progress=False, fidelity_sample=8, internal_report=True, encoder=enc, decoder=FakeDecoder(enc, phrasebook()),
-            pii_detector=RegexPiiDetector())
+            pii_detector=RegexPiiDetector(), second_encoder=HashingEncoder(dim=32))
     audit(csv, tmp / "bundle" / "synthetic.jsonl", tmp / "audit", text_column="text", encoder=enc,
           pii_detector=RegexPiiDetector())
     return {"release": tmp / "bundle" / "report.json", "audit": tmp / "audit" / "report.json"}
@@ -43,8 +43,9 @@ def test_a_release_report_has_its_sections_typed(outputs):
     r = parse_report(outputs["release"].read_text())
     assert r.verdict.status == "released" and r.policy.name == "research"
     assert r.data.planned == 18 and sum(r.data.accepted_counts.values()) == r.data.accepted
-    assert [row.setup for row in r.utility.rows] == ["real only", "real + synthetic", "synthetic only"]
-    assert r.fidelity.n_records == 8 and r.internal.side_by_side[0].parents[0].role == "base"
+    assert [row.setup for row in r.utility.rows] == ["real only", "real + synthetic", "synthetic only",
+                                                     "label prompt (no source read)"]
+    assert r.fidelity.n_records == 8 and r.fidelity.second_encoder == "hashing" and r.internal.side_by_side[0].parents[0].role == "base"
     assert r.audit.candidates.decoded >= r.data.planned and r.privacy.distances.cutoff > 0
 
 

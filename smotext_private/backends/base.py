@@ -34,6 +34,24 @@ class Decoder(Protocol):
     def describe(self) -> dict: ...
 
 
+# The utility table's peer row (evaluation/peer.py) prompts the decoder's LM with this and the class name alone.
+# Chosen once, before any release was scored with it, and never tuned: a neutral request naming the class and
+# nothing else (not the domain, not a record's form), so the row shows what the LM writes from the label alone.
+LABEL_PROMPT = "Write one {label} text."
+
+
+@runtime_checkable
+class LabelPrompter(Protocol):
+    """A decoder that can also write from a class name alone (optional: ``label_prompt``)."""
+
+    def label_prompt(self, labels: Sequence[str], *, seed: int, max_new_tokens: Sequence[int] | None = None,
+                     progress: bool = False) -> list[str]:
+        """One text per entry of ``labels``, from ``LABEL_PROMPT`` with that label: no record is read. Text ``i``
+        is sampled with its own seed, derived from (``seed``, ``i``); ``max_new_tokens`` (one per entry) replaces
+        the decoder's token limit."""
+        ...
+
+
 @dataclass(frozen=True)
 class DecodeSettings:
     max_new_tokens: int = 48

@@ -102,3 +102,11 @@ class BridgeDecoder:
             raise InputError(f"vectors have dimension {vecs.shape[-1]} but the bridge expects {self.encoder_dim}")
         return batched_candidates(self._generate_batch, vecs, batch_size=self.settings.batch_size,
                                   n_candidates=n_candidates, seed=seed, progress=progress, budgets=max_new_tokens)
+
+    def label_prompt(self, labels: Sequence[str], *, seed: int = 0, max_new_tokens: Sequence[int] | None = None,
+                     progress: bool = False) -> list[str]:
+        """The LM alone, given the class name and no record (``LabelPrompter``; the utility table's peer row)."""
+        from smotext_private.bridge.label_prompt import label_prompt_texts
+
+        return label_prompt_texts(self.lm, labels, settings=self.settings, seed=seed, max_new_tokens=max_new_tokens,
+                                  progress=progress)

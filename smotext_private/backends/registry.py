@@ -147,6 +147,19 @@ def _describe_minilm() -> list[dict]:
     return [_probe("minilm", "encoder (all-MiniLM-L6-v2, 384-d)", minilm_dir)]
 
 
+def _paraphrase_minilm(**kw):
+    from smotext_private.backends.paraphrase_minilm import ParaphraseMiniLMEncoder
+
+    return ParaphraseMiniLMEncoder(**kw)
+
+
+def _describe_paraphrase_minilm() -> list[dict]:
+    from smotext_private.backends.offline import paraphrase_minilm_onnx
+
+    return [_probe("paraphrase-minilm", "encoder (paraphrase-MiniLM-L3-v2, ONNX, 384-d): fidelity's second opinion",
+                   paraphrase_minilm_onnx)]
+
+
 def _hashing(**kw):
     from smotext_private.testing import HashingEncoder
 
@@ -198,6 +211,7 @@ PAPER_RUN_OPTIONS = ("path", "allow_download", "device", "dtype")
 
 register("encoder", "minilm", _minilm, _describe_minilm)
 register("encoder", "sfr-mistral", _sfr_mistral, _describe_paper("sfr-mistral"), run_options=PAPER_RUN_OPTIONS)
+register("encoder", "paraphrase-minilm", _paraphrase_minilm, _describe_paraphrase_minilm, run_options=("path",))
 register("encoder", "hashing", _hashing, lambda: [])  # the tests' deterministic fake: nothing to find
 register("decoder", "default", _bridge_smollm2, _describe_bridge_smollm2, run_options=("bridge",), aliases=("bridge-smollm2",))
 register("decoder", "xrag-7b", _xrag("xrag-7b"), _describe_paper("xrag-7b"), run_options=PAPER_RUN_OPTIONS)

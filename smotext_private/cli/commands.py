@@ -31,6 +31,9 @@ def release(
         "release each target's closest candidate even when a training record's nearest synthetic record is its own "
         "child (the guard, on by default, swaps such records for another of their candidates: it defends against "
         "membership inference at some cost in utility)"))] = False,
+    no_peer_row: Annotated[bool, Opt("--no-peer-row", help=(
+        "leave out the utility table's label-prompt row (the decoder's LM asked to write from the class name alone, "
+        "as many texts as the release holds: scored, never released; it adds decoding time)"))] = False,
     seed: Seed = 0, templates: Templates = None,
     fidelity_sample: Annotated[int, Opt("--fidelity-sample", help="training records used to measure decoder fidelity (0 = skip)")] = 32,
     force: Force = False,
@@ -59,8 +62,7 @@ def release(
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
         parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, keep_work=keep_work,
         internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
-        engine=engine,
-        ray_address=ray_address, actors=actors, **models,
+        engine=engine, ray_address=ray_address, actors=actors, peer_row=not no_peer_row, **models,
     )
     bundle = Path(res.out)
     print(json.dumps({

@@ -27,6 +27,7 @@ FLAGS = {
     "sign_key": "--sign-key", "public_key": "--public-key", "expect_sha256": "--expect-sha256",
     "whole_records": "--whole-records", "decode_backend": "--decode-backend", "decoder": "--decoder",
     "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors", "decoding": "--decoding",
+    "peer_row": "--no-peer-row",
 }
 # the values a choice option takes (argparse's "invalid choice" names them)
 CHOICES = {"parent_draw": ("uniform", "balanced"), "profile": tuple(PROFILES), "decode_backend": ("hf", "vllm"),

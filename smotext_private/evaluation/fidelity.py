@@ -1,4 +1,10 @@
-"""Decoder fidelity: how well decoded text lands on the vector it was decoded from."""
+"""Decoder fidelity: how well decoded text lands on the vector it was decoded from.
+
+The round-trip cosine is measured with the encoder that made the targets, the one generation ranks its
+candidates by. ``second_encoder`` (default ``paraphrase-minilm``, backends/paraphrase_minilm.py) gives a
+second opinion: the cosine between a source record and its decoded text under an encoder that generation
+never looks at, so a decoder (or a search) that games the first encoder does not raise it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ FIDELITY_KEYS = (
     "roundtrip_cosine_mean", "roundtrip_cosine_median", "top1_retrieval",
     "midpoint_cosine_mean", "midpoint_label_consistency", "distinct_2",
 )
+SECOND_KEYS = ("second_encoder", "second_roundtrip_cosine_mean", "second_roundtrip_cosine_median")
 
 
 def distinct_n(texts: list[str], n: int = 2) -> float:
@@ -47,12 +54,22 @@ def decode_best(vecs: np.ndarray, encoder, decoder, *, n_candidates: int, seed: 
     return texts, encoder.encode(texts)
 
 
+def second_opinion(sources: list[str], decoded: list[str], encoder) -> dict:
+    """Round-trip cosine between each source and its decoded text under ``encoder``, one that generation does not
+    rank by (keys ``SECOND_KEYS``)."""
+    cos = np.sum(unit_rows(encoder.encode(list(sources))) * unit_rows(encoder.encode(list(decoded))), axis=1)
+    return {"second_encoder": encoder.name,
+            "second_roundtrip_cosine_mean": round(float(cos.mean()), 4) if len(cos) else None,
+            "second_roundtrip_cosine_median": round(float(np.median(cos)), 4) if len(cos) else None}
+
+
 def measure_fidelity(
     texts: list[str], labels: list[str] | None, encoder, decoder, *,
     n_candidates: int = 1, seed: int = 0, progress: bool = False, x: np.ndarray | None = None,
-    budgets: list[int] | None = None,
+    budgets: list[int] | None = None, second_encoder=None,
 ) -> dict:
-    """Round-trip (lambda = 0) and same-class midpoint (lambda = 0.5) fidelity, keys ``FIDELITY_KEYS``.
+    """Round-trip (lambda = 0) and same-class midpoint (lambda = 0.5) fidelity, keys ``FIDELITY_KEYS``; with
+    ``second_encoder``, also ``SECOND_KEYS`` (``second_opinion``).
 
     ``budgets`` (one token budget per text; a midpoint takes its first record's) decodes whole records."""
     from smotext_private.evaluation.utility import fit_classifier
@@ -70,6 +87,7 @@ def measure_fidelity(
         "midpoint_cosine_mean": None,
         "midpoint_label_consistency": None,
         "distinct_2": distinct_n(rt_texts),
+        **(second_opinion(texts, rt_texts, second_encoder) if second_encoder is not None else {}),
     }
     examples = [{"source_index": i, "decoded": rt_texts[i], "cosine": round(float(cos[i]), 4)} for i in range(min(5, len(texts)))]
     if labels is not None and len(set(labels)) >= 2:

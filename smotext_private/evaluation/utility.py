@@ -22,7 +22,8 @@ class UtilityRow:
         return asdict(self)
 
 
-def _fit_score(x_tr, y_tr, x_te, y_te, setup: str, seed: int) -> UtilityRow:
+def score_row(x_tr, y_tr, x_te, y_te, setup: str, seed: int) -> UtilityRow:
+    """One row of the table: ``fit_classifier`` on (``x_tr``, ``y_tr``), scored on (``x_te``, ``y_te``)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     classes = sorted(set(y_tr))
@@ -45,9 +46,9 @@ def utility_table(
     """Three rows: real only (TRTR), real + synthetic, synthetic only (TSTR), all tested on ``test``."""
     both_x = np.vstack([real_x, syn_x]) if len(syn_y) else real_x
     return [
-        _fit_score(real_x, list(real_y), test_x, list(test_y), "real only", seed),
-        _fit_score(both_x, list(real_y) + list(syn_y), test_x, list(test_y), "real + synthetic", seed),
-        _fit_score(syn_x, list(syn_y), test_x, list(test_y), "synthetic only", seed),
+        score_row(real_x, list(real_y), test_x, list(test_y), "real only", seed),
+        score_row(both_x, list(real_y) + list(syn_y), test_x, list(test_y), "real + synthetic", seed),
+        score_row(syn_x, list(syn_y), test_x, list(test_y), "synthetic only", seed),
     ]
 
 

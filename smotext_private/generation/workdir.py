@@ -155,3 +155,17 @@ class WorkDir:
 def _run_key(parts: dict) -> str:
 
     return sha256_bytes(json.dumps(parts, sort_keys=True, default=str).encode())
+
+
+def run_parts(prepared, policy, config, templates) -> dict:
+    """What makes a run the same run, the models apart (the work folder's key, for ``resume``): ``prepared`` (the
+    pipeline's ``Prepared``), the ``Policy``, the ``ReleaseConfig`` and the ``NoteTemplates`` (or None)."""
+    return {
+        "input": prepared.records.fingerprint, "policy": policy.sha256, "seed": config.seed, "per_class": config.per_class,
+        "k": config.k, "candidates": config.n_candidates, "chunk": config.chunk_size,
+        **({"lambda_range": list(config.lambda_range)} if tuple(config.lambda_range) != (0.0, 1.0) else {}),
+        **({"parent_draw": config.parent_draw} if config.parent_draw != "uniform" else {}),
+        **({"templates": templates.sha256} if templates else {}),
+        **({"whole_records": True} if config.whole_records else {}),
+        **({"decoding": config.decoding} if config.decoding != "sample" else {}),
+    }

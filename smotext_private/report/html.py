@@ -31,6 +31,9 @@ BAND_COLOURS = {"Poor": "#c62828", "Moderate": "#ef6c00", "Good": "#f9a825", "Ve
 FIDELITY: dict[str, str] = {
     "roundtrip_cosine_mean": "Mean similarity in meaning (cosine, 1 = same) between a training record and the text decoded from its embedding.",
     "roundtrip_cosine_median": "The same, median.",
+    "second_encoder": "A second encoder, one the generator never ranks its texts by: a second opinion on the similarity.",
+    "second_roundtrip_cosine_mean": "The mean similarity above, measured with the second encoder instead.",
+    "second_roundtrip_cosine_median": "The same, median.",
     "top1_retrieval": "Share of decoded texts whose closest record (within blocks of 64) is the one they were decoded from.",
     "midpoint_cosine_mean": "Mean similarity between text decoded from a midpoint of two records and that midpoint.",
     "midpoint_label_consistency": "Share of texts decoded from a same-class midpoint that a classifier puts in that class.",

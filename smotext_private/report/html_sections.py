@@ -33,6 +33,7 @@ from smotext_private.report.markdown import (
 )
 from smotext_private.audit import registry
 from smotext_private.audit.registry import DatasetCheck
+from smotext_private.evaluation.peer import SETUP as PEER_SETUP
 from smotext_private.report.schema import CheckRule, DatasetRule, Distances, Report
 
 
@@ -248,12 +249,17 @@ def utility_section(r: Report) -> str:
     u = r.utility
     rows = [[_e(row.setup), _num(row.n_train), _num(row.accuracy), _num(row.macro_f1), _num(row.weighted_f1), _e(row.note)]
             for row in u.rows]
+    peer = any(row.setup == PEER_SETUP for row in u.rows)
+    ways = "four" if peer else "three"
+    peer_text = (" <i>Label prompt</i> is a peer: the same language model asked to write from the class name alone, "
+                 "reading no record (as many texts per class as the release holds, scored, never released). Where "
+                 "<i>synthetic only</i> beats it, reading the records bought something." if peer else "")
     return (
         "<h2>5. Usefulness of the synthetic data</h2>"
-        f'<p class="explain">A simple classifier ({_e(u.classifier)}) learns the classes three ways and is tested on the '
+        f'<p class="explain">A simple classifier ({_e(u.classifier)}) learns the classes {ways} ways and is tested on the '
         f'{_e(u.test_set)}. If <i>synthetic only</i> comes close to <i>real only</i>, the synthetic data keeps the class '
-        "signal; <i>real + synthetic</i> shows whether adding it helps. Scores run from 0 to 1 (higher is better); macro-F1 weighs "
-        "every class equally, weighted-F1 by class size.</p>"
+        "signal; <i>real + synthetic</i> shows whether adding it helps." + peer_text + " Scores run from 0 to 1 (higher "
+        "is better); macro-F1 weighs every class equally, weighted-F1 by class size.</p>"
         + _table(["trained on", "records", "accuracy", "macro-F1", "weighted-F1", "note"], rows, numeric=(1, 2, 3, 4))
     )
 

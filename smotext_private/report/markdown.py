@@ -138,7 +138,8 @@ def _utility(u: UtilitySection) -> list[str]:
              "| training data | n | accuracy | macro-F1 | weighted-F1 |", "|---|---:|---:|---:|---:|"]
     for row in u.rows:
         lines.append(f"| {row.setup} | {row.n_train} | {_fmt(row.accuracy)} | {_fmt(row.macro_f1)} | {_fmt(row.weighted_f1)} |")
-    return lines
+    notes = [f"- {row.setup}: {row.note}" for row in u.rows if row.note]
+    return lines + ([""] + notes if notes else [])
 
 
 def _samples(r: Report) -> list[str]:

@@ -219,6 +219,10 @@ class FidelitySection(_Section):
     midpoint_cosine_mean: float | None
     midpoint_label_consistency: float | None
     distinct_2: float | None
+    # the second opinion: round-trip cosine under an encoder generation never ranks by (reports before it: none)
+    second_encoder: str | None = None
+    second_roundtrip_cosine_mean: float | None = None
+    second_roundtrip_cosine_median: float | None = None
 
 
 class RealSynthetic(_Section):
