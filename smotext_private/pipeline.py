@@ -152,12 +152,16 @@ def prepare(input: str, text_column: str, label_column: str, policy: Policy, *, 
 
 def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates: NoteTemplates | None, *,
            encoder=None, decoder=None, pii_detector=None, progress: bool = True,
-           log: Callable[[str], None] = _quiet, open_work: Callable[[dict], WorkDir] | None = None) -> Encoded:
-    """Stage 2: load the models (unless given), encode the sources, fit the auditor on them.
+           log: Callable[[str], None] = _quiet, open_work: Callable[[dict], WorkDir] | None = None,
+           second_encoder=None, second_opinion: bool = False) -> Encoded:
+    """Stage 2: load the models (unless given; with ``second_opinion``, fidelity's second encoder too), encode the
+    sources, fit the auditor on them.
 
     ``open_work(models)`` opens the run's work folder once the models are known: the sources' vectors are kept
     there, and read back instead of encoded again when a resumed run finds them."""
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
+    if second_opinion:  # loaded with the other models: a missing one stops the run before the work folder opens
+        second_encoder = load_second_encoder(config, encoder, second_encoder, progress=progress)
     budgets = None
     if config.budgeted:  # the token budget of each class, from its training records
         check_decoder(decoder)
@@ -184,7 +188,8 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=progress, seed=config.seed)
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
     auditor.fit(list(prepared.train.texts), x_train, x_hold, holdout_texts=list(prepared.holdout.texts), templates=templates)
-    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, work)
+    return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, work,
+                   second_encoder if second_opinion else None)
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
@@ -310,9 +315,8 @@ def release(input: str | Path, out: str | Path, *, text_column: str = "text", la
     t0 = time.time()
     encoded = encode(prepared, config, pol, templates, encoder=encoder, decoder=decoder, pii_detector=pii_detector,
                      progress=progress, log=log, open_work=lambda models: WorkDir.open(
-                         out, _run_key({**run, "models": models}), resume=resume, force=force, run_key=_run_key(run)))
-    if config.fidelity_sample > 0:  # loaded with the other models, before any decoding
-        encoded.second_encoder = load_second_encoder(config, encoded.encoder, second_encoder, progress=progress)
+                         out, _run_key({**run, "models": models}), resume=resume, force=force, run_key=_run_key(run)),
+                     second_encoder=second_encoder, second_opinion=config.fidelity_sample > 0)
     work = encoded.work
     log(f"generating; unaudited candidates are kept in {work.path} (owner-only) until the release is complete")
     generated = generate(prepared, encoded, config, work, progress=progress, log=log,
