@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -100,8 +101,10 @@ class _State:
         on = torch.from_numpy(rows)
         ids = torch.where(on, tokens, torch.full_like(tokens, self.lm.pad_id)).unsqueeze(1)
         self.mask = torch.cat([self.mask, on.long().unsqueeze(1)], 1)
-        out = self.lm.model(input_ids=ids, attention_mask=self.mask, position_ids=self.pos, past_key_values=self.cache,
-                            use_cache=True)
+        with warnings.catch_warnings():  # transformers 5 renames past_key_values to cache; older ones know only it
+            warnings.simplefilter("ignore", FutureWarning)
+            out = self.lm.model(input_ids=ids, attention_mask=self.mask, position_ids=self.pos,
+                                past_key_values=self.cache, use_cache=True)
         self.cache = out.past_key_values
         self.logits = torch.where(on.unsqueeze(1), out.logits[:, -1].float(), self.logits)
         self.pos = self.pos + on.long().unsqueeze(1)
