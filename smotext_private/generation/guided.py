@@ -67,6 +67,11 @@ class _Text:
     cosine: float = math.nan
     row: int = 0  # the LM row (``_State``) whose cache ends with this text
 
+    def scored(self, cosine: float, fluency: float) -> None:
+        """The search's score: cosine to the target + ``fluency`` x mean token log-probability."""
+        self.cosine = cosine
+        self.score = cosine + fluency * self.logprob / max(self.n, 1)
+
 
 class _State:
     """The LM's rows for a batch of texts: a KV cache, an attention mask (0 over left padding and over the
@@ -192,8 +197,7 @@ class GuidedDecoder:
             i = 0
             for t, g in redo:
                 if t:
-                    g.cosine = float(unit_rows(vecs[i : i + 1])[0] @ target)
-                    g.score = g.cosine + self.settings.fluency * g.logprob / max(g.n, 1)
+                    g.scored(float(unit_rows(vecs[i : i + 1])[0] @ target), self.settings.fluency)
                     i += 1
         pairs = [(t, g) for t, g in cut if g.ended] + [(t, g) for t, g in redo if t]
         for t, g in sorted(pairs, key=lambda p: -p[1].score):
@@ -213,8 +217,7 @@ class GuidedDecoder:
         k = 0
         for (owner, _), gs in zip(rows, grown):
             for g in gs:
-                g.cosine = float(vecs[where[texts[k]]] @ target[owner])
-                g.score = g.cosine + self.settings.fluency * g.logprob / max(g.n, 1)
+                g.scored(float(vecs[where[texts[k]]] @ target[owner]), self.settings.fluency)
                 k += 1
 
     def _extend(self, state: "_State", rows, budgets: list[int], gen) -> list[list[_Text]]:
