@@ -181,7 +181,7 @@ def run(args) -> dict:
     out["rescored"] = STATS["rescored"]
     out["rescored_per_query"] = STATS["rescored"] / max(1, STATS["queries"])
     out["bf16_queries"] = STATS["queries"]
-    out["nn_stand_in"] = float(np.median(leave_one_out_nearest(auditor._source_vecs, np.sort(sample))))
+    out["nn_stand_in"] = float(np.median(leave_one_out_nearest(auditor._source_vecs, np.sort(sample), auditor._index)))
     out.update(fit=t1 - t0, audit=t2 - t1, total=t2 - t0, timings=dict(auditor.timings), peak_mb=peak_mb(),
                peak_before_mb=rss_before)
     rej = Counter(k.split()[0] for k, v in zip(corpus.candidates.kinds, verdicts) if v.verdict == "reject")

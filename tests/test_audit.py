@@ -206,7 +206,8 @@ def test_span_index_does_not_join_spans_of_two_sources() -> None:
     assert idx.longest_span(a[:5] + b[2:7]) == (5, 0)
     assert idx.longest_span(a[2:] + a) == (7, 0)
     assert idx.longest_span("zulu yankee".split()) == (0, -1)
-    assert idx.top_sources(b[1:6] + a[:3], k=2) == [1, 0]
+    assert idx.sharers(b[1:6] + a[:3], k=2, min_share=0.0) == [1, 0]
+    assert idx.sharers(b[1:6] + a[:3], k=2, min_share=0.5) == [1]  # 3 of its 6 trigrams; a holds 1
 
 
 # -- ngram_overlap and fuzzy_similarity: near-copies -----------------------------------------

@@ -148,9 +148,9 @@ def test_ray_shards_equal_local_shards():
 
         @ray.remote
         def spans_there(idx, cands):
-            return [(idx.longest_rare_span(c), idx.top_sources(c, 3)) for c in cands]
+            return [(idx.longest_rare_span(c), idx.sharers(c, 3, 0.25)) for c in cands]
 
-        here = [(index.longest_rare_span(c), index.top_sources(c, 3)) for c in cands]
+        here = [(index.longest_rare_span(c), index.sharers(c, 3, 0.25)) for c in cands]
         assert ray.get(spans_there.remote(ray.put(index), cands)) == here
         assert any(length > 0 for (length, _, _), _ in here)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def longest_run(cand: list[str], src: list[str]) -> int:
     return best
 
 
-def test_longest_span_and_top_sources_match_a_plain_reading():
+def test_longest_span_and_sharers_match_a_plain_reading():
     docs = corpus(120, 0)
     index = SpanIndex(3).fit(docs)
     grams = defaultdict(set)
@@ -52,12 +53,15 @@ def test_longest_span_and_top_sources_match_a_plain_reading():
         assert length == (best if best >= 3 else 0)
         if length:
             assert runs[doc] == best
-        shared = defaultdict(int)
-        for i in range(len(cand) - 2):
-            for d in grams.get(tuple(cand[i : i + 3]), ()):
-                shared[d] += 1  # hits count every occurrence of a shared n-gram in the candidate
-        expect = sorted(shared, key=lambda d: (-shared[d], d))[:4]
-        assert index.top_sources(cand, 4) == expect
+        distinct = {tuple(cand[i : i + 3]) for i in range(len(cand) - 2)}
+        held = defaultdict(int)
+        for g in distinct:
+            for d in grams.get(g, ()):
+                held[d] += 1  # each distinct n-gram of the candidate once
+        for share in (0.0, 0.1, 0.25, 0.5):
+            t = max(1, math.ceil(share * len(distinct) - 1e-9))
+            expect = sorted((d for d in held if held[d] >= t), key=lambda d: (-held[d], d))[:4]
+            assert index.sharers(cand, 4, share) == expect
 
 
 def test_boilerplate_counts_each_document_once_per_wording():

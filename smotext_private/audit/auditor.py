@@ -11,13 +11,7 @@ import numpy as np
 from smotext_private.audit import registry
 from smotext_private.audit.dataset import dataset_metrics
 from smotext_private.audit.lazy import Rows, StageClock
-from smotext_private.audit.neighbours import (
-    as_unit,
-    flat_index,
-    leave_one_out_nearest,
-    nearest,
-    search,
-)
+from smotext_private.audit.neighbours import as_unit, flat_index, leave_one_out_nearest, search
 from smotext_private.audit.pii import PiiDetector, PiiFinding
 from smotext_private.audit.replay import ReplayIndex
 from smotext_private.audit.spans import span_index
@@ -27,7 +21,6 @@ from smotext_private.audit.verdict import CheckResult, Verdict
 from smotext_private.errors import InputError
 from smotext_private.policy import Policy, load_policy
 
-DEFAULT_K = 5
 
 
 @dataclass
@@ -152,14 +145,14 @@ class Auditor:
         parts, names = [], []
         if holdout_vecs is not None and len(holdout_vecs) > 0:
             holdout = self._vectors([""] * len(holdout_vecs), holdout_vecs, "holdout vectors")
-            self._holdout_dist = np.sort(nearest(self._source_vecs, holdout, 1)[0][:, 0])
+            self._holdout_dist = np.sort(search(self._index, holdout, 1)[0][:, 0])
             parts.append(self._holdout_dist)
             names.append("holdout-to-source")
         if loo_sample > 0 or not parts:
             rows = None
             if loo_sample > 0 and len(self._source_vecs) > loo_sample:
                 rows = np.sort(np.random.default_rng(self.seed).choice(len(self._source_vecs), loo_sample, replace=False))
-            parts.append(leave_one_out_nearest(self._source_vecs, rows))
+            parts.append(leave_one_out_nearest(self._source_vecs, rows, self._index))
             names.append("leave-one-out source")
         self._calibrated_on = " + ".join(names)
         self._calibration = np.sort(np.concatenate(parts))
@@ -221,13 +214,13 @@ class Auditor:
         return self._calibrated_on
 
     def shortlist(self, toks: list[str], nn: np.ndarray) -> list[int]:
-        """The sources a candidate's text is compared with: its nearest in embedding space and the ``k`` sharing
-        most n-grams with it (``k``: ``fuzzy_similarity``'s param)."""
-        return list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.top_sources(toks, self._k())))
+        """The sources a candidate's text is compared with: its nearest in embedding space and the ``k`` holding
+        most of its n-grams, of those holding at least ``min_shared`` of them (``fuzzy_similarity``'s params)."""
+        p = self._params("fuzzy_similarity")
+        return list(dict.fromkeys([int(j) for j in nn if j >= 0] + self._spans.sharers(toks, p.k, p.min_shared)))
 
     def _k(self) -> int:
-        rule = self.policy.checks.get("fuzzy_similarity")
-        return registry.get("fuzzy_similarity").params(rule).k if rule is not None else DEFAULT_K
+        return self._params("fuzzy_similarity").k
 
     @property
     def distance_cutoff(self) -> float:

@@ -145,6 +145,9 @@ class FuzzySimilarity(RecordCheck):
 
     class Params(CheckParams):
         k: int = Field(5, ge=1, le=1000)  # nearest sources (and top n-gram sharers) compared with each candidate
+        # a source joins the shortlist by its n-grams when it holds at least this share of the candidate's
+        # distinct index n-grams (the k holding most); 0: the k holding most, however few
+        min_shared: float = Field(0.4, ge=0.0, le=1.0)
 
     def score(self, record: Record, rule: CheckRule, params: Params) -> float:
         joined, src = " ".join(record.tokens), record.auditor.source_joined

@@ -15,9 +15,12 @@ threshold is not above zero.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from smotext_private.audit.exact_knn import GROUP, QUERY_BLOCK, SOURCE_CHUNK, error_bound_bf16, exact_scores, merge_topk
+from smotext_private.audit.exact_knn import (GROUP, QUERY_BLOCK, SOURCE_CHUNK, _gamma, error_bound_bf16, exact_scores,
+                                             merge_topk)
 
 
 STATS = {"queries": 0, "rescored": 0}  # pairs scored exactly after the bfloat16 pass (what a report may quote)
@@ -31,13 +34,17 @@ class Bf16Base:
 
         self.base = base
         self.rows = torch.from_numpy(base).to(torch.bfloat16)
-        norm_max, resid_max = 0.0, 0.0
+        # Largest norms of the bfloat16 rows and of the rounding residuals, in float32 and then rounded up:
+        # a bfloat16 value is a float32 one, and x - bf16(x) is exact in float32 (Sterbenz: bf16(x) is within
+        # a factor 2 of x); the sums of squares err by at most gamma_d relatively, the square root by 2**-24.
+        sq_norm, sq_resid = 0.0, 0.0
         for s in range(0, len(base), SOURCE_CHUNK):
-            exact = base[s : s + SOURCE_CHUNK].astype(np.float64)
-            approx = self.rows[s : s + SOURCE_CHUNK].to(torch.float64).numpy()
-            norm_max = max(norm_max, float(np.linalg.norm(approx, axis=1).max()))
-            resid_max = max(resid_max, float(np.linalg.norm(exact - approx, axis=1).max()))
-        self.norm_max, self.resid_max = norm_max, resid_max
+            approx = self.rows[s : s + SOURCE_CHUNK].to(torch.float32).numpy()
+            resid = base[s : s + SOURCE_CHUNK] - approx
+            sq_norm = max(sq_norm, float(np.einsum("ij,ij->i", approx, approx).max(initial=0.0)))
+            sq_resid = max(sq_resid, float(np.einsum("ij,ij->i", resid, resid).max(initial=0.0)))
+        up = (1.0 + 2.0 * _gamma(base.shape[1] + 1, 2.0 ** -24)) * (1.0 + 2.0 ** -22)
+        self.norm_max, self.resid_max = math.sqrt(sq_norm * up) * up, math.sqrt(sq_resid * up) * up
 
 
 def _query_parts(queries: np.ndarray, base: Bf16Base) -> tuple:

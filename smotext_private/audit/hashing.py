@@ -76,6 +76,18 @@ def ngram_hashes(th: np.ndarray, n: int) -> np.ndarray:
         return _mix(h)
 
 
+def sorted_unique(a: np.ndarray, *, presorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values in increasing order, how often each occurs): a sort and a pass (numpy's ``unique``
+    hashes, which is several times slower on tens of millions of uint64)."""
+    s = a if presorted else np.sort(a)
+    if len(s) == 0:
+        return s, np.zeros(0, np.int64)
+    first = np.ones(len(s), bool)
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return s[starts], np.diff(np.append(starts, len(s)))
+
+
 def flat_ngrams(th: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(hash, document, position) of every n-gram inside one document of a flat array of token hashes.
 

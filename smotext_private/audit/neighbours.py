@@ -69,11 +69,12 @@ def nearest(base: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarr
     return search(flat_index(base), queries, k)
 
 
-def leave_one_out_nearest(vecs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """Distance of each row (or of ``rows`` only) to its nearest OTHER row (duplicates count, at distance 0)."""
+def leave_one_out_nearest(vecs: np.ndarray, rows: np.ndarray | None = None, index: Any = None) -> np.ndarray:
+    """Distance of each row (or of ``rows`` only) to its nearest OTHER row (duplicates count, at distance 0);
+    ``index``: ``vecs``' index when the caller has one (a million rows' bfloat16 copy is made once)."""
     if len(vecs) < 2:
         return np.zeros(0, np.float32)
     rows = np.arange(len(vecs)) if rows is None else np.asarray(rows, dtype=np.int64)
-    dist, ids = nearest(vecs, np.ascontiguousarray(vecs[rows]), k=2)
+    dist, ids = search(index if index is not None else flat_index(vecs), np.ascontiguousarray(vecs[rows]), 2)
     self_first = ids[:, 0] == rows
     return np.where(self_first, dist[:, 1], dist[:, 0]).astype(np.float32)

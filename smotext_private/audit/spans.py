@@ -15,12 +15,13 @@ common wording" ignores the numbers.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Iterable, Union
 
 import numpy as np
 
-from smotext_private.audit.hashing import flat_ngrams, ngram_hashes, token_hashes
+from smotext_private.audit.hashing import flat_ngrams, ngram_hashes, sorted_unique, token_hashes
 
 _DIGITS = re.compile(r"\d+")
 
@@ -35,21 +36,35 @@ def _hashes(toks: list[str], n: int, shapes: bool = False) -> np.ndarray:
     return ngram_hashes(token_hashes(toks, shapes), n)
 
 
+class _Vocab(dict):
+    """Token -> id, each new token numbered in order of first sight."""
+
+    def __missing__(self, tok: str) -> int:
+        self[tok] = i = len(self)
+        return i
+
+
 class FlatTokens:
-    """The token hashes and wording hashes of many documents, one flat array each, and the documents' lengths."""
+    """The token hashes and wording hashes of many documents, one flat array each, and the documents' lengths.
+
+    Tokens are numbered once (a vocabulary of distinct words) and hashed once per distinct word; the flat
+    arrays are the hashes looked up by number, so a million documents cost one dictionary lookup a token.
+    """
 
     def __init__(self, token_lists: Iterable[list[str]] = ()) -> None:
         from array import array
 
         from smotext_private.audit.hashing import shape_hash, token_hash
 
-        th, sh, lengths = array("Q"), array("Q"), array("q")  # 8 bytes an entry, no object per document
+        vocab, ids, lengths = _Vocab(), array("i"), array("q")  # 4 and 8 bytes an entry, no object per document
         for toks in token_lists:
-            th.extend(token_hash(t) for t in toks)
-            sh.extend(shape_hash(t) for t in toks)
+            ids.extend(map(vocab.__getitem__, toks))
             lengths.append(len(toks))
-        self.tokens = np.frombuffer(th, np.uint64) if len(th) else np.zeros(0, np.uint64)
-        self.shapes = np.frombuffer(sh, np.uint64) if len(sh) else np.zeros(0, np.uint64)
+        words = list(vocab)  # in id order
+        th = np.fromiter(map(token_hash, words), np.uint64, len(words))
+        sh = np.fromiter(map(shape_hash, words), np.uint64, len(words))
+        idx = np.frombuffer(ids, np.int32) if len(ids) else np.zeros(0, np.int32)
+        self.tokens, self.shapes = th[idx], sh[idx]
         self.lengths = np.frombuffer(lengths, np.int64) if len(lengths) else np.zeros(0, np.int64)
 
     def __len__(self) -> int:
@@ -120,8 +135,7 @@ class SpanIndex:
             del order
             first_of_doc = np.ones(len(h), bool)  # each document counted once per wording
             first_of_doc[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
-            h = h[first_of_doc]
-            uniq, counts = np.unique(h, return_counts=True)
+            uniq, counts = sorted_unique(h[first_of_doc], presorted=True)
             self._counted = uniq[counts >= self.min_sources]
         self._common = np.union1d(self._counted, forms)
         return self
@@ -185,31 +199,19 @@ class SpanIndex:
     def longest_rare_span(self, toks: list[str], *, with_templates: bool = True) -> tuple[int, int, int]:
         """(length, source, boilerplate windows skipped): the longest shared span once stock phrases are left out.
 
-        Every ``window``-token window of the candidate that is shared verbatim with some source is
-        kept unless its wording is boilerplate (``fit_boilerplate``); the score is the longest run of
-        consecutive kept windows, in tokens. Without ``fit_boilerplate`` this is ``longest_span``;
-        ``with_templates=False`` judges as if no templates had been given.
+        Every ``window``-token window of the candidate that some source holds verbatim is kept unless
+        its wording is boilerplate (``fit_boilerplate``); the score is the longest run of consecutive
+        kept windows, in tokens, and the source is the lowest-numbered one holding its first window.
+        Without ``fit_boilerplate`` this is ``longest_span``; ``with_templates=False`` judges as if no
+        templates had been given.
         """
         if not self.skips_boilerplate(with_templates):
             length, doc = self.longest_span(toks)
             return length, doc, 0
         w = self.window
-        if len(self._windows) and len(toks) >= w:
-            # a first look without the runs: is any window shared verbatim (its hash among the sources' windows)
-            # and not stock wording? When none is, that is the answer, and the runs need not be sorted
-            h = _hashes(toks, w)
-            shared = self._windows[np.minimum(np.searchsorted(self._windows, h), len(self._windows) - 1)] == h
-            common = self._is_common(toks, with_templates)
-            if not (shared & ~common).any():
-                return 0, -1, int((shared & common).sum())
-        starts, lengths, docs = self._runs(toks)
-        keep = lengths >= w
-        if not keep.any():
+        if len(toks) < w:
             return 0, -1, 0
-        starts, lengths, docs = starts[keep], lengths[keep], docs[keep]
-        n_win = len(toks) - w + 1
-        ends = starts + lengths - w  # run j holds windows starts[j] .. ends[j] whole
-        shared = np.cumsum(np.bincount(starts, minlength=n_win + 1) - np.bincount(ends + 1, minlength=n_win + 1))[:n_win] > 0
+        shared = self._shared_windows(toks)
         common = self._is_common(toks, with_templates)
         rare = shared & ~common
         skipped = int((shared & common).sum())
@@ -222,38 +224,89 @@ class SpanIndex:
         last = np.concatenate((brk, [len(idx) - 1]))
         spans = idx[last] - idx[first] + w
         b = int(np.argmax(spans))
-        return int(spans[b]), _owner(int(idx[first[b]]), starts, ends, lengths, docs), skipped
+        i = int(idx[first[b]])
+        return int(spans[b]), self._holder(toks[i : i + w]), skipped
+
+    def _shared_windows(self, toks: list[str]) -> np.ndarray:
+        """Per ``window``-token window of ``toks``: does some source hold it verbatim."""
+        w = self.window
+        if len(self._windows):  # the sources' windows by hash (``fit_windows``): one binary search each
+            return _member(self._windows, _hashes(toks, w))
+        starts, lengths, _ = self._runs(toks)  # else from the runs: a window lies inside a run of >= w tokens
+        keep = lengths >= w
+        n_win = len(toks) - w + 1
+        starts, ends = starts[keep], starts[keep] + lengths[keep] - w
+        cover = np.bincount(starts, minlength=n_win + 1) - np.bincount(ends + 1, minlength=n_win + 1)
+        return np.cumsum(cover)[:n_win] > 0
+
+    def _holder(self, window: list[str]) -> int:
+        """The lowest-numbered source that holds ``window`` verbatim."""
+        _, lengths, docs = self._runs(window)
+        return int(docs[lengths >= len(window)].min())
 
     def _is_common(self, toks: list[str], with_templates: bool) -> np.ndarray:
         """Per ``window``-token window of ``toks``: is its wording stock phrasing."""
         stock = self._common if with_templates else self._counted
-        h = _hashes(toks, self.window, shapes=True)
-        if not len(stock):
-            return np.zeros(len(h), bool)
-        return stock[np.minimum(np.searchsorted(stock, h), len(stock) - 1)] == h
+        return _member(stock, _hashes(toks, self.window, shapes=True))
 
     def fit_windows(self, docs: Docs) -> "SpanIndex":
-        """Remember every ``window``-token window of ``docs`` (the sources) by hash, for the first look of
-        ``longest_rare_span`` (call after ``fit_boilerplate``)."""
+        """Remember every ``window``-token window of ``docs`` (the sources) by hash, so that
+        ``longest_rare_span`` finds shared windows by binary search (call after ``fit_boilerplate``)."""
         flat = _flat(docs)
-        self._windows = np.unique(flat_ngrams(flat.tokens, flat.lengths, self.window)[0])
+        self._windows = sorted_unique(flat_ngrams(flat.tokens, flat.lengths, self.window)[0])[0]
         return self
 
-    def top_sources(self, toks: list[str], k: int) -> list[int]:
-        """The ``k`` sources sharing most n-grams with the candidate (ties: lower id first)."""
-        _, doc, _ = self.hits(toks)
-        if len(doc) == 0 or k <= 0:
+    def sharers(self, toks: list[str], k: int, min_share: float) -> list[int]:
+        """The ``k`` sources holding most of the candidate's distinct n-grams, among those holding at least
+        ``min_share`` of them (ties: lower id first).
+
+        A source holding ``t`` of ``m`` distinct n-grams holds one of any ``m - t + 1`` of them, so only the
+        shortest posting lists are read in full; the sources found there are completed by binary search in
+        the others (postings are sorted by source within an n-gram). Stock n-grams held by a large part of
+        the sources are the longest lists and are only probed: the cost follows the candidate's rare n-grams.
+        """
+        q = sorted_unique(_hashes(toks, self.n))[0]
+        if len(q) == 0 or k <= 0:
             return []
-        # count over the hits only: a bincount would cost O(number of sources) per candidate
-        nz, counts = np.unique(doc, return_counts=True)
-        order = nz[np.lexsort((nz, -counts))]
-        return [int(d) for d in order[:k]]
+        t = max(1, math.ceil(min_share * len(q) - 1e-9))
+        lo, hi = np.searchsorted(self._hash, q, "left"), np.searchsorted(self._hash, q, "right")
+        by_size = np.argsort(hi - lo, kind="stable")
+        lo, hi = lo[by_size], hi[by_size]
+        lo, hi = lo[hi > lo], hi[hi > lo]
+        m = len(lo)
+        if m < t:
+            return []
+        cum = np.cumsum(hi - lo)
+        r = max(m - t + 1, int(np.searchsorted(cum, 2 * cum[m - t], "right")))  # read more while it stays cheap
+        docs, counts = _count_lists(self._doc, lo[:r], hi[:r])
+        live = counts >= t - (m - r)  # what a source must hold among the lists read to reach t
+        docs, counts = docs[live], counts[live]
+        for j in range(r, m):
+            if len(docs) == 0:
+                break
+            seg = self._doc[lo[j] : hi[j]]
+            at = np.minimum(np.searchsorted(seg, docs), len(seg) - 1)
+            counts += seg[at] == docs
+            live = counts + (m - 1 - j) >= t
+            docs, counts = docs[live], counts[live]
+        top = np.lexsort((docs, -counts))[:k]
+        return [int(d) for d in docs[top]]
 
 
-def _owner(i: int, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray, docs: np.ndarray) -> int:
-    """The source of the longest run holding window ``i`` (of equal ones, the last in ``_runs``' order)."""
-    js = np.flatnonzero((starts <= i) & (ends >= i))
-    return int(docs[js[np.lexsort((js, lengths[js]))[-1]]])
+def _member(table: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Per hash of ``h``: is it in ``table`` (sorted)."""
+    if not len(table):
+        return np.zeros(len(h), bool)
+    return table[np.minimum(np.searchsorted(table, h), len(table) - 1)] == h
+
+
+def _count_lists(doc: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(source, number of the posting lists ``doc[lo[i]:hi[i]]`` it is in), over sources in at least one."""
+    d = np.concatenate([doc[a:b] for a, b in zip(lo.tolist(), hi.tolist())])
+    first = np.ones(len(d), bool)  # a source once per list: lists are sorted by source
+    np.not_equal(d[1:], d[:-1], out=first[1:])
+    first[np.cumsum(hi - lo)[:-1]] = True
+    return sorted_unique(d[first])
 
 
 def span_index(rule, source_tokens: Docs, other_records: Docs = (), *,
