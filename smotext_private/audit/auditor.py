@@ -10,6 +10,7 @@ import numpy as np
 
 from smotext_private.audit import registry
 from smotext_private.audit.dataset import dataset_metrics
+from smotext_private.audit.judge import Batch, judge
 from smotext_private.audit.lazy import Rows, StageClock
 from smotext_private.audit.neighbours import as_unit, flat_index, leave_one_out_nearest, search
 from smotext_private.audit.pii import PiiDetector, PiiFinding
@@ -17,7 +18,7 @@ from smotext_private.audit.replay import ReplayIndex
 from smotext_private.audit.spans import span_index
 from smotext_private.audit.templates import NoteTemplates
 from smotext_private.audit.text import tokens
-from smotext_private.audit.verdict import CheckResult, Verdict
+from smotext_private.audit.verdict import Verdict
 from smotext_private.errors import InputError
 from smotext_private.policy import Policy, load_policy
 
@@ -68,12 +69,14 @@ class Auditor:
         pii_detector: PiiDetector | None = None,
         progress: bool = False,
         seed: int = 0,
+        workers: int | None = None,
     ) -> None:
         self.policy = load_policy(policy) if isinstance(policy, str) else policy
         self.encoder = encoder
         self.pii_detector = pii_detector
         self.progress = progress
         self.seed = seed
+        self.workers = workers  # processes for the per-record checks (None: every available CPU; see judge.py)
         self._fitted = False
         self.timings: dict[str, float] = {}  # seconds per stage of the last fit and audit (for benchmarks)
 
@@ -314,21 +317,8 @@ class Auditor:
                   if (rule := self.policy.active(c.name)) is not None and c.ready(self)]
         findings = self._detect(list(texts), "pii in candidates") if any(c.uses_pii_findings for c, _, _ in active) else None
         clock("pii detection")
-        cutoff = self.distance_cutoff
-
-        from tqdm.auto import tqdm
-
-        out = []
-        for i in tqdm(range(len(texts)), desc="audit", disable=not self.progress):
-            record = Record(texts[i], tokens(texts[i]), dist[i], nn[i, :k], findings[i] if findings else [], cutoff, self)
-            results: list[CheckResult] = []
-            scores: dict[str, float] = {}
-            for check, rule, params in active:
-                results.append(check.run(record, rule, params))
-                scores[check.name] = results[-1].score
-                scores.update(check.extra_scores(record, params))
-            reject = any(r.failed and r.action == "reject" for r in results)
-            out.append(Verdict(ids[i], "reject" if reject else "accept", tuple(results), scores))
+        batch = Batch(self, texts, ids, dist, nn, findings, active, self.distance_cutoff, k)
+        out = judge(batch, self.workers, self.progress)
         clock("per-record checks")
         return out
 
