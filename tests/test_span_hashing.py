@@ -92,3 +92,19 @@ def test_hashes_are_the_same_in_every_process():
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
         assert out.stdout.strip() == str(here)
+
+
+def test_rare_span_from_window_hashes_equals_the_runs():
+    docs = corpus(150, 2)
+    runs = SpanIndex(3).fit(docs).fit_boilerplate(docs, window=5, min_sources=3)  # shared windows from the runs
+    hashed = SpanIndex(3).fit(docs).fit_boilerplate(docs, window=5, min_sources=3).fit_windows(docs)
+    found = 0
+    cands = corpus(60, 3) + [docs[i][1:] + docs[i + 1][:6] for i in range(0, 140, 7)]  # and copied stretches
+    for cand in cands:
+        a, b = runs.longest_rare_span(cand), hashed.longest_rare_span(cand)
+        assert a == b
+        length, src, _ = b
+        if length:
+            found += 1
+            assert longest_run(cand, docs[src]) >= 5  # the source named holds a window of it verbatim
+    assert found >= 5
