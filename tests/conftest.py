@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -18,6 +22,29 @@ TOPICS = {
     "orthopedics": ["knee pain after running", "wrist fracture from a fall", "lower back stiffness", "shoulder cannot lift",
                     "hip pain when walking", "ankle sprain playing football", "swollen painful joint", "physiotherapy advised"],
 }
+
+
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float,
+              while_running: Callable[[], None] = lambda: None) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` holds (after ``while_running()``), failing if it exits or times out
+    first; its pipes are closed either way."""
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "it never got there"
+            time.sleep(0.01)
+        while_running()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    assert proc.returncode == -signal.SIGKILL
 
 
 def toy_rows(n_per_class: int = 20, seed: int = 0) -> list[dict]:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from conftest import phrasebook, toy_rows
+from conftest import kill_when, phrasebook, toy_rows
 
 ray = pytest.importorskip("ray")
 
@@ -149,21 +147,7 @@ def _rows(work: Path) -> list[dict]:
 
 
 def _kill_after_first_chunk(proc: subprocess.Popen, work: Path, while_running=lambda: None) -> None:
-    try:
-        deadline = time.monotonic() + 150
-        while not _rows(work):
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "no chunk was ever saved"
-            time.sleep(0.02)
-        while_running()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(proc, lambda: bool(_rows(work)), 150, while_running)
 
 
 def _ray_files_inside(work: Path) -> None:

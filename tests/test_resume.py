@@ -9,8 +9,6 @@ deterministic instead of a race against a timer.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import stat
 import subprocess
 import sys
@@ -19,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import phrasebook, toy_rows
+from conftest import kill_when, phrasebook, toy_rows
 
 from smotext_private.errors import InputError
 
@@ -91,21 +89,8 @@ def notes(tmp_path) -> Path:
 def _kill_mid_generation(tmp_path, notes, out: Path, calls: Path, seed: int = 0) -> Path:
     """Start a release, SIGKILL it while chunk STALL_AT-1 is being decoded; return its work dir."""
     proc = _start(tmp_path, input=str(notes), out=str(out), seed=seed, calls=str(calls), stall_at=STALL_AT)
-    try:
-        deadline = time.monotonic() + 240
-        while len(_lines(calls)) < STALL_AT:
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the release never reached the stalling chunk"
-            time.sleep(0.05)
-        time.sleep(0.2)  # it is now parked inside generate()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        proc.stdout.close(), proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    # once the stalling chunk's call is logged, the release is parked inside generate()
+    kill_when(proc, lambda: len(_lines(calls)) >= STALL_AT, 240, while_running=lambda: time.sleep(0.2))
     return out.with_name(out.name + ".work")
 
 
@@ -171,20 +156,8 @@ def test_killed_after_saved_chunks_resumes_them_without_decoding_them_again(tmp_
     out, calls = tmp_path / "bundle", tmp_path / "calls.txt"
     work = out.with_name(out.name + ".work")
     proc = _start(tmp_path, input=str(notes), out=str(out), seed=0, calls=str(calls), delay=0.5)
-    try:
-        deadline = time.monotonic() + 240
-        while not _finished_chunks(work):
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "no chunk was ever saved"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        proc.stdout.close(), proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL and not out.exists()
+    kill_when(proc, lambda: bool(_finished_chunks(work)), 240)
+    assert not out.exists()
     finished = _finished_chunks(work)
     assert 1 <= len(finished) < N_CHUNKS, finished
 
