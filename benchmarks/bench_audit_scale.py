@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sources", type=int, default=1_000_000)
     ap.add_argument("--candidates", type=int, default=100_000)
-    ap.add_argument("--demo-per-class", type=int, default=500, help="demo notes per specialty in the base pool")
+    ap.add_argument("--demo-per-class", type=int, default=1000, help="demo notes per specialty in the base pool")
     ap.add_argument("--fortunes", type=Path, default=None, help="Debian fortunes directory (make fortunes)")
     ap.add_argument("--noise", type=float, default=0.15, help="norm of the noise added to stand-in vectors")
     ap.add_argument("--pii", choices=("none", "regex"), default="none")
