@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
 import numpy as np
+import pytest
 
 from smotext_private.audit import Auditor, RegexPiiDetector
 from smotext_private.audit import judge
@@ -41,3 +46,21 @@ def test_forked_workers_give_the_same_verdicts(monkeypatch) -> None:
     verdicts = {v.verdict for v in one}
     assert verdicts == {"accept", "reject"}  # the checks decided both ways on these records
     assert sum(v.verdict == "reject" for v in one[:60]) >= 50  # the near-copies
+
+
+def test_a_worker_killed_fails_the_audit_instead_of_hanging(monkeypatch) -> None:
+    sources, cands = _records()
+    auditor = Auditor(load_policy("strict"), ENC, pii_detector=RegexPiiDetector()).fit(sources, ENC.encode(sources))
+    real = judge.judge_one
+
+    def dies_on_the_tenth(batch, i):
+        if i == 10:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+        return real(batch, i)
+
+    monkeypatch.setattr(judge, "judge_one", dies_on_the_tenth)
+    monkeypatch.setattr(judge, "MIN_PER_WORKER", 1)
+    monkeypatch.setattr(judge, "CHUNK", 7)
+    auditor.workers = 2
+    with pytest.raises(BrokenProcessPool):
+        auditor.audit(cands, ENC.encode(cands), [f"c{i}" for i in range(len(cands))])

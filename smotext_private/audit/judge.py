@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -85,9 +86,9 @@ def judge(batch: Batch, workers: int | None, progress: bool) -> list[Verdict]:
     global _BATCH
     _BATCH = batch
     out = []
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part in pool.imap(_judge_range, [(s, min(n, s + CHUNK)) for s in range(0, n, CHUNK)]):
+    try:  # a worker that dies (the kernel's OOM killer) fails the audit with BrokenProcessPool, never hangs it
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for part in pool.map(_judge_range, [(s, min(n, s + CHUNK)) for s in range(0, n, CHUNK)]):
                 out.extend(part)
                 bar.update(len(part))
     finally:
