@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -86,11 +87,13 @@ def judge(batch: Batch, workers: int | None, progress: bool) -> list[Verdict]:
     global _BATCH
     _BATCH = batch
     out = []
-    try:  # a worker that dies (the kernel's OOM killer) fails the audit with BrokenProcessPool, never hangs it
+    try:  # a worker that dies fails the audit (never hangs it): the kernel's OOM killer is the usual cause
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             for part in pool.map(_judge_range, [(s, min(n, s + CHUNK)) for s in range(0, n, CHUNK)]):
                 out.extend(part)
                 bar.update(len(part))
+    except BrokenProcessPool as exc:
+        raise MemoryError(f"an audit worker process was killed ({workers} were running)") from exc
     finally:
         _BATCH = None
         bar.close()
