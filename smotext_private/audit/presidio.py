@@ -287,17 +287,22 @@ def text_pieces(text: str, size: int = PIECE_CHARS, overlap: int = PIECE_OVERLAP
 class PresidioPiiDetector:
     """Presidio analyzer (offline spaCy NER + pattern recognizers) plus the clinical recognizers.
 
-    Models load on the first ``detect`` call, not here. Texts go through
-    ``BatchAnalyzerEngine`` (spaCy ``nlp.pipe``) in batches of ``batch_size``.
+    Models load on the first ``detect`` call, not here. Texts go through spaCy ``nlp.pipe`` in
+    batches of ``batch_size``: by default :class:`~smotext_private.audit.presidio_fast.FastBatchAnalyzer`
+    (the same results as Presidio's ``BatchAnalyzerEngine``, with lemmas made only where context
+    enhancement reads them); ``fast=False`` runs ``BatchAnalyzerEngine`` itself.
     """
 
     name = "presidio"
 
-    def __init__(self, *, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64, min_score: float = 0.3) -> None:
+    def __init__(self, *, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64, min_score: float = 0.3,
+                 fast: bool = True) -> None:
         self.model = model
         self.batch_size = batch_size
         self.min_score = min_score
+        self.fast = fast
         self._analyzer: Any = None
+        self._fast: Any = None
 
     @property
     def analyzer(self) -> Any:
@@ -305,17 +310,26 @@ class PresidioPiiDetector:
             self._analyzer = build_analyzer(self.model)
         return self._analyzer
 
+    def analyze(self, texts: list[str]) -> list[list[Any]]:
+        """Presidio's ``RecognizerResult``\\ s for each text (at most ``PIECE_CHARS`` characters each), in order."""
+        if not self.fast:
+            from presidio_analyzer import BatchAnalyzerEngine
+
+            return BatchAnalyzerEngine(analyzer_engine=self.analyzer).analyze_iterator(
+                texts, language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score)
+        if self._fast is None:
+            from smotext_private.audit.presidio_fast import FastBatchAnalyzer
+
+            self._fast = FastBatchAnalyzer(self.analyzer)
+        return list(self._fast.analyze_iterator(texts, batch_size=self.batch_size, score_threshold=self.min_score))
+
     def detect(self, texts: list[str]) -> list[list[PiiFinding]]:
         if not texts:
             return []
         # spaCy refuses texts over nlp.max_length (1,000,000 characters) and needs about 1 GB per 100,000:
         # a long text is read in overlapping pieces, and each finding is put back at its place in the text
         pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text)]
-        from presidio_analyzer import BatchAnalyzerEngine
-
-        results = BatchAnalyzerEngine(analyzer_engine=self.analyzer).analyze_iterator(
-            [p for _, _, p in pieces], language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
-        )
+        results = self.analyze([p for _, _, p in pieces])
         found_in: list[dict[tuple, Any]] = [{} for _ in texts]
         for (i, start, _), found in zip(pieces, results):
             for r in found:

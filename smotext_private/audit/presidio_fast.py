@@ -1,0 +1,193 @@
+"""Presidio's batch analysis with the same results and less work per text.
+
+``BatchAnalyzerEngine`` runs every spaCy component over every text, builds each text's
+``NlpArtifacts`` (lemmas and keywords included) and calls ``AnalyzerEngine.analyze``.  Only
+Presidio's context enhancement reads lemmas, and it reads them only for a result of a
+recognizer with context words.  :class:`FastBatchAnalyzer` therefore
+
+* runs the pipeline without the lemmatizer and the attribute ruler (the part-of-speech and
+  morphology the rule lemmatizer needs); they run on a text's ``Doc`` when its lemmas are
+  first read (:func:`deferrable_components` says when that gives the same entities and lemmas);
+* skips the enhancement of a text when no token in it can have a lemma containing a context
+  word of the recognizers that found something there (:class:`LemmaBound`), where Presidio's
+  enhancer would leave every score as it is.
+
+Everything else is Presidio's own code: the same ``AnalyzerEngine.analyze``, registry and
+recognizers, entity mapping and score threshold.  ``tests/test_pii_fast.py`` compares both
+paths result for result.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Iterator
+
+DEFERRED = ("attribute_ruler", "lemmatizer")
+# What an attribute ruler sets besides the attributes its patterns name; a component after it that
+# reads one of these (as a feature column) would see different input if the ruler ran later.
+_RULER_SETS = frozenset({"TAG", "POS", "MORPH", "LEMMA", "DEP"})
+
+
+def _feature_columns(component: Any) -> set[str]:
+    """Token attributes a trainable component reads as features (its ``extract_features`` layers)."""
+    model = getattr(component, "model", None)
+    if model is None:
+        return set()
+    return {str(c) for node in model.walk() if node.name == "extract_features" for c in node.attrs.get("columns", ())}
+
+
+def deferrable_components(nlp: Any) -> tuple[str, ...]:
+    """``DEFERRED`` when running them after the rest of ``nlp`` gives the same ``Doc``\\ s, else ``()``.
+
+    That holds when the lemmatizer is spaCy's rule lemmatizer (it reads the text, part of speech
+    and morphology only), the attribute ruler's patterns read no entity annotation (they run
+    after the NER now), and no other component after the attribute ruler reads an attribute the
+    ruler may set (spaCy's NER reads NORM/PREFIX/SUFFIX/SHAPE; the ruler sets ``_RULER_SETS`` and
+    whatever its patterns' ``attrs`` name).
+    """
+    names = list(nlp.pipe_names)
+    if not all(n in names for n in DEFERRED) or names.index("attribute_ruler") > names.index("lemmatizer"):
+        return ()
+    ruler, lemmatizer = nlp.get_pipe("attribute_ruler"), nlp.get_pipe("lemmatizer")
+    if getattr(lemmatizer, "mode", None) != "rule" or not hasattr(lemmatizer, "rule_lemmatize"):
+        return ()
+    patterns = ruler.patterns
+    if any(str(key).upper().startswith("ENT_") for p in patterns for tok in p["patterns"][0] for key in tok):
+        return ()
+    sets = _RULER_SETS | {str(a).upper() for p in patterns for a in p["attrs"]}
+    after = [name for name in names[names.index("attribute_ruler") + 1 :] if name not in DEFERRED]
+    if any(_feature_columns(nlp.get_pipe(name)) & sets for name in after):
+        return ()
+    return DEFERRED
+
+
+class LemmaBound:
+    """Every lemma spaCy's rule lemmatizer, after the attribute ruler, can give a token, from its lower-case form.
+
+    ``rule_lemmatize`` returns the lower-case form, the text, an exception-table form or a
+    suffix rule's output for the token's part of speech; the attribute ruler can set a lemma
+    from its patterns instead.  Taking the union over every part of speech bounds the lemma
+    without knowing the part of speech.  :meth:`could_contain` answers whether any token of a
+    ``Doc`` may have a lemma holding one of some words (Presidio's substring matching).
+    """
+
+    def __init__(self, lemmatizer: Any, ruler: Any) -> None:
+        lookups = lemmatizer.lookups
+        self._rules = [[(old, new) for old, new in rules] for rules in lookups.get_table("lemma_rules", {}).values()]
+        self._exceptions = list(lookups.get_table("lemma_exc", {}).values())
+        self.fixed = tuple(sorted({str(p["attrs"]["LEMMA"]).lower() for p in ruler.patterns if "LEMMA" in p["attrs"]}))
+        self._forms = lru_cache(maxsize=200_000)(self._compute)
+
+    def _compute(self, lower: str) -> str:
+        forms = {lower}
+        for rules in self._rules:
+            forms.update(lower[: len(lower) - len(old)] + new for old, new in rules if lower.endswith(old))
+        for exceptions in self._exceptions:
+            forms.update(exceptions.get(lower, ()))
+        return "\0".join(f.lower() for f in forms)
+
+    def forms(self, lower: str) -> list[str]:
+        """The lower-cased lemmas a token whose lower-case form is ``lower`` can have (ruler lemmas aside)."""
+        return self._forms(lower).split("\0")
+
+    def could_contain(self, doc: Any, words: set[str]) -> bool:
+        if any(w in lemma for w in words for lemma in self.fixed):
+            return True
+        return any(w in self._forms(token.lower_) for token in doc for w in words)
+
+
+def _classes() -> tuple[type, type]:
+    """Presidio subclasses, defined on first use so importing this module stays cheap."""
+    from presidio_analyzer import RecognizerResult
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    class LazyNlpArtifacts(NlpArtifacts):
+        """``SpacyNlpEngine._doc_to_nlp_artifact``'s artifacts, with lemmas and keywords made on first read."""
+
+        def __init__(self, doc: Any, engine: Any, language: str, finish: Any) -> None:
+            entities, scores = engine._get_updated_entities(engine._get_entities(doc), engine._get_scores_for_entities(doc))
+            self.entities, self.tokens, self.nlp_engine = entities, doc, engine
+            self.tokens_indices = [token.idx for token in doc]
+            self.scores = scores if scores else [0.85] * len(entities)
+            self._language, self._finish = language, finish
+            self._lemmas: list[str] | None = None
+            self._keywords: list[str] | None = None
+
+        @property
+        def lemmas(self) -> list[str]:
+            if self._lemmas is None:
+                self._finish(self.tokens)
+                self._lemmas = [token.lemma_ for token in self.tokens]
+            return self._lemmas
+
+        @property
+        def keywords(self) -> list[str]:
+            if self._keywords is None:
+                self._keywords = self.set_keywords(self.nlp_engine, self.lemmas, self._language)
+            return self._keywords
+
+    class GatedEnhancer(LemmaContextAwareEnhancer):
+        """Presidio's lemma enhancer, not run on a text where no token can hold a context word it looks for."""
+
+        def __init__(self, base: Any, bound: LemmaBound) -> None:
+            super().__init__(base.context_similarity_factor, base.min_score_with_context_similarity,
+                             base.context_prefix_count, base.context_suffix_count, base.context_matching_mode)
+            self.bound = bound
+
+        def enhance_using_context(self, text: str, raw_results: list, nlp_artifacts: Any, recognizers: list,
+                                  context: list[str] | None = None) -> list:
+            by_id = {r.id: r for r in recognizers}
+            words = set()
+            for result in raw_results:
+                meta = result.recognition_metadata or {}
+                recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+                if recognizer is not None and recognizer.context and not meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                    words.update(w.lower() for w in recognizer.context)
+            if context or (words and nlp_artifacts is not None and self.bound.could_contain(nlp_artifacts.tokens, words)):
+                return super().enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
+            # no lemma can hold a context word: Presidio would return copies with every score unchanged; the
+            # results are this call's own objects, so the list itself is returned
+            return list(raw_results)
+
+    return LazyNlpArtifacts, GatedEnhancer
+
+
+class FastBatchAnalyzer:
+    """``BatchAnalyzerEngine(analyzer).analyze_iterator`` for a spaCy-backed ``AnalyzerEngine``, with the same results.
+
+    Falls back to the full pipeline and Presidio's own enhancer when the pipeline's lemmatizer
+    cannot be deferred (:func:`deferrable_components`).
+    """
+
+    def __init__(self, analyzer: Any, language: str = "en") -> None:
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+        self.language = language
+        self.nlp_engine = analyzer.nlp_engine
+        self.nlp = analyzer.nlp_engine.nlp[language]
+        self.deferred = deferrable_components(self.nlp)
+        base = analyzer.context_aware_enhancer
+        self._artifacts, gated = _classes()
+        enhancer = base
+        if self.deferred and type(base) is LemmaContextAwareEnhancer:
+            enhancer = gated(base, LemmaBound(self.nlp.get_pipe("lemmatizer"), self.nlp.get_pipe("attribute_ruler")))
+        self.engine = AnalyzerEngine(
+            registry=analyzer.registry, nlp_engine=analyzer.nlp_engine, supported_languages=list(analyzer.supported_languages),
+            default_score_threshold=analyzer.default_score_threshold, context_aware_enhancer=enhancer,
+        )
+        self._finishers = [self.nlp.get_pipe(name) for name in self.deferred]
+
+    def _finish(self, doc: Any) -> None:
+        for component in self._finishers:
+            doc = component(doc)
+
+    def analyze_iterator(self, texts: list[str], *, batch_size: int, **kwargs: Any) -> Iterator[list[Any]]:
+        """One list of ``RecognizerResult`` per text, in order; ``kwargs`` go to ``AnalyzerEngine.analyze``."""
+        for doc in self.nlp.pipe(texts, batch_size=batch_size, disable=list(self.deferred)):
+            if self.deferred:
+                artifacts = self._artifacts(doc, self.nlp_engine, self.language, self._finish)
+            else:
+                artifacts = self.nlp_engine._doc_to_nlp_artifact(doc, self.language)
+            yield self.engine.analyze(text=doc.text, language=self.language, nlp_artifacts=artifacts, **kwargs)
