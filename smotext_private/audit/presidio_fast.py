@@ -19,7 +19,6 @@ paths result for result.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Iterator
 
 DEFERRED = ("attribute_ruler", "lemmatizer")
@@ -76,7 +75,7 @@ class LemmaBound:
         self._rules = [[(old, new) for old, new in rules] for rules in lookups.get_table("lemma_rules", {}).values()]
         self._exceptions = list(lookups.get_table("lemma_exc", {}).values())
         self.fixed = tuple(sorted({str(p["attrs"]["LEMMA"]).lower() for p in ruler.patterns if "LEMMA" in p["attrs"]}))
-        self._forms = lru_cache(maxsize=200_000)(self._compute)
+        self._by_hash: dict[int, str] = {}
 
     def _compute(self, lower: str) -> str:
         forms = {lower}
@@ -88,12 +87,22 @@ class LemmaBound:
 
     def forms(self, lower: str) -> list[str]:
         """The lower-cased lemmas a token whose lower-case form is ``lower`` can have (ruler lemmas aside)."""
-        return self._forms(lower).split("\0")
+        return self._compute(lower).split("\0")
 
     def could_contain(self, doc: Any, words: set[str]) -> bool:
+        """Whether a token of ``doc`` may have a lemma that holds one of ``words`` (lower case)."""
         if any(w in lemma for w in words for lemma in self.fixed):
             return True
-        return any(w in self._forms(token.lower_) for token in doc for w in words)
+        if len(self._by_hash) > 500_000:
+            self._by_hash.clear()
+        strings = doc.vocab.strings
+        for h in set(doc.to_array("LOWER").tolist()):  # the LOWER ids, without making a Token per word
+            forms = self._by_hash.get(h)
+            if forms is None:
+                forms = self._by_hash[h] = self._compute(strings[h])
+            if any(w in forms for w in words):
+                return True
+        return False
 
 
 def _classes() -> tuple[type, type]:
@@ -103,16 +112,22 @@ def _classes() -> tuple[type, type]:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
     class LazyNlpArtifacts(NlpArtifacts):
-        """``SpacyNlpEngine._doc_to_nlp_artifact``'s artifacts, with lemmas and keywords made on first read."""
+        """``SpacyNlpEngine._doc_to_nlp_artifact``'s artifacts, with token offsets, lemmas and keywords made on first read."""
 
         def __init__(self, doc: Any, engine: Any, language: str, finish: Any) -> None:
             entities, scores = engine._get_updated_entities(engine._get_entities(doc), engine._get_scores_for_entities(doc))
             self.entities, self.tokens, self.nlp_engine = entities, doc, engine
-            self.tokens_indices = [token.idx for token in doc]
             self.scores = scores if scores else [0.85] * len(entities)
             self._language, self._finish = language, finish
             self._lemmas: list[str] | None = None
             self._keywords: list[str] | None = None
+            self._indices: list[int] | None = None
+
+        @property
+        def tokens_indices(self) -> list[int]:
+            if self._indices is None:
+                self._indices = [token.idx for token in self.tokens]
+            return self._indices
 
         @property
         def lemmas(self) -> list[str]:
