@@ -193,8 +193,10 @@ class FastBatchAnalyzer:
             default_score_threshold=analyzer.default_score_threshold, context_aware_enhancer=enhancer,
         )
         self._finishers = [self.nlp.get_pipe(name) for name in self.deferred]
+        self.lemmatized = 0  # texts whose deferred components ran (their lemmas were read)
 
     def _finish(self, doc: Any) -> None:
+        self.lemmatized += 1
         for component in self._finishers:
             doc = component(doc)
 
