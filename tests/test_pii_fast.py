@@ -51,8 +51,8 @@ def _texts() -> list[str]:
 @pytest.fixture(scope="module")
 def detectors() -> Iterator[tuple[PresidioPiiDetector, PresidioPiiDetector]]:
     fast = PresidioPiiDetector()
-    # Presidio's BatchAnalyzerEngine on an analyzer of its own, without the digit gates
-    plain = PresidioPiiDetector(fast=False, analyzer=build_analyzer(gate_on_digits=False))
+    # Presidio's BatchAnalyzerEngine on an analyzer of its own, without the shortcuts (digit gates, phone memo)
+    plain = PresidioPiiDetector(fast=False, analyzer=build_analyzer(shortcuts=False))
     yield fast, plain
 
 
@@ -128,3 +128,23 @@ def test_no_deferral_when_a_later_component_reads_what_the_ruler_sets() -> None:
     nlp.get_pipe("attribute_ruler").add(patterns=[[{"LOWER": "pt"}]], attrs={"NORM": "patient"})
     assert deferrable_components(nlp) == ()  # the NER reads NORM
     assert deferrable_components(spacy.blank("en")) == ()
+
+
+def test_phone_memo_gives_presidios_phone_results_where_neighbours_differ(detectors) -> None:
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    fast, plain = detectors
+    memo = next(r for r in fast.analyzer.registry.recognizers if r.name == "PhoneRecognizer")
+    stock = next(r for r in plain.analyzer.registry.recognizers if r.name == "PhoneRecognizer")
+    assert type(stock) is PhoneRecognizer and type(memo) is not PhoneRecognizer
+    # the same candidates after and before letters (phonenumbers rejects those), at the start, as extensions
+    texts = ["Call 212-555-0143 now.", "abc212-555-0143", "212-555-0143def", "(212) 555-0143", "212-555-0143",
+             "ref 212-555-0143/7", "+44 20 7946 0958", "tel:+44 20 7946 0958 x12", "2 5 10 2021 212-555-0143",
+             "030 901820", "x030 901820", "Tel 030 901820."] * 2
+    memo.new_batch()
+    spans = lambda results: sorted((r.entity_type, r.start, r.end, r.score) for r in results)  # noqa: E731
+    for text in texts:
+        assert spans(memo.analyze(text, ["PHONE_NUMBER"])) == spans(stock.analyze(text, ["PHONE_NUMBER"])), text
+    assert memo.memo and any(spans(memo.analyze(t, ["PHONE_NUMBER"])) for t in texts)
+    memo.new_batch()
+    assert memo.memo == {}

@@ -227,11 +227,13 @@ def _recognizer_classes() -> tuple[type, type]:
     return OfflineEmailRecognizer, ClinicalRecognizer
 
 
-def build_analyzer(model: str = DEFAULT_SPACY_MODEL, *, gate_on_digits: bool = True) -> Any:
+def build_analyzer(model: str = DEFAULT_SPACY_MODEL, *, shortcuts: bool = True) -> Any:
     """An ``AnalyzerEngine`` on the installed spaCy pipeline with the clinical recognizers added.
 
-    ``gate_on_digits`` skips, on a text without a digit, what cannot find anything there
-    (:func:`_gate_on_digits`); the results are the same either way."""
+    ``shortcuts`` skips, on a text without a digit, what cannot find anything there
+    (:func:`_gate_on_digits`), and parses each phone-number candidate once per region and batch
+    (:func:`~smotext_private.audit.presidio_fast.remember_phone_candidates`); the results are the
+    same either way."""
     _check_model(model)
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
@@ -248,8 +250,11 @@ def build_analyzer(model: str = DEFAULT_SPACY_MODEL, *, gate_on_digits: bool = T
     email_cls, clinical_cls = _recognizer_classes()
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(email_cls())
-    registry.add_recognizer(clinical_cls(gate_on_digits))
-    if gate_on_digits:
+    registry.add_recognizer(clinical_cls(shortcuts))
+    if shortcuts:
+        from smotext_private.audit.presidio_fast import remember_phone_candidates
+
+        remember_phone_candidates(registry.recognizers)
         _gate_on_digits(registry.recognizers)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
@@ -264,8 +269,10 @@ def _gate_on_digits(recognizers: list[Any]) -> None:
     (:func:`~smotext_private.audit.digits.needs_digit`: credit cards, SSNs, dates, licences, ...)."""
     from presidio_analyzer import PatternRecognizer
 
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
     for recognizer in recognizers:
-        if type(recognizer).__name__ == "PhoneRecognizer" or (
+        if isinstance(recognizer, PhoneRecognizer) or (
             type(recognizer).analyze is PatternRecognizer.analyze and recognizer.patterns
             and all(needs_digit(p.regex, recognizer.global_regex_flags) for p in recognizer.patterns)
         ):
@@ -331,6 +338,9 @@ class PresidioPiiDetector:
 
     def analyze(self, texts: list[str]) -> list[list[Any]]:
         """Presidio's ``RecognizerResult``\\ s for each text (at most ``PIECE_CHARS`` characters each), in order."""
+        from smotext_private.audit.presidio_fast import new_batch
+
+        new_batch(self.analyzer.registry.recognizers)
         if not self.fast:
             from presidio_analyzer import BatchAnalyzerEngine
 

@@ -208,3 +208,91 @@ class FastBatchAnalyzer:
             else:
                 artifacts = self.nlp_engine._doc_to_nlp_artifact(doc, self.language)
             yield self.engine.analyze(text=doc.text, language=self.language, nlp_artifacts=artifacts, **kwargs)
+
+
+# -- phone numbers: each candidate parsed once per region and batch --------------------------------
+
+PHONE_MEMO_LIMIT = 200_000  # remembered (candidate, region, neighbours) outcomes before the memo starts over
+_MISSING = object()
+
+
+def _phone_classes() -> tuple[type, type] | None:
+    """A ``phonenumbers`` matcher that remembers each candidate's outcome, and Presidio's phone recognizer on it.
+
+    ``PhoneNumberMatcher._parse_and_verify(candidate, offset)`` reads the candidate, the region, the
+    leniency and the characters just before and after the candidate in the text (nothing else of
+    the text or the offset), so its outcome is remembered under those.  None when the installed
+    ``phonenumbers`` has no such method (then Presidio's recognizer is kept as it is).
+    """
+    import copy
+
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberMatcher
+    from phonenumbers.phonenumbermatcher import PhoneNumberMatch
+    from presidio_analyzer import EntityRecognizer
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    if not callable(getattr(PhoneNumberMatcher, "_parse_and_verify", None)):
+        return None
+
+    class MemoPhoneNumberMatcher(PhoneNumberMatcher):
+        def __init__(self, memo: dict, text: str, region: str, leniency: Any) -> None:
+            super().__init__(text, region, leniency=leniency)
+            self._memo = memo
+
+        def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+            end = offset + len(candidate)
+            key = (candidate, self.preferred_region, self.leniency, self.text[offset - 1] if offset > 0 else None,
+                   self.text[end] if end < len(self.text) else None)
+            number = self._memo.get(key, _MISSING)
+            if number is _MISSING:
+                match = super()._parse_and_verify(candidate, offset)
+                number = self._memo[key] = None if match is None else match.number
+            return None if number is None else PhoneNumberMatch(offset, candidate, copy.copy(number))
+
+    class MemoPhoneRecognizer(PhoneRecognizer):
+        """Presidio's ``PhoneRecognizer`` (same regions, leniency, context words and name) on the remembering matcher."""
+
+        def __init__(self, base: Any) -> None:
+            super().__init__(context=base.context, supported_language=base.supported_language,
+                             supported_entity=base.supported_entities[0], supported_regions=base.supported_regions,
+                             leniency=base.leniency, name=base.name)
+            self.memo: dict = {}
+
+        def new_batch(self) -> None:
+            """Forget what earlier batches parsed (a memo lives for one batch of texts)."""
+            self.memo = {}
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            # PhoneRecognizer.analyze (presidio-analyzer 2.2), with the matcher above
+            if len(self.memo) > PHONE_MEMO_LIMIT:
+                self.new_batch()
+            results = []
+            for region in self.supported_regions:
+                for match in MemoPhoneNumberMatcher(self.memo, text, region, self.leniency):
+                    try:
+                        parsed_number = phonenumbers.parse(text[match.start : match.end])
+                        region = phonenumbers.region_code_for_number(parsed_number)
+                        results += [self._get_recognizer_result(match, text, region, nlp_artifacts)]
+                    except NumberParseException:
+                        results += [self._get_recognizer_result(match, text, region, nlp_artifacts)]
+            return EntityRecognizer.remove_duplicates(results)
+
+    return MemoPhoneNumberMatcher, MemoPhoneRecognizer
+
+
+def remember_phone_candidates(recognizers: list[Any]) -> None:
+    """Put a :func:`_phone_classes` recognizer in place of Presidio's phone recognizer, at the same position."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    classes = _phone_classes()
+    for i, recognizer in enumerate(recognizers):
+        if classes is not None and type(recognizer) is PhoneRecognizer:
+            recognizers[i] = classes[1](recognizer)
+
+
+def new_batch(recognizers: list[Any]) -> None:
+    """Start a batch: recognizers that remember things per batch forget the last one."""
+    for recognizer in recognizers:
+        if callable(getattr(recognizer, "new_batch", None)):
+            recognizer.new_batch()
