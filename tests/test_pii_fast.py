@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from smotext_private.audit import PresidioPiiDetector
 from smotext_private.audit.presidio import build_analyzer
-from smotext_private.audit.presidio_fast import DEFERRED, LemmaBound, deferrable_components
+from smotext_private.audit.presidio_fast import (
+    DEFERRED,
+    LemmaBound,
+    deferrable_components,
+)
 from smotext_private.demo.notes import make_demo_notes
 
 pytestmark = pytest.mark.real_models

