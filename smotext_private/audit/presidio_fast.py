@@ -44,24 +44,29 @@ def _feature_columns(component: Any) -> set[str]:
 def deferrable_components(nlp: Any) -> tuple[str, ...]:
     """``DEFERRED`` when running them after the rest of ``nlp`` gives the same ``Doc``\\ s, else ``()``.
 
-    That holds when the lemmatizer is spaCy's rule lemmatizer (it reads the text, part of speech
-    and morphology only), the attribute ruler's patterns read no entity annotation (they run
-    after the NER now), and no other component after the attribute ruler reads an attribute the
-    ruler may set (spaCy's NER reads NORM/PREFIX/SUFFIX/SHAPE; the ruler sets ``_RULER_SETS`` and
-    whatever its patterns' ``attrs`` name).
+    That holds when the lemmatizer is spaCy's own rule lemmatizer (it reads the text, part of
+    speech and morphology only), the attribute ruler's patterns read no entity annotation (they
+    run after the NER now), and every other component after the attribute ruler is a trained
+    component whose features are none of what the ruler may set (spaCy's NER reads
+    NORM/PREFIX/SUFFIX/SHAPE; the ruler sets ``_RULER_SETS`` and whatever its patterns' ``attrs``
+    name).  A rule-based component there (an entity ruler may match on POS or LEMMA) stops it.
     """
+    from spacy.pipeline import Lemmatizer, TrainablePipe
+
     names = list(nlp.pipe_names)
     if not all(n in names for n in DEFERRED) or names.index("attribute_ruler") > names.index("lemmatizer"):
         return ()
     ruler, lemmatizer = nlp.get_pipe("attribute_ruler"), nlp.get_pipe("lemmatizer")
-    if getattr(lemmatizer, "mode", None) != "rule" or not hasattr(lemmatizer, "rule_lemmatize"):
+    if not isinstance(lemmatizer, Lemmatizer) or getattr(lemmatizer, "mode", None) != "rule" or any(
+        getattr(type(lemmatizer), m) is not getattr(Lemmatizer, m) for m in ("__call__", "rule_lemmatize")
+    ):
         return ()
     patterns = ruler.patterns
     if any(str(key).upper().startswith("ENT_") for p in patterns for tok in p["patterns"][0] for key in tok):
         return ()
     sets = _RULER_SETS | {str(a).upper() for p in patterns for a in p["attrs"]}
-    after = [name for name in names[names.index("attribute_ruler") + 1 :] if name not in DEFERRED]
-    if any(_feature_columns(nlp.get_pipe(name)) & sets for name in after):
+    after = [nlp.get_pipe(name) for name in names[names.index("attribute_ruler") + 1 :] if name not in DEFERRED]
+    if any(not isinstance(c, TrainablePipe) or _feature_columns(c) & sets for c in after):
         return ()
     return DEFERRED
 
