@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from smotext_private.audit.digits import DIGIT, needs_digit
 from smotext_private.audit.pii import (
     CLINICAL_PATTERNS,
     GENERIC_PATTERNS,
@@ -203,11 +204,14 @@ def _recognizer_classes() -> tuple[type, type]:
     class ClinicalRecognizer(LocalRecognizer):
         """Medical record numbers, patient/account ids, ages over 89, dates of service, hospitals, wards, NPI."""
 
-        def __init__(self) -> None:
+        def __init__(self, gate_on_digits: bool = True) -> None:
             super().__init__(
                 supported_entities=sorted({p.entity_type for p in CLINICAL_PATTERNS}),
                 name="ClinicalRecognizer", supported_language="en",
             )
+            # a text without a digit is read only for the patterns that can match there
+            self.without_digit = tuple(p for p in CLINICAL_PATTERNS if not needs_digit(p.regex.pattern, p.regex.flags)) \
+                if gate_on_digits else CLINICAL_PATTERNS
 
         def load(self) -> None:
             return None
@@ -216,15 +220,20 @@ def _recognizer_classes() -> tuple[type, type]:
             return [
                 RecognizerResult(f.entity_type, f.start, f.end, f.score,
                                  recognition_metadata={"recognizer_name": self.name, "recognizer_identifier": self.id})
-                for f in find_patterns(text, CLINICAL_PATTERNS, "clinical")
+                for f in find_patterns(text, CLINICAL_PATTERNS if DIGIT.search(text) else self.without_digit, "clinical")
                 if not entities or f.entity_type in entities
             ]
 
     return OfflineEmailRecognizer, ClinicalRecognizer
 
 
-def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
-    """An ``AnalyzerEngine`` on the installed spaCy pipeline with the clinical recognizers added."""
+def build_analyzer(model: str = DEFAULT_SPACY_MODEL, *, shortcuts: bool = True) -> Any:
+    """An ``AnalyzerEngine`` on the installed spaCy pipeline with the clinical recognizers added.
+
+    ``shortcuts`` skips, on a text without a digit, what cannot find anything there
+    (:func:`_gate_on_digits`), and parses each phone-number candidate once per region and batch
+    (:func:`~smotext_private.audit.presidio_fast.remember_phone_candidates`); the results are the
+    same either way."""
     _check_model(model)
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
@@ -241,24 +250,39 @@ def build_analyzer(model: str = DEFAULT_SPACY_MODEL) -> Any:
     email_cls, clinical_cls = _recognizer_classes()
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(email_cls())
-    registry.add_recognizer(clinical_cls())
-    for recognizer in registry.recognizers:
-        if type(recognizer).__name__ == "PhoneRecognizer":
-            _gate_on_digits(recognizer)
+    registry.add_recognizer(clinical_cls(shortcuts))
+    if shortcuts:
+        from smotext_private.audit.presidio_fast import remember_phone_candidates
+
+        remember_phone_candidates(registry.recognizers)
+        _gate_on_digits(registry.recognizers)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 
 
-_DIGIT = re.compile(r"\d")
 _AT_OR_DIGIT = re.compile(r"[@\d]")
 
 
-def _gate_on_digits(recognizer: Any) -> None:
-    """Skip a phone recognizer on texts without a digit: ``phonenumbers``' matcher finds nothing there (every
-    candidate its pattern matches holds a digit), and it is the dearest recognizer (8 regions per text)."""
+def _gate_on_digits(recognizers: list[Any]) -> None:
+    """Skip, on texts without a digit, the recognizers that find nothing there: the phone recognizer (every
+    candidate ``phonenumbers``' matcher considers holds a digit; the dearest recognizer, 8 regions per text)
+    and the pattern recognizers (Presidio's own ``analyze``) whose every pattern needs a digit
+    (:func:`~smotext_private.audit.digits.needs_digit`: credit cards, SSNs, dates, licences, ...)."""
+    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    for recognizer in recognizers:
+        if isinstance(recognizer, PhoneRecognizer) or (
+            type(recognizer).analyze is PatternRecognizer.analyze and recognizer.patterns
+            and all(needs_digit(p.regex, recognizer.global_regex_flags) for p in recognizer.patterns)
+        ):
+            _skip_without_digit(recognizer)
+
+
+def _skip_without_digit(recognizer: Any) -> None:
     analyze = recognizer.analyze
 
-    def gated(text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
-        return analyze(text, entities, nlp_artifacts) if _DIGIT.search(text) else []
+    def gated(text: str, entities: list[str], nlp_artifacts: Any = None, **kwargs: Any) -> list[Any]:
+        return analyze(text, entities, nlp_artifacts, **kwargs) if DIGIT.search(text) else []
 
     recognizer.analyze = gated
 
@@ -287,17 +311,23 @@ def text_pieces(text: str, size: int = PIECE_CHARS, overlap: int = PIECE_OVERLAP
 class PresidioPiiDetector:
     """Presidio analyzer (offline spaCy NER + pattern recognizers) plus the clinical recognizers.
 
-    Models load on the first ``detect`` call, not here. Texts go through
-    ``BatchAnalyzerEngine`` (spaCy ``nlp.pipe``) in batches of ``batch_size``.
+    Models load on the first ``detect`` call, not here. Texts go through spaCy ``nlp.pipe`` in
+    batches of ``batch_size``: by default :class:`~smotext_private.audit.presidio_fast.FastBatchAnalyzer`
+    (the same results as Presidio's ``BatchAnalyzerEngine``, with lemmas made only where context
+    enhancement reads them); ``fast=False`` runs ``BatchAnalyzerEngine`` itself. ``analyzer``
+    shares an ``AnalyzerEngine`` already built by :func:`build_analyzer`.
     """
 
     name = "presidio"
 
-    def __init__(self, *, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64, min_score: float = 0.3) -> None:
+    def __init__(self, *, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64, min_score: float = 0.3,
+                 fast: bool = True, analyzer: Any = None) -> None:
         self.model = model
         self.batch_size = batch_size
         self.min_score = min_score
-        self._analyzer: Any = None
+        self.fast = fast
+        self._analyzer: Any = analyzer
+        self._fast: Any = None
 
     @property
     def analyzer(self) -> Any:
@@ -305,17 +335,34 @@ class PresidioPiiDetector:
             self._analyzer = build_analyzer(self.model)
         return self._analyzer
 
+    def analyze(self, texts: list[str]) -> list[list[Any]]:
+        """Presidio's ``RecognizerResult``\\ s for each text (at most ``PIECE_CHARS`` characters each), in order."""
+        from smotext_private.audit.presidio_fast import new_batch
+
+        new_batch(self.analyzer.registry.recognizers)
+        if not self.fast:
+            from presidio_analyzer import BatchAnalyzerEngine
+
+            return BatchAnalyzerEngine(analyzer_engine=self.analyzer).analyze_iterator(
+                texts, language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score)
+        return list(self.fast_analyzer.analyze_iterator(texts, batch_size=self.batch_size, score_threshold=self.min_score))
+
+    @property
+    def fast_analyzer(self) -> Any:
+        """The :class:`~smotext_private.audit.presidio_fast.FastBatchAnalyzer` over :attr:`analyzer`."""
+        if self._fast is None:
+            from smotext_private.audit.presidio_fast import FastBatchAnalyzer
+
+            self._fast = FastBatchAnalyzer(self.analyzer)
+        return self._fast
+
     def detect(self, texts: list[str]) -> list[list[PiiFinding]]:
         if not texts:
             return []
         # spaCy refuses texts over nlp.max_length (1,000,000 characters) and needs about 1 GB per 100,000:
         # a long text is read in overlapping pieces, and each finding is put back at its place in the text
         pieces = [(i, start, piece) for i, text in enumerate(texts) for start, piece in text_pieces(text)]
-        from presidio_analyzer import BatchAnalyzerEngine
-
-        results = BatchAnalyzerEngine(analyzer_engine=self.analyzer).analyze_iterator(
-            [p for _, _, p in pieces], language="en", batch_size=self.batch_size, n_process=1, score_threshold=self.min_score
-        )
+        results = self.analyze([p for _, _, p in pieces])
         found_in: list[dict[tuple, Any]] = [{} for _ in texts]
         for (i, start, _), found in zip(pieces, results):
             for r in found:
