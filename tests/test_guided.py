@@ -65,3 +65,20 @@ def test_reranking_keeps_a_self_ranking_decoders_order_and_still_applies_the_vet
     assert [t for t, _ in kept] == texts[::-1]  # the decoder's order, cosines reported beside it
     vetoed, n = ranked([texts[::-1]], target, enc, keep=lambda ts, vs: [t != "alpha beta." for t in ts], keep_order=True)[0]
     assert [t for t, _ in vetoed] == ["delta epsilon.", "alpha beta gamma."] and n == 1
+
+
+@pytest.mark.real_models
+def test_a_guided_release_keeps_its_label_prompt_peer_row(minilm, real_decoder):
+    """The peer row asks the decoder's LM for texts from the class name alone: a guided release has the same LM
+    (the bridge decoder's), so its row is scored, not "not available" (it was, before guided decoders passed it on)."""
+    from smotext_private.backends.base import LabelPrompter
+    from smotext_private.evaluation.peer import NOT_AVAILABLE, peer_row
+
+    guided = GuidedDecoder(real_decoder, minilm)
+    assert isinstance(guided, LabelPrompter)
+    labels = ["cardiology", "dermatology", "cardiology", "dermatology"]
+    assert guided.label_prompt(labels, seed=3, max_new_tokens=[8] * 4) == \
+        real_decoder.label_prompt(labels, seed=3, max_new_tokens=[8] * 4)
+    test = ["Chest pain and palpitations; ECG ordered.", "Itchy rash on both forearms; eczema suspected."]
+    row = peer_row(guided, minilm, labels, minilm.encode(test), ["cardiology", "dermatology"], seed=3)
+    assert row.note != NOT_AVAILABLE and row.n_train == 4 and row.macro_f1 is not None

@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from smotext_private.backends.base import LabelPrompter
 from smotext_private.errors import InputError
 from smotext_private.generation.whole import cut_to_sentence
 from smotext_private.util import unit_rows
@@ -127,6 +128,8 @@ class GuidedDecoder:
                 raise InputError(f"decoder '{base.name}' cannot be guided: guided decoding needs the bridge decoder "
                                  "(soft tokens into an LM it can step)", param="decoding")
         self.base, self.encoder = base, encoder
+        if isinstance(base, LabelPrompter):  # the peer row's texts: the same LM given the class name alone
+            self.label_prompt = base.label_prompt
         self.settings = settings or SearchSettings()
         self.name = f"{base.name}+guided"
         self.encoder_dim = base.encoder_dim
