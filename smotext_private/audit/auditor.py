@@ -351,7 +351,7 @@ class Auditor:
         synth = self._vectors([""] * len(synthetic_vecs), synthetic_vecs, "synthetic vectors")
         holdout = self._vectors([""] * len(holdout_vecs), holdout_vecs, "holdout vectors")
         rng = np.random.default_rng(self.seed)
-        report = dataset_metrics(self._source_vecs, holdout, synth, rng)
+        report = dataset_metrics(self._source_vecs, holdout, synth, rng, self._index)
         outcomes = [registry.get(name).run(report, rule, len(holdout)) for name, rule in self.policy.dataset_checks.items()]
         failures = [o.message for o in outcomes if o.status == "fail"]
         warnings = [o.message for o in outcomes if o.status not in ("pass", "fail")]

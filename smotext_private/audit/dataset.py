@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from smotext_private.audit.neighbours import nearest
+from smotext_private.audit.neighbours import nearest, search
 
 IDENTICAL_DISTANCE = 1e-6
 NNDR_QUANTILE = 0.1
@@ -94,9 +94,10 @@ def privacy_score(dcr_share: float, auc: float, tpr: float, identical_share: flo
 
 
 def dataset_metrics(
-    train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator
+    train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, rng: np.random.Generator, train_index: Any = None
 ) -> dict[str, Any]:
-    """Privacy metrics of a synthetic set against its training set and a real holdout (unit vectors)."""
+    """Privacy metrics of a synthetic set against its training set and a real holdout (unit vectors);
+    ``train_index``: the training set's index when the caller has one (its bfloat16 copy is not made again)."""
     n = min(len(train), len(holdout))
     train_s = train[np.sort(rng.choice(len(train), n, replace=False))] if len(train) > n else train
     hold_s = holdout[np.sort(rng.choice(len(holdout), n, replace=False))] if len(holdout) > n else holdout
@@ -108,7 +109,7 @@ def dataset_metrics(
     tie = np.abs(d_tr[:, 0] - d_ho[:, 0]) <= 1e-7
     dcr_share = float(np.mean(closer) + 0.5 * np.mean(tie))
 
-    d_full, _ = nearest(train, synthetic, 1)
+    d_full, _ = search(train_index, synthetic, 1) if train_index is not None else nearest(train, synthetic, 1)
     identical = float(np.mean(d_full[:, 0] <= IDENTICAL_DISTANCE))
 
     nndr_tr = nndr_ho = nndr_ratio = None

@@ -100,8 +100,7 @@ class SpanIndex:
         self.n_template_windows = 0
         self._common = np.zeros(0, np.uint64)  # stock wordings: counted in k records, or in the templates
         self._counted = np.zeros(0, np.uint64)  # stock wordings by the count of records alone
-        self._last: tuple = ((), None)
-        self._windows = np.zeros(0, np.uint64)  # every source window of ``window`` tokens (``fit_windows``)  # the last candidate's hits: its checks ask for them more than once
+        self._windows = np.zeros(0, np.uint64)  # every source window of ``window`` tokens (``fit_windows``)
 
     def fit(self, docs: Docs) -> "SpanIndex":
         """Index every n-gram of ``docs`` (token lists, or their ``FlatTokens``) by hash, then document and position."""
@@ -165,13 +164,6 @@ class SpanIndex:
 
     def hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(candidate position, source, source position) of every n-gram the candidate shares."""
-        key = tuple(toks)
-        if self._last[0] == key and self._last[1] is not None:
-            return self._last[1]
-        self._last = (key, self._hits(toks))
-        return self._last[1]
-
-    def _hits(self, toks: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q = _hashes(toks, self.n)
         lo = np.searchsorted(self._hash, q, "left")
         hi = np.searchsorted(self._hash, q, "right")
