@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from smotext_private.errors import InputError
-from smotext_private.generation.smote import check_lambda_range, check_parent_draw
+from smotext_private.generation.smote import check_lambda_range, check_parent_draw, check_target_noise
 
 
 DECODINGS = ("sample", "guided")
@@ -38,6 +38,7 @@ class ReleaseConfig:
     k: int = 5  # nearest same-class neighbours to interpolate towards
     lambda_range: tuple[float, float] = (0.0, 1.0)  # the interpolation step's range
     parent_draw: str = "uniform"  # uniform (SMOTE's) or balanced
+    target_noise: float = 0.0  # class-shaped Gaussian noise on each target, in units of its class's spread (smote.class_noise)
     seed: int = 0
     n_candidates: int = 4  # decoded candidates per target, reranked
     fidelity_sample: int = 32  # training records for the decoder fidelity (0: skip)
@@ -70,6 +71,7 @@ class ReleaseConfig:
                 raise InputError(f"{name} must be a positive integer, got {value}", param=name)
         check_lambda_range(self.lambda_range)
         check_parent_draw(self.parent_draw)
+        check_target_noise(self.target_noise)
         if self.fidelity_sample < 0:
             raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {self.fidelity_sample}",
                              param="fidelity_sample")

@@ -82,6 +82,7 @@ class Encoded:
     budgets: dict[str, int] | None = None  # whole records: the token budget of each class (None: option off)
     work: WorkDir | None = None  # the run's work folder (release), where the sources' vectors are kept
     second_encoder: Any = None  # fidelity's second opinion (None: none, or fidelity is not measured)
+    lengths: np.ndarray | None = None  # guided decoding: the training records' token counts (records follow their parents')
 
 
 @dataclass
@@ -162,11 +163,14 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     encoder, decoder = build_models(config, encoder, decoder, progress=progress)
     if second_opinion:  # loaded with the other models: a missing one stops the run before the work folder opens
         second_encoder = load_second_encoder(config, encoder, second_encoder, progress=progress)
-    budgets = None
+    budgets = lengths = None
     if config.budgeted:  # the token budget of each class, from its training records
         check_decoder(decoder)
-        budgets = class_budgets(prepared.train.texts, prepared.train.labels, decoder.count_tokens)
+        counts = decoder.count_tokens(list(prepared.train.texts))
+        budgets = class_budgets(prepared.train.texts, prepared.train.labels, lambda _: counts)
         log(f"whole records: token budget per class {budgets}")
+        if config.decoding == "guided":  # a guided record is held to its parents' length too
+            lengths = np.asarray(counts, np.int64)
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
     if budgets is not None:
         models["decoder"]["whole_records"] = budget_info(budgets)
@@ -189,7 +193,7 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
     auditor.fit(list(prepared.train.texts), x_train, x_hold, holdout_texts=list(prepared.holdout.texts), templates=templates)
     return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, work,
-                   second_encoder if second_opinion else None)
+                   second_encoder if second_opinion else None, lengths)
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
@@ -204,9 +208,11 @@ def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: 
     if config.engine == "ray":
         from smotext_private.generation.ray_engine import ray_chunks
 
-        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log)
+        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log,
+                            lengths=encoded.lengths)
     rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
-                               progress=progress, log=log, budgets=encoded.budgets, run_chunks=chunks)
+                               progress=progress, log=log, budgets=encoded.budgets, lengths=encoded.lengths,
+                               run_chunks=chunks)
     guard = {"on": config.parent_guard}
     if config.parent_guard:
         rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)

@@ -12,7 +12,8 @@ from smotext_private.util import unit_rows
 
 
 @pytest.mark.parametrize("bad", [{"beams": 0}, {"samples": 0}, {"segment_tokens": 0}, {"fluency": -0.1},
-                                 {"fluency": float("nan")}, {"patience": -1}, {"batch_size": 0}])
+                                 {"fluency": float("nan")}, {"patience": -1}, {"batch_size": 0},
+                                 {"lm_dtype": "float16"}])
 def test_bad_search_settings_are_refused(bad):
     with pytest.raises(InputError) as e:
         SearchSettings(**bad)
@@ -39,7 +40,7 @@ def test_guided_search_lands_nearer_the_target_than_sampling_and_ends_on_sentenc
              "Patient admitted with chest pain; ECG showed ST elevation and she was taken to the cath lab.",
              "Computers are useless. They can only give you answers."]
     x = minilm.encode(texts)
-    guided = GuidedDecoder(real_decoder, minilm, SearchSettings(beams=2, samples=3, max_tokens=40))
+    guided = GuidedDecoder(real_decoder, minilm, SearchSettings(beams=2, samples=3, max_tokens=40, lm_dtype="float32"))
     out = guided.generate(x, n_candidates=3, seed=0)
     again = guided.generate(x, n_candidates=3, seed=0)
     assert out == again  # seeded: a resumed chunk searches to the same texts
@@ -82,3 +83,33 @@ def test_a_guided_release_keeps_its_label_prompt_peer_row(minilm, real_decoder):
     test = ["Chest pain and palpitations; ECG ordered.", "Itchy rash on both forearms; eczema suspected."]
     row = peer_row(guided, minilm, labels, minilm.encode(test), ["cardiology", "dermatology"], seed=3)
     assert row.note != NOT_AVAILABLE and row.n_train == 4 and row.macro_f1 is not None
+
+
+def test_a_guided_record_is_held_to_its_parents_length():
+    from smotext_private.generation.smote import PlanItem
+    from smotext_private.generation.whole import BUDGET_RANGE, PARENT_MARGIN, item_budgets
+
+    items = [PlanItem(0, "a", 0, 1, 0.5), PlanItem(1, "a", 0, 1, 0.0), PlanItem(2, "b", 2, 3, 1.0)]
+    lengths = np.array([40, 80, 500, 4])
+    assert item_budgets(items, {"a": 200, "b": 300}) == [200, 200, 300]  # whole records: the class's ceiling
+    assert item_budgets(items, {"a": 200, "b": 300}, lengths) == [int(np.ceil(PARENT_MARGIN * 60)),
+                                                                   int(np.ceil(PARENT_MARGIN * 40)), BUDGET_RANGE[0]]
+
+
+@pytest.mark.real_models
+def test_a_guided_release_ends_every_record_and_leaves_the_shared_decoder_as_it_was(tmp_path, minilm, real_decoder):
+    import json
+
+    from smotext_private.demo.notes import write_demo_csv
+    from smotext_private.pipeline import release
+
+    src = tmp_path / "notes.csv"
+    write_demo_csv(src, n_per_class=5, seed=3)
+    release(src, tmp_path / "bundle", text_column="text", label_column="label", policy="research", per_class=1,
+            n_candidates=2, fidelity_sample=2, progress=False, encoder=minilm, decoder=real_decoder, decoding="guided")
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
+    search = report["models"]["decoder"]["decoding"]
+    assert search["method"] == "guided" and search["lm_dtype"] in ("float32", "bfloat16")
+    assert report["realism"]["structure"]["ends_on_sentence_boundary"]["synthetic"] == 1.0
+    assert next(real_decoder.lm.model.parameters()).dtype.is_floating_point  # the shared decoder's LM is untouched:
+    assert str(next(real_decoder.lm.model.parameters()).dtype) == "torch.float32"  # the search steps its own copy

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from smotext_private.config import ReleaseConfig
 from smotext_private.errors import InputError
 from smotext_private.generation.smote import (
     class_neighbours,
@@ -97,3 +98,25 @@ def test_uniform_draw_is_smotes_and_unknown_draw_is_refused():
     assert [(it.base, it.neighbour) for it in a[:9]] == [(int(b), int(nbrs[b, p])) for b, p in zip(base, pick)]
     with pytest.raises(InputError, match="parent_draw"):
         plan(x, labels, {"a": 2}, k=3, rng=np.random.default_rng(0), parent_draw="random")
+
+
+def test_target_noise_moves_targets_the_way_the_class_varies_and_leaves_the_plan_alone():
+    from smotext_private.generation.decode import plan_release
+    from smotext_private.generation.smote import class_noise
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 4)) * np.array([1.0, 0.1, 0.0, 0.0])  # class a varies along axis 0 (and a little on 1)
+    b = rng.normal(size=(30, 4)) * np.array([0.0, 0.0, 0.0, 1.0]) + 5  # class b along axis 3 only
+    x = np.vstack([a, b]).astype(np.float32)
+    labels = ["a"] * 30 + ["b"] * 30
+    items, z = plan_release(labels, x, per_class=4, k=3, seed=1)
+    items_n, z_n = plan_release(labels, x, per_class=4, k=3, seed=1, target_noise=2.0)
+    assert items_n == items and not np.allclose(z_n, z)  # the same parents and steps, other targets
+    many = class_noise(x, labels, [items[0]] * 4000, 2.0, np.random.default_rng(1))
+    cov = np.cov(many.T)
+    want = 4.0 * np.cov(x[:30].T)  # scale^2 x the class's sample covariance
+    assert np.allclose(cov, want, atol=0.15 * want.max())
+    assert np.allclose(many[:, 2:], 0.0)  # nothing where the class does not vary
+    with pytest.raises(InputError) as e:
+        ReleaseConfig(target_noise=-1.0)
+    assert e.value.param == "target_noise"

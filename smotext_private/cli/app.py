@@ -73,6 +73,10 @@ K = Annotated[int, Opt("--k", help="nearest same-class neighbours to interpolate
 LambdaRange = Annotated[tuple[float, float], Opt(
     "--lambda-range", metavar="LO HI", help="interpolation step drawn uniformly from [LO, HI] (SMOTE's is 0 1); "
     "e.g. 0.2 0.8 keeps every target away from both parents")]
+TargetNoise = Annotated[float, Opt(
+    "--target-noise", metavar="SCALE", help="move each target by Gaussian noise shaped like its class's own spread, "
+    "SCALE times it (0: none). A record decoded faithfully from an interpolation sits nearer its two parents than "
+    "other records do, which a membership attack reads; the noise hides which records were the parents")]
 ParentDraw = Annotated[Literal["uniform", "balanced"], Opt(
     "--parent-draw", help="how parents are drawn: uniform is SMOTE's random draw; balanced spreads the parent roles "
     "evenly over each class's records, so none parents many synthetic ones")]

@@ -68,15 +68,20 @@ def rerank(
 
 
 def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int,
-                 lambda_range: tuple[float, float] = (0.0, 1.0), parent_draw: str = "uniform"):
-    """Stage 3: the SMOTE plan (classes with two or more training records) and its target vectors."""
+                 lambda_range: tuple[float, float] = (0.0, 1.0), parent_draw: str = "uniform", target_noise: float = 0.0):
+    """Stage 3: the SMOTE plan (classes with two or more training records) and its target vectors; with
+    ``target_noise``, each target moved by class-shaped Gaussian noise (``smote.class_noise``, its own random stream,
+    so the plan's parents and steps are those of the same seed without noise)."""
     from smotext_private.data.records import class_counts
-    from smotext_private.generation.smote import per_class_targets, plan, plan_vectors
+    from smotext_private.generation.smote import class_noise, per_class_targets, plan, plan_vectors
 
     counts = {c: n for c, n in class_counts(labels).items() if n >= 2}
     items = plan(x_train, list(labels), per_class_targets(counts, per_class), k=k, rng=np.random.default_rng(seed),
                  lam_range=lambda_range, parent_draw=parent_draw)
-    return items, plan_vectors(x_train, items)
+    z = plan_vectors(x_train, items)
+    if target_noise > 0:
+        z = z + class_noise(x_train, labels, items, target_noise, np.random.default_rng([seed, 2]))
+    return items, z
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -146,12 +151,12 @@ def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, 
 
 
 def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "ReleaseConfig", encoder, decoder, auditor,
-                 budgets: dict[str, int] | None = None) -> list[Candidate]:
+                 budgets: dict[str, int] | None = None, lengths: np.ndarray | None = None) -> list[Candidate]:
     """The ``Candidate`` rows of chunk ``c``'s plan items ``missing``: the whole chunk decodes with its own seed
     (``chunk_seed``), so any process decodes the same texts; the auditor's per-record checks veto candidates.
 
     The local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
-    from smotext_private.generation.whole import decode
+    from smotext_private.generation.whole import decode, item_budgets
 
     failed: list[list[str]] = []  # per candidate of the chunk: the checks that rejected it
 
@@ -162,7 +167,7 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
 
     size = config.chunk_size
     lo, hi = c * size, min(len(items), (c + 1) * size)
-    row_budgets = [budgets[items[i].label] for i in range(lo, hi)] if budgets is not None else None
+    row_budgets = item_budgets(items[lo:hi], budgets, lengths) if budgets is not None else None
     cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
     order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
     return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep, keep_order=order), failed)
@@ -185,7 +190,8 @@ def release_plan(config: "ReleaseConfig", labels, x_train: np.ndarray, work: Wor
     if kept is not None:
         return kept
     items, z = plan_release(labels, x_train, per_class=config.per_class, k=config.k, seed=config.seed,
-                            lambda_range=config.lambda_range, parent_draw=config.parent_draw)
+                            lambda_range=config.lambda_range, parent_draw=config.parent_draw,
+                            target_noise=config.target_noise)
     if work is not None:
         work.save_plan(items, z)
     return items, z
@@ -193,12 +199,14 @@ def release_plan(config: "ReleaseConfig", labels, x_train: np.ndarray, work: Wor
 
 def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, encoder, decoder, auditor,
                         work: WorkDir | None, *, progress: bool = False, log=lambda msg: None,
-                        budgets: dict[str, int] | None = None, run_chunks=None) -> list[Candidate]:
+                        budgets: dict[str, int] | None = None, lengths: np.ndarray | None = None,
+                        run_chunks=None) -> list[Candidate]:
     """Stages 3-4 with reranking: one ``Candidate`` per plan item, resumable chunk by chunk through ``work``.
 
     Each chunk of ``config.chunk_size`` targets decodes ``config.n_candidates`` texts per target with its own
     seed (``decode_chunk``), so a resumed chunk decodes the same texts. Without ``work`` nothing is kept on
-    disk. ``budgets`` (token budget per class) decodes whole records (``generation/whole.py``). ``run_chunks(items,
+    disk. ``budgets`` (token budget per class) decodes whole records (``generation/whole.py``), each held to its
+    parents' length too when ``lengths`` (the training records' token counts) is given. ``run_chunks(items,
     z, todo)`` yields the rows of each chunk of ``todo`` (any order; the Ray engine's actors); by default they are
     decoded here, one after the other. Only this process writes ``work``: one fsynced append per chunk.
     """
@@ -212,7 +220,7 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
     if run_chunks is None:
         def run_chunks(items, z, todo):
             for c, missing in todo:
-                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets)
+                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets, lengths)
 
     bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not progress)
     with closing(run_chunks(items, z, todo)) as chunks:  # closed on an error too: a Ray engine's cluster stops

@@ -13,6 +13,9 @@ when its best finished candidate has scored at least as well as every live beam 
 or when nothing is left to extend. The target's candidates are its finished texts, best score first; the
 release's reranking then applies the audit's veto in that order (``ranks_itself``).
 
+On a CPU with AMX the LM steps in bfloat16 (``lm_dtype``; about twice as fast per step); the encoder that scores
+the texts stays in float32.
+
 Why sampled segments, not ZSInvert's token proposals: scoring the top ``k`` next tokens of every beam costs
 one encoder pass per proposal per token, about 4,000 encodes for an 80-token note; sampled 4-token
 segments cost ``beams x samples`` encodes per 4 tokens (about 180 for the same note) for the same LM work,
@@ -36,6 +39,7 @@ from smotext_private.errors import InputError
 from smotext_private.generation.whole import cut_to_sentence
 from smotext_private.util import unit_rows
 
+LM_DTYPES = ("auto", "float32", "bfloat16")
 TOP_K = 100  # sampling reads the 100 most likely next tokens, then applies top-p
 _ENDS = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
 
@@ -49,6 +53,7 @@ class SearchSettings:
     patience: int = 16  # tokens a finished candidate may lead every live beam for before the target stops
     max_tokens: int = 96  # the token budget when the caller gives none
     batch_size: int = 8  # targets searched together
+    lm_dtype: str = "auto"  # the LM's weights during the search: auto = bfloat16 on a CPU with AMX, else as loaded
 
     def __post_init__(self) -> None:
         for name in ("beams", "samples", "segment_tokens", "max_tokens", "batch_size"):
@@ -56,6 +61,8 @@ class SearchSettings:
                 raise InputError(f"search {name} must be a positive integer, got {getattr(self, name)}", param="decoding")
         if self.patience < 0 or not math.isfinite(self.fluency) or self.fluency < 0:
             raise InputError("search patience and fluency must be non-negative", param="decoding")
+        if self.lm_dtype not in LM_DTYPES:
+            raise InputError(f"search lm_dtype must be one of {', '.join(LM_DTYPES)}, got {self.lm_dtype!r}", param="decoding")
 
 
 @dataclass
@@ -74,6 +81,34 @@ class _Text:
         self.score = cosine + fluency * self.logprob / max(self.n, 1)
 
 
+def _amx() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX): there the LM's steps run about twice
+    as fast in bfloat16 (measured: one step of 64 rows, SmolLM2-135M, 0.36 s -> 0.16 s on one core)."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_amx_tile_supported())
+    except Exception:  # an older or newer torch without the probe: assume not
+        return False
+
+
+def _search_lm(lm, wanted: str):
+    """The LM the search steps (``model``, ``pad_id``) and its dtype's name (``SearchSettings.lm_dtype``): the
+    decoder's own, or a copy in the wanted dtype (the decoder's, which sampling and the peer row use, is left as
+    it is)."""
+    import copy
+    from types import SimpleNamespace
+
+    import torch
+
+    have = next(lm.model.parameters()).dtype
+    if wanted == "auto":
+        wanted = "bfloat16" if lm.device.type == "cpu" and _amx() else str(have).split(".")[-1]
+    dtype = getattr(torch, wanted)
+    model = lm.model if have == dtype else copy.deepcopy(lm.model).to(dtype)
+    return SimpleNamespace(model=model, pad_id=lm.pad_id), wanted
+
+
 class _State:
     """The LM's rows for a batch of texts: a KV cache, an attention mask (0 over left padding and over the
     steps a row sat out), each row's next position and its next-token logits. Rows are re-selected between
@@ -88,7 +123,8 @@ class _State:
 
         mask = torch.ones(prompt.shape[:2], dtype=torch.long)
         pos = torch.arange(prompt.shape[1]).unsqueeze(0).expand(prompt.shape[0], -1)
-        out = lm.model(inputs_embeds=prompt, attention_mask=mask, position_ids=pos, use_cache=True)
+        dtype = next(lm.model.parameters()).dtype
+        out = lm.model(inputs_embeds=prompt.to(dtype), attention_mask=mask, position_ids=pos, use_cache=True)
         return cls(lm, out.past_key_values, mask, pos[:, -1:] + 1, out.logits[:, -1].float())
 
     def select(self, rows: list[int]) -> None:
@@ -134,6 +170,7 @@ class GuidedDecoder:
         self.name = f"{base.name}+guided"
         self.encoder_dim = base.encoder_dim
         lm = base.lm
+        self._lm, self.lm_dtype = _search_lm(lm, self.settings.lm_dtype)
         vocab = lm.tokenizer.convert_ids_to_tokens(list(range(len(lm.tokenizer))))
         text = [lm.tokenizer.convert_tokens_to_string([t]).rstrip() if t is not None else "" for t in vocab]
         self._ends = np.array([bool(_ENDS.search(s)) for s in text])
@@ -141,7 +178,8 @@ class GuidedDecoder:
 
     def describe(self) -> dict:
         info = self.base.describe()
-        info["decoding"] = {"method": "guided", "scorer": self.encoder.name, **asdict(self.settings)}
+        info["decoding"] = {"method": "guided", "scorer": self.encoder.name, **asdict(self.settings),
+                            "lm_dtype": self.lm_dtype}
         return info
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -166,7 +204,7 @@ class GuidedDecoder:
     # -- one batch of targets ------------------------------------------------------------
     def _search(self, z: np.ndarray, budgets: list[int], gen, n_candidates: int) -> list[list[str]]:
         s = self.settings
-        state = _State.start(self.base.lm, self.base.prompt_embeds(z))
+        state = _State.start(self._lm, self.base.prompt_embeds(z))
         target = unit_rows(np.asarray(z, dtype=np.float32))
         beams: list[list[_Text]] = [[_Text([], 0.0, 0, row=t)] for t in range(len(z))]
         finished: list[list[_Text]] = [[] for _ in range(len(z))]

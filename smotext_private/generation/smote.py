@@ -144,6 +144,30 @@ def parent_uses(items: list[PlanItem]) -> dict[int, int]:
     return uses
 
 
+def check_target_noise(scale: float) -> float:
+    scale = float(scale)
+    if not np.isfinite(scale) or scale < 0:
+        raise InputError(f"target_noise must be a non-negative number, got {scale:g}", param="target_noise")
+    return scale
+
+
+def class_noise(x: np.ndarray, labels, items: list[PlanItem], scale: float, rng: np.random.Generator) -> np.ndarray:
+    """One draw per item from N(0, ``scale``^2 x the covariance of its class's training vectors): the sum over the
+    class's records of g_j (x_j - class mean) / sqrt(n - 1), g_j standard normal (that sum has exactly the sample
+    covariance, so the noise moves a target the way the class's own records differ, not off into directions no
+    record of the class takes). Classes with one record get none."""
+    labels = np.asarray(list(labels))
+    out = np.zeros((len(items), x.shape[1]), dtype=np.float32)
+    centred = {}
+    for i, it in enumerate(items):
+        if it.label not in centred:
+            rows = x[labels == it.label]
+            centred[it.label] = (rows - rows.mean(0)) / np.sqrt(max(len(rows) - 1, 1))
+        c = centred[it.label]
+        out[i] = scale * (rng.standard_normal(len(c)) @ c)
+    return out
+
+
 def plan_vectors(x: np.ndarray, items: list[PlanItem]) -> np.ndarray:
     if not items:
         return np.zeros((0, x.shape[1]), dtype=np.float32)

@@ -26,6 +26,7 @@ from smotext_private.errors import InputError
 
 PERCENTILE = 90
 MARGIN = 1.2
+PARENT_MARGIN = 1.15  # guided decoding: a record's budget is its parents' length (interpolated) times this
 BUDGET_RANGE = (16, 256)
 
 ABBREVIATIONS = ("dr", "mr", "mrs", "ms", "st", "vs", "e.g", "i.e", "etc")
@@ -68,6 +69,22 @@ def class_budgets(texts: Sequence[str], labels: Sequence[str], count_tokens: Cal
     for c in sorted(set(labels)):
         p = float(np.percentile(counts[lab == c], percentile))
         out[c] = int(min(hi, max(lo, math.ceil(p * margin))))
+    return out
+
+
+def item_budgets(items: Sequence, budgets: dict[str, int], lengths: np.ndarray | None = None) -> list[int]:
+    """The token budget of each plan item: its class's; with ``lengths`` (the training records' token counts) at
+    most its parents' length interpolated as its vector is, times ``PARENT_MARGIN``. A guided search writes until
+    its budget (its cosine to the target keeps rising with more content), so its class's ceiling would make its
+    records as long as the class's long ones; the parents' length, with room for the sentence the cut drops,
+    keeps a record as long as the records it comes from."""
+    out = []
+    for it in items:
+        cap = budgets[it.label]
+        if lengths is not None:
+            between = (1.0 - it.lam) * float(lengths[it.base]) + it.lam * float(lengths[it.neighbour])
+            cap = max(BUDGET_RANGE[0], min(cap, math.ceil(PARENT_MARGIN * between)))
+        out.append(int(cap))
     return out
 
 
