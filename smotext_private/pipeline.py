@@ -169,8 +169,7 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
         counts = decoder.count_tokens(list(prepared.train.texts))
         budgets = class_budgets(prepared.train.texts, prepared.train.labels, lambda _: counts)
         log(f"whole records: token budget per class {budgets}")
-        if config.decoding == "guided":  # a guided record is held to its parents' length too
-            lengths = np.asarray(counts, np.int64)
+        lengths = np.asarray(counts, np.int64) if config.decoding == "guided" else None  # guided: parents' length too
     models = {"encoder": encoder_description(encoder), "decoder": decoder.describe()}
     if budgets is not None:
         models["decoder"]["whole_records"] = budget_info(budgets)
@@ -208,11 +207,9 @@ def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: 
     if config.engine == "ray":
         from smotext_private.generation.ray_engine import ray_chunks
 
-        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log,
-                            lengths=encoded.lengths)
+        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log, lengths=encoded.lengths)
     rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
-                               progress=progress, log=log, budgets=encoded.budgets, lengths=encoded.lengths,
-                               run_chunks=chunks)
+                               progress=progress, log=log, budgets=encoded.budgets, lengths=encoded.lengths, run_chunks=chunks)
     guard = {"on": config.parent_guard}
     if config.parent_guard:
         rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)
