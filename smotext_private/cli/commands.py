@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 from smotext_private.cli.app import (
     Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype,
     EncoderOpt, EncoderPath, EngineOpt, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass,
-    TargetNoise,
-    PolicyOpt, ProfileOpt, RayAddress, Seed, Templates, TextColumn, WholeRecords, Decoding, command, log, model_options,
+    PolicyOpt, ProfileOpt, RayAddress, Seed, TargetNoise, Templates, TextColumn, WholeRecords, Decoding, command, log,
+    model_options,
     positive_number,
 )
 from smotext_private.cli.messages import PROG
@@ -26,8 +26,8 @@ from smotext_private.util import sha256_file
 def release(
     input: Input, text_column: TextColumn, label_column: LabelColumn,
     out: Annotated[str, Opt("--out", help="bundle directory to create")],
-    policy: PolicyOpt = "strict", per_class: PerClass = None, k: K = 5, lambda_range: LambdaRange = (0.0, 1.0), target_noise: TargetNoise = 0.0,
-    parent_draw: ParentDraw = "uniform",
+    policy: PolicyOpt = "strict", per_class: PerClass = None, k: K = 5, lambda_range: LambdaRange = (0.0, 1.0),
+    target_noise: TargetNoise = 0.0, parent_draw: ParentDraw = "uniform",
     no_parent_guard: Annotated[bool, Opt("--no-parent-guard", help=(
         "release each target's closest candidate even when a training record's nearest synthetic record is its own "
         "child (the guard, on by default, swaps such records for another of their candidates: it defends against "
@@ -60,9 +60,9 @@ def release(
     res = run_release(
         input, out, text_column=text_column, label_column=label_column, policy=policy, force=force, resume=resume,
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
-        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range), target_noise=target_noise,
-        parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample, keep_work=keep_work,
-        internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
+        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
+        target_noise=target_noise, parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample,
+        keep_work=keep_work, internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
         engine=engine, ray_address=ray_address, actors=actors, peer_row=not no_peer_row, **models,
     )
     bundle = Path(res.out)
@@ -82,7 +82,8 @@ def generate(
     input: Input, text_column: TextColumn, label_column: LabelColumn,
     out: Annotated[str, Opt("--out", help="JSONL file to write")],
     force: Annotated[bool, Opt("--force", help="replace an existing --out file")] = False,
-    per_class: PerClass = None, k: K = 5, lambda_range: LambdaRange = (0.0, 1.0), target_noise: TargetNoise = 0.0, parent_draw: ParentDraw = "uniform",
+    per_class: PerClass = None, k: K = 5, lambda_range: LambdaRange = (0.0, 1.0), target_noise: TargetNoise = 0.0,
+    parent_draw: ParentDraw = "uniform",
     seed: Seed = 0, no_progress: NoProgress = False,
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
@@ -97,8 +98,8 @@ def generate(
                            decode_backend)
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
-        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range), target_noise=target_noise,
-        parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, engine=engine, ray_address=ray_address,
+        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
+        target_noise=target_noise, parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, engine=engine, ray_address=ray_address,
         actors=actors,
         **models,
     )

@@ -17,7 +17,8 @@ PROG = "smotext-private"
 # parameters ("per_class must be ...", "pass force=True ..."); ``cli_message`` rewrites them.
 FLAGS = {
     "per_class": "--per-class", "k": "--k", "n_candidates": "--candidates", "lambda_range": "--lambda-range",
-    "parent_draw": "--parent-draw", "target_noise": "--target-noise", "fidelity_sample": "--fidelity-sample", "seed": "--seed", "out": "--out",
+    "parent_draw": "--parent-draw", "target_noise": "--target-noise", "fidelity_sample": "--fidelity-sample",
+    "seed": "--seed", "out": "--out",
     "force": "--force", "resume": "--resume", "keep_work": "--keep-work", "templates": "--templates",
     "policy": "--policy", "text_column": "--text-column", "label_column": "--label-column",
     "allow_download": "--allow-download", "encoder_path": "--encoder-path", "decoder_path": "--decoder-path",
