@@ -54,6 +54,15 @@ def test_balanced_parent_draw_spreads_the_parent_roles(tmp_path, toy_csv, fake_m
     assert uniform.released and balanced.released
 
 
+def test_target_noise_is_recorded_and_said(tmp_path, toy_csv, fake_models):
+    _release(toy_csv, tmp_path / "n", fake_models, policy="research", per_class=5, target_noise=2.0)
+    d = json.loads((tmp_path / "n" / "report.json").read_text())["data"]
+    assert d["target_noise"] == 2.0
+    assert "targets moved by class-shaped noise x 2" in (tmp_path / "n" / "report.md").read_text()
+    _release(toy_csv, tmp_path / "z", fake_models, policy="research", per_class=5)
+    assert json.loads((tmp_path / "z" / "report.json").read_text())["data"]["target_noise"] == 0.0
+
+
 def test_same_seed_gives_identical_bundle(tmp_path, toy_csv, fake_models):
     _release(toy_csv, tmp_path / "a", fake_models, policy="research", per_class=5)
     _release(toy_csv, tmp_path / "b", fake_models, policy="research", per_class=5)

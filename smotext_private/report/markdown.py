@@ -171,8 +171,9 @@ def parents_text(d: DataSection) -> str:
     if d.parent_uses_max is None:
         return ""
     draw = "drawn evenly over each class" if d.parent_draw == "balanced" else "drawn at random (SMOTE)"
+    noise = f"targets moved by class-shaped noise x {d.target_noise:g}; " if d.target_noise else ""
     return (f"parents {draw}: {d.parents_distinct} training records parent the released ones, "
-            f"none more than {d.parent_uses_max}; ")
+            f"none more than {d.parent_uses_max}; {noise}")
 
 
 def guard_text(d: DataSection) -> str:

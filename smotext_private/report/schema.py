@@ -142,6 +142,7 @@ class DataSection(_Section):
     k: int
     lambda_range: list[float] | None = None
     parent_draw: str | None = None
+    target_noise: float | None = None
     parents_distinct: int | None = None
     parent_uses_max: int | None = None
 
