@@ -46,8 +46,8 @@ _ENDS = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
 
 @dataclass(frozen=True)
 class SearchSettings:
-    beams: int = 2  # unfinished texts kept per target after each round
-    samples: int = 4  # continuations sampled per beam per round
+    beams: int = 3  # unfinished texts kept per target after each round
+    samples: int = 6  # continuations sampled per beam per round
     fluency: float = 0.1  # weight of the mean token log-probability in the score
     segment_tokens: int = 4  # a round's continuation stops here if no sentence ended
     patience: int = 16  # tokens a finished candidate may lead every live beam for before the target stops
