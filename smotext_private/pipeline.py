@@ -207,7 +207,7 @@ def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: 
     if config.engine == "ray":
         from smotext_private.generation.ray_engine import ray_chunks
 
-        chunks = ray_chunks(config, auditor, work, given=given or {}, budgets=encoded.budgets, log=log, lengths=encoded.lengths)
+        chunks = ray_chunks(config, auditor, work, given=given or {}, log=log)
     rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
                                progress=progress, log=log, budgets=encoded.budgets, lengths=encoded.lengths, run_chunks=chunks)
     guard = {"on": config.parent_guard}

@@ -151,12 +151,13 @@ def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, 
 
 
 def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "ReleaseConfig", encoder, decoder, auditor,
-                 budgets: dict[str, int] | None = None, lengths: np.ndarray | None = None) -> list[Candidate]:
+                 budgets: list[int] | None = None) -> list[Candidate]:
     """The ``Candidate`` rows of chunk ``c``'s plan items ``missing``: the whole chunk decodes with its own seed
     (``chunk_seed``), so any process decodes the same texts; the auditor's per-record checks veto candidates.
 
-    The local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
-    from smotext_private.generation.whole import decode, item_budgets
+    ``budgets``: the token budget of every plan item (``whole.item_budgets``), None for decoding as it is. The local
+    engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
+    from smotext_private.generation.whole import decode
 
     failed: list[list[str]] = []  # per candidate of the chunk: the checks that rejected it
 
@@ -167,7 +168,7 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
 
     size = config.chunk_size
     lo, hi = c * size, min(len(items), (c + 1) * size)
-    row_budgets = item_budgets(items[lo:hi], budgets, lengths) if budgets is not None else None
+    row_budgets = budgets[lo:hi] if budgets is not None else None
     cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
     order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
     return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep, keep_order=order), failed)
@@ -207,23 +208,27 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
     seed (``decode_chunk``), so a resumed chunk decodes the same texts. Without ``work`` nothing is kept on
     disk. ``budgets`` (token budget per class) decodes whole records (``generation/whole.py``), each held to its
     parents' length too when ``lengths`` (the training records' token counts) is given. ``run_chunks(items,
-    z, todo)`` yields the rows of each chunk of ``todo`` (any order; the Ray engine's actors); by default they are
+    z, todo, budgets)`` (``budgets``: each plan item's, or None) yields the rows of each chunk of ``todo`` (any order;
+    the Ray engine's actors); by default they are
     decoded here, one after the other. Only this process writes ``work``: one fsynced append per chunk.
     """
     from tqdm.auto import tqdm
 
+    from smotext_private.generation.whole import item_budgets
+
     items, z = release_plan(config, train.labels, x_train, work)
+    per_item = item_budgets(items, budgets, lengths) if budgets is not None else None
     done = {i: Candidate.from_row(row) for i, row in work.done().items()} if work is not None else {}
     if done:
         log(f"resuming: {len(done)} of {len(items)} candidates already generated")
     todo = chunks_to_do(len(items), config.chunk_size, done)
     if run_chunks is None:
-        def run_chunks(items, z, todo):
+        def run_chunks(items, z, todo, budgets):
             for c, missing in todo:
-                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets, lengths)
+                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets)
 
     bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not progress)
-    with closing(run_chunks(items, z, todo)) as chunks:  # closed on an error too: a Ray engine's cluster stops
+    with closing(run_chunks(items, z, todo, per_item)) as chunks:  # closed on an error too: a Ray engine's cluster stops
         for rows in chunks:
             rows = [r for r in rows if r.index not in done]  # a chunk delivered twice (a retried task) adds nothing
             if not rows:

@@ -93,7 +93,7 @@ def _amx() -> bool:
 
 
 def _search_lm(lm, wanted: str):
-    """The LM the search steps (``model``, ``pad_id``) and its dtype's name (``SearchSettings.lm_dtype``): the
+    """The LM the search steps (``model``, ``pad_id``, ``dtype``) and its dtype's name (``SearchSettings.lm_dtype``): the
     decoder's own, or a copy in the wanted dtype (the decoder's, which sampling and the peer row use, is left as
     it is)."""
     import copy
@@ -106,7 +106,7 @@ def _search_lm(lm, wanted: str):
         wanted = "bfloat16" if lm.device.type == "cpu" and _amx() else str(have).split(".")[-1]
     dtype = getattr(torch, wanted)
     model = lm.model if have == dtype else copy.deepcopy(lm.model).to(dtype)
-    return SimpleNamespace(model=model, pad_id=lm.pad_id), wanted
+    return SimpleNamespace(model=model, pad_id=lm.pad_id, dtype=dtype), wanted
 
 
 class _State:
@@ -123,8 +123,7 @@ class _State:
 
         mask = torch.ones(prompt.shape[:2], dtype=torch.long)
         pos = torch.arange(prompt.shape[1]).unsqueeze(0).expand(prompt.shape[0], -1)
-        dtype = next(lm.model.parameters()).dtype
-        out = lm.model(inputs_embeds=prompt.to(dtype), attention_mask=mask, position_ids=pos, use_cache=True)
+        out = lm.model(inputs_embeds=prompt.to(lm.dtype), attention_mask=mask, position_ids=pos, use_cache=True)
         return cls(lm, out.past_key_values, mask, pos[:, -1:] + 1, out.logits[:, -1].float())
 
     def select(self, rows: list[int]) -> None:

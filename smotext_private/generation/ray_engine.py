@@ -131,7 +131,6 @@ class ChunkDecoder:
 
         spec = ray.get(shipped[0])
         self.config, self.items, self.z, self.budgets = spec["config"], spec["items"], spec["z"], spec["budgets"]
-        self.lengths = spec["lengths"]
         self.encoder, self.decoder = build_models(self.config, spec["encoder"], spec["decoder"], progress=False)
         self.auditor = spec["auditor"]
         self.auditor.encoder = self.encoder
@@ -142,7 +141,7 @@ class ChunkDecoder:
         out: dict[str, list] = {"chunk": [], "rows": []}
         for c, missing in zip(batch["chunk"], batch["missing"]):
             rows = decode_chunk(int(c), json.loads(missing), self.items, self.z, self.config, self.encoder,
-                                self.decoder, self.auditor, self.budgets, self.lengths)
+                                self.decoder, self.auditor, self.budgets)
             out["chunk"].append(int(c))
             out["rows"].append(json.dumps([r.to_row() for r in rows]))
         return out
@@ -158,15 +157,15 @@ def shippable_auditor(auditor, pii_detector):
     return shipped
 
 
-def ray_chunks(config, auditor, work, *, given: dict, budgets, log, progress: bool = False, lengths=None):
+def ray_chunks(config, auditor, work, *, given: dict, log, progress: bool = False):
     """``run_chunks`` for ``generate_candidates``: the chunks to do, decoded by ``config.actors`` Ray actors, their
     rows yielded to the driver chunk by chunk as they finish. The Ray session (``ray_session``) lasts as long as
     the iteration; none starts when there is nothing left to decode. ``given``: the encoder, decoder and PII
     detector the caller passed in (shipped to the actors as they are), None where the actors load them from the
-    config. ``lengths``: the training records' token counts (guided records follow their parents' length)."""
+    config."""
     from smotext_private.generation.decode import Candidate
 
-    def run(items, z, todo) -> Iterator[list]:
+    def run(items, z, todo, budgets) -> Iterator[list]:
         if not todo:
             return
         import ray
@@ -175,7 +174,7 @@ def ray_chunks(config, auditor, work, *, given: dict, budgets, log, progress: bo
         with ray_session(config, work.path if work is not None else None, log):
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars, ctx.print_on_execution_start = progress, False
-            spec = ray.put({"config": config, "items": items, "z": z, "budgets": budgets, "lengths": lengths,
+            spec = ray.put({"config": config, "items": items, "z": z, "budgets": budgets,
                             "encoder": given.get("encoder"), "decoder": given.get("decoder"),
                             "auditor": shippable_auditor(auditor, given.get("pii_detector"))})
             rows = [{"chunk": c, "missing": json.dumps(missing)} for c, missing in todo]
