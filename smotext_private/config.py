@@ -56,6 +56,8 @@ class ReleaseConfig:
     internal_report: bool = False  # add side-by-side views with the parent source records (INTERNAL bundles only)
     templates: str | None = None  # the organisation's note templates (audit/templates.py): form wording is not copying
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
+    adapt_decoder: bool = False  # generation/adapt.py: a LoRA adapter trained on the identifier-masked training records
+    adapt_epochs: float = 5.0  # ... for this many passes over them
     decoding: str = "sample"  # sample (candidates sampled, reranked) or guided (generation/guided.py; implies whole records)
     decode_backend: str = "hf"  # hf (transformers generate) or vllm (backends/vllm_decode.py, reads an export-vllm folder)
     # how the chunks are decoded, not what is made: the bundle is the same either way (generation/ray_engine.py)
@@ -77,6 +79,8 @@ class ReleaseConfig:
                              param="fidelity_sample")
         if self.decoding not in DECODINGS:
             raise InputError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}", param="decoding")
+        if self.adapt_decoder:
+            self._check_adapt()
         if self.chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {self.chunk_size}", param="chunk_size")
         if self.decode_backend != "hf":
@@ -85,6 +89,14 @@ class ReleaseConfig:
             check_decode_backend(self.decode_backend, decoder_name=self.decoder_name, decoder_path=self.decoder_path,
                                  bridge=self.bridge)
         self._check_engine()
+
+    def _check_adapt(self) -> None:
+        from smotext_private.generation.adapt import AdaptSettings
+
+        AdaptSettings(epochs=self.adapt_epochs)  # a bad epoch count is refused here, before any model loads
+        if self.engine != "local" or self.decode_backend != "hf":
+            raise InputError("adapt_decoder decodes with weights trained in this process: it needs engine 'local' and "
+                             f"decode_backend 'hf' (got {self.engine!r}, {self.decode_backend!r})", param="adapt_decoder")
 
     def _check_engine(self) -> None:
         if self.engine not in ENGINES:

@@ -32,6 +32,7 @@ from smotext_private.evaluation.fidelity import measure_fidelity, sample_indices
 from smotext_private.evaluation.peer import peer_row
 from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
+from smotext_private.generation.adapt import mask_identifiers
 from smotext_private.generation.decode import Candidate, generate_candidates
 from smotext_private.generation.guard import guard_rows
 from smotext_private.generation.whole import budget_info, check_decoder, class_budgets
@@ -191,8 +192,26 @@ def encode(prepared: Prepared, config: ReleaseConfig, policy: Policy, templates:
     auditor = Auditor(policy, encoder, pii_detector=pii_detector, progress=progress, seed=config.seed)
     log("indexing sources for the audit (PII over the sources, n-grams, embeddings)")
     auditor.fit(list(prepared.train.texts), x_train, x_hold, holdout_texts=list(prepared.holdout.texts), templates=templates)
+    if config.adapt_decoder:
+        decoder = adapt(prepared, config, auditor, decoder, x_train, work, models, progress=progress, log=log)
     return Encoded(encoder, decoder, x_train, x_hold, auditor, models, truncated, warnings, budgets, work,
                    second_encoder if second_opinion else None, lengths)
+
+
+def adapt(prepared: Prepared, config: ReleaseConfig, auditor: Auditor, decoder, x_train: np.ndarray, work: WorkDir | None,
+          models: dict, *, progress: bool = True, log: Callable[[str], None] = _quiet):
+    """Stage 2b (``adapt_decoder``): the decoder trained on the training records with their identifiers masked
+    (``generation/adapt.py``); ``models["decoder"]`` gains what was done."""
+    from smotext_private.generation.adapt import AdaptSettings, adapt_decoder
+
+    texts = list(prepared.train.texts)
+    entities, threshold = auditor.pii_rule()
+    masked, n_masked = mask_identifiers(texts, auditor.source_findings(), entities, threshold)
+    log(f"adapting the decoder to the training records ({n_masked} identifiers masked)")
+    decoder, info = adapt_decoder(decoder, masked, x_train, settings=AdaptSettings(epochs=config.adapt_epochs),
+                                  seed=config.seed, folder=work.path if work is not None else None, progress=progress, log=log)
+    models["decoder"]["adapted"] = {**info, "identifiers_masked": n_masked}
+    return decoder
 
 
 def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: WorkDir | None, *,
@@ -253,22 +272,34 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
                              list(holdout.labels), seed=config.seed, budgets=encoded.budgets, progress=progress))
         log(f"label-prompt peer row: {len(audited.accepted)} texts written and scored in {time.time() - t0:.1f} s")
     fidelity = None
-    if config.fidelity_sample > 0:
-        log("measuring decoder fidelity on a sample of the training records")
-        pick = sample_indices(len(train.texts), config.fidelity_sample, np.random.default_rng([config.seed, 99]))
+    # an adapted decoder has read the training records: its fidelity is measured on held-out ones
+    part, part_x, part_name = ((holdout, encoded.x_hold, "holdout") if config.adapt_decoder else
+                               (train, encoded.x_train, "training"))
+    if config.fidelity_sample > 0 and len(part.texts):
+        log(f"measuring decoder fidelity on a sample of the {part_name} records")
+        pick = sample_indices(len(part.texts), config.fidelity_sample, np.random.default_rng([config.seed, 99]))
         fidelity = measure_fidelity(
-            [train.texts[i] for i in pick], [train.labels[i] for i in pick], encoded.encoder, encoded.decoder,
-            n_candidates=config.n_candidates, seed=config.seed, x=encoded.x_train[pick], progress=progress,
-            budgets=[encoded.budgets[train.labels[i]] for i in pick] if encoded.budgets is not None else None,
+            [part.texts[i] for i in pick], [part.labels[i] for i in pick], encoded.encoder, encoded.decoder,
+            n_candidates=config.n_candidates, seed=config.seed, x=part_x[pick], progress=progress,
+            budgets=[encoded.budgets[part.labels[i]] for i in pick] if encoded.budgets is not None else None,
             second_encoder=encoded.second_encoder,
         )
-        fidelity.pop("examples", None)  # decoded training records stay out of the report
+        fidelity.pop("examples", None)  # decoded real records stay out of the report
+        fidelity["records_from"] = part_name
     log("measuring realism against real records")
     pick = real_sample(len(train.texts), len(holdout.texts), config.seed)
+    real = list(holdout.texts) + [train.texts[i] for i in pick]
+    syn = [audited.texts[i] for i in audited.accepted]
+    masked = None
+    if real and syn:  # the same detectors with identifiers masked on both sides
+        rule, detector, encoder = encoded.auditor.pii_rule(), encoded.auditor.detector, encoded.encoder
+        real_m, syn_m = (mask_identifiers(t, detector.detect(t), *rule)[0] for t in (real, syn))
+        masked = (real_m, encoder.encode(real_m), syn_m, encoder.encode(syn_m))
     realism = measure_realism(
-        list(holdout.texts), [train.texts[i] for i in pick], [audited.texts[i] for i in audited.accepted],
+        list(holdout.texts), [train.texts[i] for i in pick], syn,
         real_x=np.vstack([encoded.x_hold, encoded.x_train[pick]]), syn_x=audited.accepted_vecs,
-        syn_y=audited.accepted_labels, train_x=encoded.x_train, train_y=list(train.labels), seed=config.seed)
+        syn_y=audited.accepted_labels, train_x=encoded.x_train, train_y=list(train.labels), seed=config.seed,
+        masked=masked)
     return Measured(util, fidelity, realism)
 
 

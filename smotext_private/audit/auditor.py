@@ -125,6 +125,7 @@ class Auditor:
             raise InputError("audit: no source records to audit against")
         clock = StageClock(self.timings, "fit")
         self._sources = list(sources)
+        self._source_findings: list[list[PiiFinding]] | None = None
         self._token_cache: dict[int, list[str]] = {}
         self._source_vecs = self._vectors(self._sources, source_vecs, "source vectors")
         del source_vecs  # the unit copy is kept; the caller's array can go when the caller lets it (1M x 384: 1.5 GB)
@@ -163,13 +164,25 @@ class Auditor:
 
         self._replay: ReplayIndex | None = None
         if self.policy.active("pii_replay") is not None:
-            findings = self._detect(self._sources, "pii in sources")
+            findings = self.source_findings()
             p = self._params("pii_replay")
             self._replay = ReplayIndex(entities=p.entities, min_digits=p.min_digits,
                                        common_share=p.common_share).fit(self._sources, findings)
         clock("pii replay index")
         self._fitted = True
         return self
+
+    def source_findings(self) -> list[list[PiiFinding]]:
+        """The PII detector's findings over the sources (found once, at ``fit`` when ``pii_replay`` reads them)."""
+        if self._source_findings is None:
+            self._source_findings = self._detect(self._sources, "pii in sources")
+        return self._source_findings
+
+    def pii_rule(self) -> tuple[list[str] | None, float]:
+        """What the ``pii`` check counts as an identifier: its entity types (None: every type) and lowest score
+        (the policy's rule; every finding when the policy has no ``pii`` rule)."""
+        rule = self.policy.checks.get("pii")
+        return self._params("pii").entities, (rule.threshold if rule is not None else 0.0)
 
     def _params(self, check: str) -> Any:
         """The typed params of ``check``'s rule (its defaults when the policy has no such rule, or it is off)."""

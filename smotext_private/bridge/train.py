@@ -103,11 +103,20 @@ def check_train_args(args: TrainArgs, n_texts: int) -> None:
         raise InputError(f"run_dir {run} exists and is a file, not a folder", param="run_dir")
 
 
-def _batch_indices(n: int, batch: int, step: int, seed: int) -> np.ndarray:
+def batch_indices(n: int, batch: int, step: int, seed: int) -> np.ndarray:
+    """Step ``step``'s batch: a slice of epoch ``step // (n // batch)``'s permutation, drawn from (seed, epoch)."""
     per_epoch = n // batch
     epoch, k = divmod(step, per_epoch)
     perm = np.random.default_rng([seed, epoch]).permutation(n)
     return perm[k * batch : (k + 1) * batch]
+
+
+def batch_templates(seed: int, step: int, n: int, decode_share: float = 0.5) -> list[str]:
+    """Each of a batch's ``n`` texts gets the decode template with probability ``decode_share``, else one of
+    xRAG's templates, drawn from (seed, step)."""
+    rng = np.random.default_rng([seed, step, 7])
+    return [XRAG_TEMPLATES[0] if rng.random() < decode_share else XRAG_TEMPLATES[rng.integers(len(XRAG_TEMPLATES))]
+            for _ in range(n)]
 
 
 def _lr_at(step: int, args: TrainArgs) -> float:
@@ -276,13 +285,9 @@ def _train_loop(args: TrainArgs, run: Path, texts: list[str], encoder, lm, bridg
         if max_minutes is not None and time.time() - started > 60 * max_minutes:
             _save_checkpoint(run, bridge, opt, step, args, time.time() - t0)
             break
-        idx = _batch_indices(len(texts), args.batch_size, step, args.seed)
+        idx = batch_indices(len(texts), args.batch_size, step, args.seed)
         batch = [texts[i] for i in idx]
-        rng = np.random.default_rng([args.seed, step, 7])
-        templates = [
-            XRAG_TEMPLATES[0] if rng.random() < args.decode_template_share else XRAG_TEMPLATES[rng.integers(len(XRAG_TEMPLATES))]
-            for _ in batch
-        ]
+        templates = batch_templates(args.seed, step, len(batch), args.decode_template_share)
         with torch.no_grad():
             vecs = torch.from_numpy(encoder.encode(batch))
         for g in opt.param_groups:

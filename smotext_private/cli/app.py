@@ -101,6 +101,12 @@ WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
     "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "
     "sentence end; a candidate with no sentence end is never released (default: the decoder's fixed 48-token limit)"))]
+AdaptDecoder = Annotated[bool, Opt("--adapt-decoder", help=(
+    "before generating, train a LoRA adapter for the decoder on the training records with their identifiers masked "
+    "([NAME], [PHONE], [ID], ...), so that records take the sources' form; the adapted weights stay in the owner-only "
+    "work folder, never in the bundle; records carry placeholders where sources carry identifiers (bridge decoder, "
+    "local engine; minutes on a CPU; see docs/pipeline.md)"))]
+AdaptEpochs = Annotated[float, Opt("--adapt-epochs", help="passes over the training records when --adapt-decoder is on")]
 Decoding = Annotated[str, Opt("--decoding", metavar="sample|guided", help=(
     "sample: candidates sampled from the decoder, the nearest to the target kept; guided: a search toward the target "
     "a few tokens at a time, each continuation scored by cosine to the target plus fluency (bridge decoder only; holds "

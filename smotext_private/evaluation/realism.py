@@ -210,9 +210,14 @@ def diversity(real: Sequence[str], syn: Sequence[str], real_x: np.ndarray, syn_x
 # -- all of it ---------------------------------------------------------------------------------
 def measure_realism(holdout: Sequence[str], train_sample: Sequence[str], syn: Sequence[str], *, real_x: np.ndarray,
                     syn_x: np.ndarray, syn_y: Sequence[str], train_x: np.ndarray, train_y: Sequence[str],
-                    seed: int = 0) -> dict:
+                    seed: int = 0, masked: tuple[Sequence[str], np.ndarray, Sequence[str], np.ndarray] | None = None) -> dict:
     """report.json's ``realism``: the real side is ``holdout`` then ``train_sample`` (``real_x`` their vectors, in
-    that order); ``syn`` the released records. ``skipped`` (with the reason) when either side is empty."""
+    that order); ``syn`` the released records. ``skipped`` (with the reason) when either side is empty.
+
+    ``masked``: (real texts, their vectors, synthetic texts, their vectors) with every identifier the audit counts
+    replaced by a placeholder on both sides; detection is run on them too (``detection_identifiers_masked``). A
+    released record may never carry an identifier and every real note does, so the plain detectors can key on the
+    identifiers alone; the masked figure compares everything else."""
     real = list(holdout) + list(train_sample)
     head = {"n_real": len(real), "n_synthetic": len(syn), "real_records": REAL_RECORDS}
     if not syn or not holdout:
@@ -222,6 +227,8 @@ def measure_realism(holdout: Sequence[str], train_sample: Sequence[str], syn: Se
     return {
         **head,
         "detection": detection(real, syn, real_x, syn_x, seed),
+        **({"detection_identifiers_masked": detection(masked[0], masked[2], masked[1], masked[3], seed)}
+           if masked is not None else {}),
         "structure": structure(real, syn),
         "semantic": {**semantic(real_x, syn_x, len(holdout)),
                      "label_fidelity": label_fidelity(train_x, train_y, syn_x, syn_y, seed)},

@@ -168,4 +168,6 @@ def run_parts(prepared, policy, config, templates) -> dict:
         **({"templates": templates.sha256} if templates else {}),
         **({"whole_records": True} if config.whole_records else {}),
         **({"decoding": config.decoding} if config.decoding != "sample" else {}),
+        **({"target_noise": config.target_noise} if config.target_noise else {}),
+        **({"adapt_epochs": config.adapt_epochs} if config.adapt_decoder else {}),
     }

@@ -37,6 +37,7 @@ def render_markdown(report: Report) -> str:
     lines = [f"**{INTERNAL_NOTICE}**", ""] if r.internal else []
     lines += _head(r)
     lines += _data(r.data)
+    lines += _adapted(r.models.decoder.get("adapted"))
     lines += _audit(r)
     lines += _privacy(r.privacy)
     lines += _utility(r.utility)
@@ -84,6 +85,16 @@ def _data(d: DataSection) -> list[str]:
         f"{guard_text(d)}"
         f"{d.accepted} accepted and {d.rejected} rejected by the final audit.",
     ]
+
+
+def _adapted(a: dict | None) -> list[str]:
+    if not a:
+        return []
+    return ["", f"The decoder was adapted to the {a['records']} training records before generating "
+            f"({a['steps']} steps, {a['epochs']:g} epochs, LoRA rank {a['lora_rank']}; loss {a.get('loss_first', '?')} -> "
+            f"{a.get('loss_last', '?')}), each with its identifiers masked ({a['identifiers_masked']} replaced by "
+            "placeholders such as [NAME]): released records carry placeholders where the sources carry identifiers. "
+            "The adapted weights are not in this bundle; decoder fidelity is measured on held-out records."]
 
 
 def _audit(r: Report) -> list[str]:

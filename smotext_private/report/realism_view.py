@@ -28,6 +28,10 @@ DETECTION = {
     "auc_highest": ("Detection AUC, highest",
                     "The best of the three: above about 0.9 a reader or a model can pick out the synthetic records."),
 }
+MASKED = ("Detection AUC, highest, identifiers masked",
+          "The best of the three again, with every identifier the audit looks for (names, phone numbers, record "
+          "numbers, ...) replaced by a placeholder such as [NAME] in the real and the synthetic records alike: a "
+          "released record never carries an identifier and real records do, so this one compares everything else.")
 STRUCTURE = {
     "words_per_record": ("Words per record", "How long the records are."),
     "sentences_per_record": ("Sentences per record", "How many sentences a record has (cut after . ! or ?)."),
@@ -55,6 +59,8 @@ def rows(r: RealismSection, num: Callable, pct: Callable) -> tuple[list[list[str
     if r.detection is not None:
         d = r.detection.to_dict()
         det = [[label, num(d.get(key)), text] for key, (label, text) in DETECTION.items()]
+    if r.detection_identifiers_masked is not None:
+        det.append([MASKED[0], num(r.detection_identifiers_masked.auc_highest), MASKED[1]])
     cmp_ = []
     if r.structure is not None:
         s = r.structure

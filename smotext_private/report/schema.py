@@ -210,9 +210,11 @@ class UtilitySection(_Section):
 
 
 class FidelitySection(_Section):
-    """Decoder fidelity on a sample of training records (all ``None`` when it was skipped)."""
+    """Decoder fidelity on a sample of training records, or of held-out ones when the decoder was adapted on the
+    training records (all ``None`` when it was skipped)."""
 
     n_records: int | None = None
+    records_from: Literal["training", "holdout"] | None = None  # reports before it: training
     n_candidates: int | None = None
     roundtrip_cosine_mean: float | None
     roundtrip_cosine_median: float | None
@@ -281,6 +283,8 @@ class RealismSection(_Section):
     real_records: str
     skipped: str | None = None
     detection: DetectionSection | None = None
+    # the same detectors with identifiers masked on both sides (reports before it: none)
+    detection_identifiers_masked: DetectionSection | None = None
     structure: StructureSection | None = None
     semantic: SemanticSection | None = None
     diversity: DiversitySection | None = None
