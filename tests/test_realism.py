@@ -179,3 +179,27 @@ def test_a_release_with_no_record_says_why(tmp_path, toy_csv, rows):
     r = json.loads((tmp_path / "bundle" / "report.json").read_text())["realism"]
     assert r["n_synthetic"] == 0 and r["skipped"] == "no synthetic record passed the audit"
     assert "Not measured: no synthetic record passed the audit." in (tmp_path / "bundle" / "report.md").read_text()
+
+
+def test_identifiers_alone_give_a_record_away_and_masking_both_sides_takes_that_away():
+    """Real notes that differ from the synthetic ones only by carrying identifiers: the plain detectors find them,
+    the masked detection (placeholders on both sides, as the release computes it) does not."""
+    from smotext_private.generation.adapt import PLACEHOLDERS
+
+    texts, labels = _real()
+    half = len(texts) // 2
+    names = [f"Pat{chr(65 + i % 26)}{chr(65 + i // 26)} Doe" for i in range(len(texts))]
+    real = [f"{t} Seen by {n}." for t, n in zip(texts, names)]
+    syn = [f"{t} Seen by {PLACEHOLDERS['PERSON']}." for t in texts]
+    masked_real = [f"{t} Seen by {PLACEHOLDERS['PERSON']}." for t in texts]
+    r = measure_realism(real[:half], real[half:], syn, real_x=ENC.encode(real), syn_x=ENC.encode(syn), syn_y=labels,
+                        train_x=ENC.encode(texts), train_y=labels, seed=0,
+                        masked=(masked_real, ENC.encode(masked_real), syn, ENC.encode(syn)))
+    assert r["detection"]["auc_highest"] >= 0.95
+    assert abs(r["detection_identifiers_masked"]["auc_highest"] - 0.5) <= 0.05
+
+
+def test_the_release_report_has_the_masked_detection(bundle):
+    report = json.loads((bundle / "report.json").read_text())
+    assert report["realism"]["detection_identifiers_masked"]["auc_highest"] is not None
+    assert "| Detection AUC, highest, identifiers masked |" in (bundle / "report.md").read_text()

@@ -22,6 +22,7 @@ record, and the membership and DCR figures say whether the release as a whole gi
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -71,7 +72,8 @@ def mask_identifiers(texts: Sequence[str], findings: Sequence[Sequence], entitie
                        key=lambda f: f.start)
         parts, at = [], 0
         for f in spans:
-            if f.start < at:  # overlapping finding: the earlier one already covers it
+            if f.start < at:  # overlaps the one before: its placeholder covers this one's characters too
+                at = max(at, f.end)
                 continue
             parts += [text[at:f.start], PLACEHOLDERS.get(f.entity_type, OTHER_PLACEHOLDER)]
             at = f.end
@@ -82,15 +84,13 @@ def mask_identifiers(texts: Sequence[str], findings: Sequence[Sequence], entitie
 
 def adapt_decoder(decoder, texts: Sequence[str], x: np.ndarray, *, settings: AdaptSettings, seed: int,
                   folder: Path | None = None, progress: bool = True, log: Callable[[str], None] = lambda _: None):
-    """A ``BridgeDecoder`` over the same LM, its bridge and a LoRA adapter trained on (``x`` row, ``texts`` row)
-    pairs; the adapter is merged into the LM's weights, so ``decoder`` must not be used afterwards.
+    """A ``BridgeDecoder`` over a copy of ``decoder``'s LM, with a bridge and a LoRA adapter trained on (``x`` row,
+    ``texts`` row) pairs and merged into the copy's weights; ``decoder`` is left as it was.
 
     With ``folder``, a bridge already saved there (a resumed run) is loaded instead of trained again, and a
     trained one is saved there. Returns ``(decoder, info)``: info is what the report records."""
-    import torch
-
     from smotext_private.backends.bridge_smollm2 import BridgeDecoder
-    from smotext_private.bridge.model import Bridge, BridgeConfig
+    from smotext_private.bridge.model import Bridge
 
     if not isinstance(decoder, BridgeDecoder):
         raise InputError(f"adapting the decoder needs the bridge decoder (bridge-smollm2), not {getattr(decoder, 'name', decoder)!r}",
@@ -106,20 +106,21 @@ def adapt_decoder(decoder, texts: Sequence[str], x: np.ndarray, *, settings: Ada
     max_tokens = min(MAX_TARGET_TOKENS, max(counts) + 1)
     info = {"records": len(texts), "steps": steps, "max_target_tokens": max_tokens, **asdict(settings),
             "batch_size": batch}
+    lm = copy.deepcopy(decoder.lm)  # the caller's decoder (and its LM) stays as it was
     saved = folder / ADAPTED_BRIDGE if folder is not None else None
     if saved is not None and Bridge.is_folder(saved):
         log("resuming: the adapted decoder read from the work directory (not trained again)")
         bridge = Bridge.load(saved)
         info.update(_read_losses(saved))
     else:
-        bridge, losses, seconds = _train(decoder, texts, x, settings, seed, steps, batch, max_tokens, progress)
+        bridge, losses, seconds = _train(decoder.bridge, lm, texts, x, settings, seed, steps, batch, max_tokens, progress)
         info.update(loss_first=round(float(np.mean(losses[:batch])), 4), loss_last=round(float(np.mean(losses[-batch:])), 4),
                     seconds=round(seconds, 1))
         if saved is not None:
             bridge.save(saved, half=False, metrics={k: info[k] for k in ("loss_first", "loss_last", "seconds")})
         log(f"decoder adapted: {steps} steps in {seconds:.0f} s, loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}")
     bridge.eval()
-    adapted = BridgeDecoder(bridge, decoder.lm, settings=decoder.settings)  # merges the adapter into the LM
+    adapted = BridgeDecoder(bridge, lm, settings=decoder.settings)  # merges the adapter into the copy's weights
     adapted.adapted = info
     return adapted, info
 
@@ -131,7 +132,7 @@ def _read_losses(folder: Path) -> dict:
     return dict(meta.get("metrics") or {})
 
 
-def _train(decoder, texts, x, settings: AdaptSettings, seed: int, steps: int, batch: int, max_tokens: int, progress: bool):
+def _train(base, lm, texts, x, settings: AdaptSettings, seed: int, steps: int, batch: int, max_tokens: int, progress: bool):
     import torch
     from tqdm.auto import tqdm
 
@@ -139,12 +140,11 @@ def _train(decoder, texts, x, settings: AdaptSettings, seed: int, steps: int, ba
     from smotext_private.bridge.model import Bridge, BridgeConfig
     from smotext_private.bridge.train import TrainArgs, _lr_at, batch_indices, batch_templates, teacher_forced_loss
 
-    lm = decoder.lm
-    cfg = BridgeConfig(**{**decoder.bridge.config.to_dict(), "lora_rank": settings.lora_rank,
+    cfg = BridgeConfig(**{**base.config.to_dict(), "lora_rank": settings.lora_rank,
                           "lora_alpha": settings.lora_alpha, "lora_targets": DEFAULT_TARGETS})
     torch.manual_seed(seed)
     bridge = Bridge.for_lm(cfg, lm.model)
-    missing, unexpected = bridge.load_state_dict(decoder.bridge.state_dict(), strict=False)
+    missing, unexpected = bridge.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("lora.") for k in missing), (missing, unexpected)
     schedule = TrainArgs(corpus="", run_dir="", steps=steps, batch_size=batch, lr=settings.lr,
                          warmup=min(settings.warmup, max(1, steps // 5)))
