@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from smotext_private.errors import InputError
+from smotext_private.generation.whole import MARGIN, PERCENTILE
 
 ADAPTED_BRIDGE = "adapted-bridge"  # the work folder's sub-folder holding the adapted bridge
 PLACEHOLDERS = {
@@ -102,8 +103,10 @@ def adapt_decoder(decoder, texts: Sequence[str], x: np.ndarray, *, settings: Ada
         raise InputError(f"adapting the decoder: {len(texts)} texts and {len(x)} vectors (one per text, at least one)")
     batch = min(settings.batch_size, len(texts))
     steps = max(1, math.ceil(settings.epochs * len(texts) / batch))
+    # targets are cut where whole records' budgets would cut the longest class (the 90th percentile x 1.2): a text's
+    # tail beyond any budget is never written, and padding every batch to the longest outlier costs several times over
     counts = decoder.count_tokens(list(texts))
-    max_tokens = min(MAX_TARGET_TOKENS, max(counts) + 1)
+    max_tokens = min(MAX_TARGET_TOKENS, max(counts) + 1, math.ceil(MARGIN * np.percentile(counts, PERCENTILE)))
     info = {"records": len(texts), "steps": steps, "max_target_tokens": max_tokens, **asdict(settings),
             "batch_size": batch}
     lm = copy.deepcopy(decoder.lm)  # the caller's decoder (and its LM) stays as it was
