@@ -85,3 +85,23 @@ def test_adapting_trains_on_masked_records_saves_for_resume_and_leaves_the_given
     again, info2 = adapt_decoder(real_decoder, texts, x, settings=settings, seed=0, folder=tmp_path, progress=False)
     assert info2["loss_last"] == info["loss_last"]  # read back, not trained again
     assert again.generate(x[:2], n_candidates=1, seed=0) == out
+
+
+@pytest.mark.real_models
+def test_an_adapted_release_says_so_measures_fidelity_on_held_out_records_and_keeps_the_weights_out(tmp_path, minilm,
+                                                                                                  real_decoder):
+    from smotext_private.demo.notes import write_demo_csv
+    from smotext_private.pipeline import release
+
+    src = tmp_path / "notes.csv"
+    write_demo_csv(src, n_per_class=5, seed=3)
+    release(src, tmp_path / "bundle", text_column="text", label_column="label", policy="research", per_class=1,
+            n_candidates=2, fidelity_sample=2, progress=False, encoder=minilm, decoder=real_decoder,
+            adapt_decoder=True, adapt_epochs=1, peer_row=False)
+    report = json.loads((tmp_path / "bundle" / "report.json").read_text())
+    adapted = report["models"]["decoder"]["adapted"]
+    assert adapted["records"] == 24 and adapted["steps"] == 3 and adapted["identifiers_masked"] > 0
+    assert report["fidelity"]["records_from"] == "holdout"
+    assert "The decoder was adapted to the 24 training records" in (tmp_path / "bundle" / "report.md").read_text()
+    files = {p.name for p in (tmp_path / "bundle").rglob("*")}
+    assert not any(f.endswith(".safetensors") for f in files) and not (tmp_path / "bundle.work").exists()
