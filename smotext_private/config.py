@@ -94,6 +94,9 @@ class ReleaseConfig:
         from smotext_private.generation.adapt import AdaptSettings
 
         AdaptSettings(epochs=self.adapt_epochs)  # a bad epoch count is refused here, before any model loads
+        if self.decoder_name != "default":
+            raise InputError(f"adapt_decoder trains the shipped bridge decoder's LM, not decoder {self.decoder_name!r}",
+                             param="adapt_decoder")
         if self.engine != "local" or self.decode_backend != "hf":
             raise InputError("adapt_decoder decodes with weights trained in this process: it needs engine 'local' and "
                              f"decode_backend 'hf' (got {self.engine!r}, {self.decode_backend!r})", param="adapt_decoder")

@@ -105,3 +105,16 @@ def test_an_adapted_release_says_so_measures_fidelity_on_held_out_records_and_ke
     assert "The decoder was adapted to the 24 training records" in (tmp_path / "bundle" / "report.md").read_text()
     files = {p.name for p in (tmp_path / "bundle").rglob("*")}
     assert not any(f.endswith(".safetensors") for f in files) and not (tmp_path / "bundle.work").exists()
+
+
+@pytest.mark.real_models
+def test_a_guided_decoder_is_adapted_under_its_search(minilm, real_decoder):
+    from smotext_private.demo.notes import make_demo_notes
+    from smotext_private.generation.guided import GuidedDecoder
+
+    texts = [r["text"] for r in make_demo_notes(n_per_class=1, seed=6)][:4]
+    guided = GuidedDecoder(real_decoder, minilm)
+    adapted, info = adapt_decoder(guided, texts, minilm.encode(texts), settings=AdaptSettings(epochs=1, batch_size=4),
+                                  seed=0, progress=False)
+    assert isinstance(adapted, GuidedDecoder) and adapted.settings == guided.settings and info["steps"] == 1
+    assert adapted.base.lm.adapter is not None and guided.base.lm.adapter is None

@@ -92,7 +92,12 @@ def adapt_decoder(decoder, texts: Sequence[str], x: np.ndarray, *, settings: Ada
     trained one is saved there. Returns ``(decoder, info)``: info is what the report records."""
     from smotext_private.backends.bridge_smollm2 import BridgeDecoder
     from smotext_private.bridge.model import Bridge
+    from smotext_private.generation.guided import GuidedDecoder
 
+    if isinstance(decoder, GuidedDecoder):  # adapt the decoder under the search, then search with the adapted one
+        adapted, info = adapt_decoder(decoder.base, texts, x, settings=settings, seed=seed, folder=folder,
+                                      progress=progress, log=log)
+        return GuidedDecoder(adapted, decoder.encoder, decoder.settings), info
     if not isinstance(decoder, BridgeDecoder):
         raise InputError(f"adapting the decoder needs the bridge decoder (bridge-smollm2), not {getattr(decoder, 'name', decoder)!r}",
                          param="adapt_decoder")
