@@ -23,7 +23,10 @@ record, and the membership and DCR figures say whether the release as a whole gi
 from __future__ import annotations
 
 import copy
+import json
 import math
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +44,7 @@ PLACEHOLDERS = {
 }
 OTHER_PLACEHOLDER = "[ID]"  # record numbers, NPIs, account and licence numbers, ...
 MAX_TARGET_TOKENS = 256
+LOSS_WINDOW = 10  # the report's loss_first / loss_last: mean loss over the first and the last this many steps
 
 
 @dataclass(frozen=True)
@@ -122,20 +126,19 @@ def adapt_decoder(decoder, texts: Sequence[str], x: np.ndarray, *, settings: Ada
         info.update(_read_losses(saved))
     else:
         bridge, losses, seconds = _train(decoder.bridge, lm, texts, x, settings, seed, steps, batch, max_tokens, progress)
-        info.update(loss_first=round(float(np.mean(losses[:batch])), 4), loss_last=round(float(np.mean(losses[-batch:])), 4),
-                    seconds=round(seconds, 1))
-        if saved is not None:
-            bridge.save(saved, half=False, metrics={k: info[k] for k in ("loss_first", "loss_last", "seconds")})
+        info.update(loss_first=round(float(np.mean(losses[:LOSS_WINDOW])), 4),
+                    loss_last=round(float(np.mean(losses[-LOSS_WINDOW:])), 4), seconds=round(seconds, 1))
+        if saved is not None:  # written aside, then moved in: a run killed while saving trains again on resume
+            tmp = saved.with_name(saved.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            bridge.save(tmp, half=False, metrics={k: info[k] for k in ("loss_first", "loss_last", "seconds")})
+            os.replace(tmp, saved)
         log(f"decoder adapted: {steps} steps in {seconds:.0f} s, loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}")
     bridge.eval()
-    adapted = BridgeDecoder(bridge, lm, settings=decoder.settings)  # merges the adapter into the copy's weights
-    adapted.adapted = info
-    return adapted, info
+    return BridgeDecoder(bridge, lm, settings=decoder.settings), info  # the decoder merges the adapter into the copy
 
 
 def _read_losses(folder: Path) -> dict:
-    import json
-
     meta = json.loads((folder / "config.json").read_text())
     return dict(meta.get("metrics") or {})
 
@@ -176,7 +179,7 @@ def _train(base, lm, texts, x, settings: AdaptSettings, seed: int, steps: int, b
             opt.step()
             losses.append(loss.item())
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-batch:]):.3f}")
+            bar.set_postfix(loss=f"{np.mean(losses[-LOSS_WINDOW:]):.3f}")
     finally:
         for h in hooks:
             h.remove()
