@@ -32,7 +32,7 @@ from smotext_private.evaluation.fidelity import measure_fidelity, sample_indices
 from smotext_private.evaluation.peer import peer_row
 from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
-from smotext_private.generation.adapt import mask_identifiers
+from smotext_private.generation.adapt import AdaptSettings, adapt_decoder, mask_identifiers
 from smotext_private.generation.decode import Candidate, generate_candidates
 from smotext_private.generation.guard import guard_rows
 from smotext_private.generation.whole import budget_info, check_decoder, class_budgets
@@ -202,8 +202,6 @@ def adapt(prepared: Prepared, config: ReleaseConfig, auditor: Auditor, decoder, 
           models: dict, *, progress: bool = True, log: Callable[[str], None] = _quiet):
     """Stage 2b (``adapt_decoder``): the decoder trained on the training records with their identifiers masked
     (``generation/adapt.py``); ``models["decoder"]`` gains what was done."""
-    from smotext_private.generation.adapt import AdaptSettings, adapt_decoder
-
     texts = list(prepared.train.texts)
     entities, threshold = auditor.pii_rule()
     masked, n_masked = mask_identifiers(texts, auditor.source_findings(), entities, threshold)
@@ -291,9 +289,11 @@ def measure(prepared: Prepared, encoded: Encoded, audited: Audited, config: Rele
     real = list(holdout.texts) + [train.texts[i] for i in pick]
     syn = [audited.texts[i] for i in audited.accepted]
     masked = None
-    if real and syn:  # the same detectors with identifiers masked on both sides
-        rule, detector, encoder = encoded.auditor.pii_rule(), encoded.auditor.detector, encoded.encoder
-        real_m, syn_m = (mask_identifiers(t, detector.detect(t), *rule)[0] for t in (real, syn))
+    if real and syn:  # the same detectors with identifiers masked on both sides (the sample's findings kept by the audit)
+        auditor, encoder = encoded.auditor, encoded.encoder
+        found = auditor.detector.detect(list(holdout.texts)) + auditor.source_findings(pick)
+        real_m = mask_identifiers(real, found, *auditor.pii_rule())[0]
+        syn_m = mask_identifiers(syn, auditor.detector.detect(syn), *auditor.pii_rule())[0]
         masked = (real_m, encoder.encode(real_m), syn_m, encoder.encode(syn_m))
     realism = measure_realism(
         list(holdout.texts), [train.texts[i] for i in pick], syn,

@@ -172,11 +172,15 @@ class Auditor:
         self._fitted = True
         return self
 
-    def source_findings(self) -> list[list[PiiFinding]]:
-        """The PII detector's findings over the sources (found once, at ``fit`` when ``pii_replay`` reads them)."""
+    def source_findings(self, rows: Sequence[int] | None = None) -> list[list[PiiFinding]]:
+        """The PII detector's findings over the sources, or over the sources at ``rows``: found once over them all
+        (at ``fit`` when ``pii_replay`` reads them, else at the first call without ``rows``) and kept; a call with
+        ``rows`` before that reads those sources alone."""
         if self._source_findings is None:
+            if rows is not None:
+                return self._detect([self._sources[i] for i in rows], "pii in sources")
             self._source_findings = self._detect(self._sources, "pii in sources")
-        return self._source_findings
+        return self._source_findings if rows is None else [self._source_findings[i] for i in rows]
 
     def pii_rule(self) -> tuple[list[str] | None, float]:
         """What the ``pii`` check counts as an identifier: its entity types (None: every type) and lowest score

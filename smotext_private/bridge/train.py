@@ -119,11 +119,17 @@ def batch_templates(seed: int, step: int, n: int, decode_share: float = 0.5) -> 
             for _ in range(n)]
 
 
+def lr_at(step: int, lr: float, warmup: int, steps: int) -> float:
+    """Step ``step``'s learning rate: linear warm-up over ``warmup`` steps, then cosine decay over the rest of
+    ``steps`` to a floor of 5 % of ``lr``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    frac = (step - warmup) / max(1, steps - warmup)
+    return lr * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
 def _lr_at(step: int, args: TrainArgs) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    frac = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+    return lr_at(step, args.lr, args.warmup, args.steps)
 
 
 def teacher_forced_loss(lm, bridge: Bridge, vecs: torch.Tensor, texts: list[str], templates: list[str], max_tokens: int) -> torch.Tensor:

@@ -149,7 +149,7 @@ def _train(base, lm, texts, x, settings: AdaptSettings, seed: int, steps: int, b
 
     from smotext_private.bridge.lora import DEFAULT_TARGETS
     from smotext_private.bridge.model import Bridge, BridgeConfig
-    from smotext_private.bridge.train import TrainArgs, _lr_at, batch_indices, batch_templates, teacher_forced_loss
+    from smotext_private.bridge.train import batch_indices, batch_templates, lr_at, teacher_forced_loss
 
     cfg = BridgeConfig(**{**base.config.to_dict(), "lora_rank": settings.lora_rank,
                           "lora_alpha": settings.lora_alpha, "lora_targets": DEFAULT_TARGETS})
@@ -157,8 +157,7 @@ def _train(base, lm, texts, x, settings: AdaptSettings, seed: int, steps: int, b
     bridge = Bridge.for_lm(cfg, lm.model)
     missing, unexpected = bridge.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("lora.") for k in missing), (missing, unexpected)
-    schedule = TrainArgs(corpus="", run_dir="", steps=steps, batch_size=batch, lr=settings.lr,
-                         warmup=min(settings.warmup, max(1, steps // 5)))
+    warmup = min(settings.warmup, max(1, steps // 5))
     opt = torch.optim.AdamW(bridge.parameters(), lr=settings.lr, weight_decay=0.0)
     vecs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     hooks = bridge.lora.attach(lm.model)
@@ -170,7 +169,7 @@ def _train(base, lm, texts, x, settings: AdaptSettings, seed: int, steps: int, b
         for step in range(steps):
             idx = batch_indices(len(texts), batch, step, seed)
             for g in opt.param_groups:
-                g["lr"] = _lr_at(step, schedule)
+                g["lr"] = lr_at(step, settings.lr, warmup, steps)
             loss = teacher_forced_loss(lm, bridge, vecs[idx], [texts[i] for i in idx],
                                        batch_templates(seed, step, len(idx)), max_tokens)
             opt.zero_grad()

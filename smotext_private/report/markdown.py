@@ -91,8 +91,8 @@ def _adapted(a: dict | None) -> list[str]:
     if not a:
         return []
     return ["", f"The decoder was adapted to the {a['records']} training records before generating "
-            f"({a['steps']} steps, {a['epochs']:g} epochs, LoRA rank {a['lora_rank']}; loss {a.get('loss_first', '?')} -> "
-            f"{a.get('loss_last', '?')}), each with its identifiers masked ({a['identifiers_masked']} replaced by "
+            f"({a['steps']} steps, {a['epochs']:g} epochs, LoRA rank {a['lora_rank']}; loss {a['loss_first']} -> {a['loss_last']}), "
+            f"each with its identifiers masked ({a['identifiers_masked']} replaced by "
             "placeholders such as [NAME]): released records carry placeholders where the sources carry identifiers. "
             "The adapted weights are not in this bundle; decoder fidelity is measured on held-out records."]
 
