@@ -34,6 +34,7 @@ from smotext_private.evaluation.realism import measure_realism, real_sample
 from smotext_private.evaluation.utility import UtilityRow, utility_table
 from smotext_private.generation.adapt import AdaptSettings, adapt_decoder, mask_identifiers
 from smotext_private.generation.decode import Candidate, generate_candidates
+from smotext_private.generation.label_gate import LabelGate
 from smotext_private.generation.guard import guard_rows
 from smotext_private.generation.whole import budget_info, check_decoder, class_budgets
 from smotext_private.generation.workdir import VECTORS_FILE, WorkDir, _run_key, run_parts
@@ -217,16 +218,19 @@ def generate(prepared: Prepared, encoded: Encoded, config: ReleaseConfig, work: 
     """Stages 3-4: plan, decode, rerank under the audit's veto (chunk by chunk, into ``work``), then the guard.
 
     ``config.engine`` 'ray' decodes the chunks in Ray actors (``generation/ray_engine.py``), which get the models
-    in ``given`` (those the caller passed in) or load them from the config; the rows are the local engine's."""
+    in ``given`` (those the caller passed in) or load them from the config; the rows are the local engine's.
+    ``config.label_gate``: candidates a classifier of the training records reads as another class are vetoed."""
     auditor = encoded.auditor
     auditor.progress = False  # the generation bar covers the per-chunk audits
+    gate = LabelGate(encoded.x_train, prepared.train.labels, config.seed) if config.label_gate else None
     chunks = None
     if config.engine == "ray":
         from smotext_private.generation.ray_engine import ray_chunks
 
-        chunks = ray_chunks(config, auditor, work, given=given or {}, log=log)
+        chunks = ray_chunks(config, auditor, work, given=given or {}, log=log, gate=gate)
     rows = generate_candidates(config, prepared.train, encoded.x_train, encoded.encoder, encoded.decoder, auditor, work,
-                               progress=progress, log=log, budgets=encoded.budgets, lengths=encoded.lengths, run_chunks=chunks)
+                               progress=progress, log=log, budgets=encoded.budgets, lengths=encoded.lengths, run_chunks=chunks,
+                               gate=gate)
     guard = {"on": config.parent_guard}
     if config.parent_guard:
         rows, figures = guard_rows(rows, encoded.x_train, encoded.encoder)

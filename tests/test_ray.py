@@ -32,7 +32,7 @@ TESTS = Path(__file__).parent
 PER_CLASS, CHUNK = 6, 3  # 3 classes x 6 = 18 candidates in 6 chunks
 N_ITEMS, N_CHUNKS = 3 * PER_CLASS, 6
 OPTIONS = dict(text_column="text", label_column="label", policy="research", per_class=PER_CLASS, seed=0,
-               chunk_size=CHUNK, fidelity_sample=0, progress=False)
+               chunk_size=CHUNK, fidelity_sample=0, progress=False, label_gate=True)  # the gate is shipped to the actors
 
 SCRIPT = textwrap.dedent("""
     import json, sys

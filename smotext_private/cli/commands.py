@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 from smotext_private.cli.app import (
     Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype,
     EncoderOpt, EncoderPath, EngineOpt, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass,
-    AdaptDecoder, AdaptEpochs, PolicyOpt, ProfileOpt, RayAddress, Seed, TargetNoise, Templates, TextColumn, WholeRecords, Decoding, command, log,
+    AdaptDecoder, AdaptEpochs, LabelGateOpt, PolicyOpt, ProfileOpt, RayAddress, Seed, TargetNoise, Templates, TextColumn, WholeRecords, Decoding, command, log,
     model_options,
     positive_number,
 )
@@ -50,7 +50,7 @@ def release(
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, whole_records: WholeRecords = False,
     decoding: Decoding = "sample", adapt_decoder: AdaptDecoder = False, adapt_epochs: AdaptEpochs = 5.0,
-    decode_backend: DecodeBackend = "hf",
+    label_gate: LabelGateOpt = False, decode_backend: DecodeBackend = "hf",
     engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
     from smotext_private.pipeline import release as run_release
@@ -63,7 +63,7 @@ def release(
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, lambda_range=tuple(lambda_range),
         target_noise=target_noise, parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample,
         keep_work=keep_work, internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
-        adapt_decoder=adapt_decoder, adapt_epochs=adapt_epochs,
+        adapt_decoder=adapt_decoder, adapt_epochs=adapt_epochs, label_gate=label_gate,
         engine=engine, ray_address=ray_address, actors=actors, peer_row=not no_peer_row, **models,
     )
     bundle = Path(res.out)

@@ -151,25 +151,34 @@ def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, 
 
 
 def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "ReleaseConfig", encoder, decoder, auditor,
-                 budgets: list[int] | None = None) -> list[Candidate]:
+                 budgets: list[int] | None = None, gate=None) -> list[Candidate]:
     """The ``Candidate`` rows of chunk ``c``'s plan items ``missing``: the whole chunk decodes with its own seed
     (``chunk_seed``), so any process decodes the same texts; the auditor's per-record checks veto candidates.
 
-    ``budgets``: the token budget of every plan item (``whole.item_budgets``), None for decoding as it is. The local
-    engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
+    ``budgets``: the token budget of every plan item (``whole.item_budgets``), None for decoding as it is. ``gate``
+    (a ``label_gate.LabelGate``) vetoes the candidates it does not read as their target's class, counted as
+    ``label``. The local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are
+    the same."""
     from smotext_private.generation.whole import decode
 
     failed: list[list[str]] = []  # per candidate of the chunk: the checks that rejected it
-
-    def keep(texts, vecs):
-        verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
-        failed[:] = [v.checks() for v in verdicts]
-        return [v.verdict == "accept" for v in verdicts]
-
     size = config.chunk_size
     lo, hi = c * size, min(len(items), (c + 1) * size)
     row_budgets = budgets[lo:hi] if budgets is not None else None
     cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
+
+    def keep(texts, vecs):
+        verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
+        failed[:] = [v.checks() for v in verdicts]
+        ok = [v.verdict == "accept" for v in verdicts]
+        if gate is not None:
+            labels = [items[lo + j].label for j, texts_j in enumerate(cands) for _ in texts_j]
+            for i, agrees in enumerate(gate.agrees(vecs, labels)):
+                if not agrees:
+                    failed[i].append("label")
+                    ok[i] = False
+        return ok
+
     order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
     return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep, keep_order=order), failed)
 
@@ -201,7 +210,7 @@ def release_plan(config: "ReleaseConfig", labels, x_train: np.ndarray, work: Wor
 def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, encoder, decoder, auditor,
                         work: WorkDir | None, *, progress: bool = False, log=lambda msg: None,
                         budgets: dict[str, int] | None = None, lengths: np.ndarray | None = None,
-                        run_chunks=None) -> list[Candidate]:
+                        run_chunks=None, gate=None) -> list[Candidate]:
     """Stages 3-4 with reranking: one ``Candidate`` per plan item, resumable chunk by chunk through ``work``.
 
     Each chunk of ``config.chunk_size`` targets decodes ``config.n_candidates`` texts per target with its own
@@ -210,7 +219,7 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
     parents' length too when ``lengths`` (the training records' token counts) is given. ``run_chunks(items,
     z, todo, budgets)`` (``budgets``: each plan item's, or None) yields the rows of each chunk of ``todo`` (any order;
     the Ray engine's actors); by default they are
-    decoded here, one after the other. Only this process writes ``work``: one fsynced append per chunk.
+    decoded here, one after the other. ``gate``: the label gate (``label_gate.LabelGate``) or None. Only this process writes ``work``: one fsynced append per chunk.
     """
     from tqdm.auto import tqdm
 
@@ -225,7 +234,7 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
     if run_chunks is None:
         def run_chunks(items, z, todo, budgets):
             for c, missing in todo:
-                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets)
+                yield decode_chunk(c, missing, items, z, config, encoder, decoder, auditor, budgets, gate)
 
     bar = tqdm(total=len(items), initial=len(done), desc="generate", unit="rec", disable=not progress)
     with closing(run_chunks(items, z, todo, per_item)) as chunks:  # closed on an error too: a Ray engine's cluster stops

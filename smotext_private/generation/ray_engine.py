@@ -134,6 +134,7 @@ class ChunkDecoder:
         self.encoder, self.decoder = build_models(self.config, spec["encoder"], spec["decoder"], progress=False)
         self.auditor = spec["auditor"]
         self.auditor.encoder = self.encoder
+        self.gate = spec["gate"]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         from smotext_private.generation.decode import decode_chunk
@@ -141,7 +142,7 @@ class ChunkDecoder:
         out: dict[str, list] = {"chunk": [], "rows": []}
         for c, missing in zip(batch["chunk"], batch["missing"]):
             rows = decode_chunk(int(c), json.loads(missing), self.items, self.z, self.config, self.encoder,
-                                self.decoder, self.auditor, self.budgets)
+                                self.decoder, self.auditor, self.budgets, self.gate)
             out["chunk"].append(int(c))
             out["rows"].append(json.dumps([r.to_row() for r in rows]))
         return out
@@ -157,12 +158,12 @@ def shippable_auditor(auditor, pii_detector):
     return shipped
 
 
-def ray_chunks(config, auditor, work, *, given: dict, log, progress: bool = False):
+def ray_chunks(config, auditor, work, *, given: dict, log, progress: bool = False, gate=None):
     """``run_chunks`` for ``generate_candidates``: the chunks to do, decoded by ``config.actors`` Ray actors, their
     rows yielded to the driver chunk by chunk as they finish. The Ray session (``ray_session``) lasts as long as
     the iteration; none starts when there is nothing left to decode. ``given``: the encoder, decoder and PII
     detector the caller passed in (shipped to the actors as they are), None where the actors load them from the
-    config."""
+    config. ``gate``: the driver's label gate (shipped as it is), or None."""
     from smotext_private.generation.decode import Candidate
 
     def run(items, z, todo, budgets) -> Iterator[list]:
@@ -176,7 +177,7 @@ def ray_chunks(config, auditor, work, *, given: dict, log, progress: bool = Fals
             ctx.enable_progress_bars, ctx.print_on_execution_start = progress, False
             spec = ray.put({"config": config, "items": items, "z": z, "budgets": budgets,
                             "encoder": given.get("encoder"), "decoder": given.get("decoder"),
-                            "auditor": shippable_auditor(auditor, given.get("pii_detector"))})
+                            "auditor": shippable_auditor(auditor, given.get("pii_detector")), "gate": gate})
             rows = [{"chunk": c, "missing": json.dumps(missing)} for c, missing in todo]
             ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
                 ChunkDecoder, fn_constructor_kwargs={"shipped": [spec]}, batch_size=1,

@@ -127,6 +127,7 @@ def data_section(prepared: Prepared, generated: Generated, audited: Audited, con
         "lambda_range": [float(v) for v in config.lambda_range],
         "parent_draw": config.parent_draw,
         "target_noise": float(config.target_noise),
+        "label_gate": bool(config.label_gate),
         **_parent_figures([produced[i] for i in accepted]),
     }
 

@@ -183,8 +183,10 @@ def parents_text(d: DataSection) -> str:
         return ""
     draw = "drawn evenly over each class" if d.parent_draw == "balanced" else "drawn at random (SMOTE)"
     noise = f"targets moved by class-shaped noise x {d.target_noise:g}; " if d.target_noise else ""
+    gate = ("candidates a classifier of the training records reads as another class vetoed (label gate); "
+            if d.label_gate else "")
     return (f"parents {draw}: {d.parents_distinct} training records parent the released ones, "
-            f"none more than {d.parent_uses_max}; {noise}")
+            f"none more than {d.parent_uses_max}; {noise}{gate}")
 
 
 def guard_text(d: DataSection) -> str:
@@ -234,7 +236,8 @@ def candidates_text(audit: AuditSection) -> str:
            + "; a candidate failing several checks counts under each)") if by else ""
     partial = (f" ({c.rows_without_counts} planned records resumed from an older run are not counted)"
                if c.rows_without_counts else "")
-    return (f"Of {c.decoded} decoded candidates, {c.vetoed} were rejected by the audit before one was chosen "
+    who = "the audit or the label gate (label)" if "label" in by else "the audit"
+    return (f"Of {c.decoded} decoded candidates, {c.vetoed} were rejected by {who} before one was chosen "
             f"per planned record{why}; {c.planned_records_without_a_passing_candidate} planned record(s) were left "
             f"with no candidate that passed{partial}.")
 

@@ -143,6 +143,7 @@ class DataSection(_Section):
     lambda_range: list[float] | None = None
     parent_draw: str | None = None
     target_noise: float | None = None
+    label_gate: bool | None = None
     parents_distinct: int | None = None
     parent_uses_max: int | None = None
 
