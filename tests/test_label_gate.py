@@ -53,3 +53,27 @@ def test_gated_release_keeps_only_records_of_their_class(tmp_path, toy_csv):
     assert "label" not in plain["audit"]["candidates"]["rejected_by_check"]
     md = (tmp_path / "gated" / "report.md").read_text()
     assert "label gate" in md and "rejected by the audit or the label gate" in md
+
+
+def test_gate_keeps_noisy_targets_within_their_class():
+    from smotext_private.generation.decode import plan_release
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1.0, (30, 4)) + np.array([1.5, 0, 0, 0])  # two classes that overlap: noise x 3 crosses often
+    b = rng.normal(0, 1.0, (30, 4)) - np.array([1.5, 0, 0, 0])
+    x = np.vstack([a, b]).astype(np.float32)
+    labels = ["a"] * 30 + ["b"] * 30
+    gate = LabelGate(x, labels)
+    lines = []
+    items, z = plan_release(labels, x, per_class=40, k=3, seed=1)
+    items_n, z_n = plan_release(labels, x, per_class=40, k=3, seed=1, target_noise=3.0)
+    items_g, z_g = plan_release(labels, x, per_class=40, k=3, seed=1, target_noise=3.0, gate=gate, log=lines.append)
+    mine = [it.label for it in items]
+    assert items_g == items_n == items  # the same parents and steps
+    assert not all(gate.agrees(z_n, mine))  # plain noise sends some targets into the other class
+    assert all(gate.agrees(z_g, mine))  # the gate's do not
+    agreed = np.array(gate.agrees(z_n, mine))
+    assert np.allclose(z_g[agreed], z_n[agreed])  # targets already in their class keep their first draw
+    moved = ~np.isclose(z_g, z).all(1)
+    assert moved.mean() > 0.9  # nearly all still carry noise
+    assert lines and "drew their noise again" in lines[0]

@@ -107,9 +107,9 @@ AdaptDecoder = Annotated[bool, Opt("--adapt-decoder", help=(
     "work folder, never in the bundle; records carry placeholders where sources carry identifiers (bridge decoder, "
     "local engine; minutes on a CPU; see docs/pipeline.md)"))]
 LabelGateOpt = Annotated[bool, Opt("--label-gate", help=(
-    "veto every decoded candidate that a classifier of the training records' vectors (the utility table's logistic "
-    "regression) reads as another class than its target's, so a record of the wrong class is never released "
-    "(counted as 'label' among the rejections)"))]
+    "keep records in their class: a classifier of the training records' vectors (the utility table's logistic "
+    "regression) redraws the noise of a --target-noise target it reads as another class, and vetoes every decoded "
+    "candidate it reads as another class than its target's (counted as 'label' among the rejections)"))]
 AdaptEpochs = Annotated[float, Opt("--adapt-epochs", help="passes over the training records when --adapt-decoder is on")]
 Decoding = Annotated[str, Opt("--decoding", metavar="sample|guided", help=(
     "sample: candidates sampled from the decoder, the nearest to the target kept; guided: a search toward the target "

@@ -67,11 +67,17 @@ def rerank(
             for passing, vetoed in ranked(candidates, targets, encoder, keep=keep, keep_order=keep_order)]
 
 
+NOISE_DRAWS = 20  # with the label gate, the most noise draws a target gets to stay in its class
+
+
 def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, seed: int,
-                 lambda_range: tuple[float, float] = (0.0, 1.0), parent_draw: str = "uniform", target_noise: float = 0.0):
+                 lambda_range: tuple[float, float] = (0.0, 1.0), parent_draw: str = "uniform", target_noise: float = 0.0,
+                 gate=None, log=lambda msg: None):
     """Stage 3: the SMOTE plan (classes with two or more training records) and its target vectors; with
     ``target_noise``, each target moved by class-shaped Gaussian noise (``smote.class_noise``, its own random stream,
-    so the plan's parents and steps are those of the same seed without noise)."""
+    so the plan's parents and steps are those of the same seed without noise). With a label ``gate``
+    (``label_gate.LabelGate``) a target the gate reads as another class draws its noise again, up to ``NOISE_DRAWS``
+    times, and keeps its noiseless interpolation if none stays in the class."""
     from smotext_private.data.records import class_counts
     from smotext_private.generation.smote import class_noise, per_class_targets, plan, plan_vectors
 
@@ -80,8 +86,30 @@ def plan_release(labels, x_train: np.ndarray, *, per_class: int | None, k: int, 
                  lam_range=lambda_range, parent_draw=parent_draw)
     z = plan_vectors(x_train, items)
     if target_noise > 0:
-        z = z + class_noise(x_train, labels, items, target_noise, np.random.default_rng([seed, 2]))
+        rng = np.random.default_rng([seed, 2])
+        moved = z + class_noise(x_train, labels, items, target_noise, rng)
+        if gate is not None:
+            moved = _within_class(moved, z, items, gate, lambda its: class_noise(x_train, labels, its, target_noise, rng), log)
+        z = moved
     return items, z
+
+
+def _within_class(moved: np.ndarray, z: np.ndarray, items, gate, draw, log) -> np.ndarray:
+    """``moved`` (the noisy targets) with every target the gate reads as another class drawn again (``draw(items)``:
+    new noise for those items), up to ``NOISE_DRAWS`` draws in all; those still outside keep ``z``, no noise."""
+    moved = moved.copy()
+    labels = [it.label for it in items]
+    bad = [i for i, ok in enumerate(gate.agrees(moved, labels)) if not ok]
+    first = len(bad)
+    for _ in range(NOISE_DRAWS - 1):
+        if not bad:
+            break
+        moved[bad] = z[bad] + draw([items[i] for i in bad])
+        bad = [i for i, ok in zip(bad, gate.agrees(moved[bad], [labels[i] for i in bad])) if not ok]
+    moved[bad] = z[bad]
+    log(f"label gate: {first} of {len(items)} noisy targets fell in another class and drew their noise again; "
+        f"{len(bad)} kept no noise")
+    return moved
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -193,15 +221,16 @@ def chunks_to_do(n_items: int, size: int, done) -> list[tuple[int, list[int]]]:
     return todo
 
 
-def release_plan(config: "ReleaseConfig", labels, x_train: np.ndarray, work: WorkDir | None):
+def release_plan(config: "ReleaseConfig", labels, x_train: np.ndarray, work: WorkDir | None, gate=None,
+                 log=lambda msg: None):
     """The plan (items, target vectors): read back from ``work`` when an earlier run of it kept one, else made
-    (``plan_release``) and kept there."""
+    (``plan_release``, noise kept within the class by ``gate`` when given) and kept there."""
     kept = work.load_plan() if work is not None else None
     if kept is not None:
         return kept
     items, z = plan_release(labels, x_train, per_class=config.per_class, k=config.k, seed=config.seed,
                             lambda_range=config.lambda_range, parent_draw=config.parent_draw,
-                            target_noise=config.target_noise)
+                            target_noise=config.target_noise, gate=gate, log=log)
     if work is not None:
         work.save_plan(items, z)
     return items, z
@@ -225,7 +254,7 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
 
     from smotext_private.generation.whole import item_budgets
 
-    items, z = release_plan(config, train.labels, x_train, work)
+    items, z = release_plan(config, train.labels, x_train, work, gate, log)
     per_item = item_budgets(items, budgets, lengths) if budgets is not None else None
     done = {i: Candidate.from_row(row) for i, row in work.done().items()} if work is not None else {}
     if done:

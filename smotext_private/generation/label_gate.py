@@ -5,7 +5,9 @@ moved by ``target_noise``) can land in another class's region; a fluent record o
 model the wrong class. The gate is the filter of LAMBADA (Anaby-Tavor et al. 2020, "Do not have enough data?"):
 the classifier of the utility table (``evaluation.utility.fit_classifier``, logistic regression on the encoder's
 vectors) fitted on the training records alone (never the holdout), and every candidate whose predicted class is
-not its target's is vetoed beside the audit's checks, as ``label`` in the counts of what rejected it.
+not its target's is vetoed beside the audit's checks, as ``label`` in the counts of what rejected it. Before
+decoding, a target moved by ``target_noise`` into another class's region draws its noise again
+(``decode.plan_release``).
 """
 
 from __future__ import annotations
