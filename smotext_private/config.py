@@ -41,6 +41,7 @@ class ReleaseConfig:
     target_noise: float = 0.0  # class-shaped Gaussian noise on each target, in units of its class's spread (smote.class_noise)
     seed: int = 0
     n_candidates: int = 4  # decoded candidates per target, reranked
+    retries: int = 1  # a target none of whose candidates passed is decoded again (its own seed) up to this many times
     fidelity_sample: int = 32  # training records for the decoder fidelity (0: skip)
     keep_work: bool = False  # keep the work folder (unaudited text) after the release
     encoder_name: str = "minilm"
@@ -75,6 +76,8 @@ class ReleaseConfig:
         check_lambda_range(self.lambda_range)
         check_parent_draw(self.parent_draw)
         check_target_noise(self.target_noise)
+        if self.retries < 0:
+            raise InputError(f"retries must be 0 (none) or a positive integer, got {self.retries}", param="retries")
         if self.fidelity_sample < 0:
             raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {self.fidelity_sample}",
                              param="fidelity_sample")

@@ -1,4 +1,5 @@
-"""The label gate: candidates a classifier of the training records reads as another class are never released."""
+"""The label gate (candidates a classifier of the training records reads as another class are never released) and
+retries (a target left with no passing candidate is decoded again)."""
 
 import json
 
@@ -77,3 +78,55 @@ def test_gate_keeps_noisy_targets_within_their_class():
     moved = ~np.isclose(z_g, z).all(1)
     assert moved.mean() > 0.9  # nearly all still carry noise
     assert lines and "drew their noise again" in lines[0]
+
+
+class _Verdict:
+    def __init__(self, ok: bool) -> None:
+        self.verdict = "accept" if ok else "reject"
+
+    def checks(self) -> list[str]:
+        return [] if self.verdict == "accept" else ["pii"]
+
+
+class _Auditor:
+    """Rejects every candidate with 'Call 555' in it (as the pii check would)."""
+
+    def audit(self, texts, vecs, ids):
+        return [_Verdict("Call 555" not in t) for t in texts]
+
+
+class _SeedDecoder:
+    """Writes a rejected text for target 0 under the chunk's first seed, a clean one under any other seed."""
+
+    encoder_dim = 16
+
+    def __init__(self, first_seed: int) -> None:
+        self.first_seed, self.seeds = first_seed, []
+
+    def generate(self, vecs, *, n_candidates=1, seed=0, progress=False):
+        self.seeds.append((seed, len(vecs)))
+        bad = seed == self.first_seed
+        return [[("Call 555 0100 now." if bad and i == 0 else f"Clean note {i} {seed % 97}.") for _ in range(n_candidates)]
+                for i in range(len(vecs))]
+
+
+def test_a_target_with_no_passing_candidate_is_decoded_again_with_its_own_seed():
+    from smotext_private.config import ReleaseConfig
+    from smotext_private.generation.decode import chunk_seed, decode_chunk
+    from smotext_private.generation.smote import PlanItem
+    from smotext_private.testing import HashingEncoder
+
+    items = [PlanItem(i, "a", 0, 1, 0.5) for i in range(3)]
+    z = np.ones((3, 16), np.float32)
+    enc = HashingEncoder(dim=16)
+    for retries, want_text in ((0, None), (1, f"Clean note 0 {chunk_seed(0, 0, 1) % 97}.")):
+        dec = _SeedDecoder(chunk_seed(0, 0))
+        rows = decode_chunk(0, [0, 1, 2], items, z, ReleaseConfig(retries=retries, n_candidates=2), enc, dec, _Auditor())
+        assert rows[0].text == want_text and rows[1].text == f"Clean note 1 {chunk_seed(0, 0) % 97}."
+        if retries:
+            # only the failed target is decoded again, with the retry's seed; its candidates and vetoes all count
+            assert dec.seeds == [(chunk_seed(0, 0), 3), (chunk_seed(0, 0, 1), 1)]
+            assert rows[0].candidates == 4 and rows[0].vetoed == 2 and rows[0].rejected_by == {"pii": 2}
+        else:
+            assert dec.seeds == [(chunk_seed(0, 0), 3)] and rows[0].candidates == 2 and rows[0].vetoed == 2
+    assert chunk_seed(0, 0, 0) == chunk_seed(0, 0)  # a release without retries decodes as before

@@ -112,9 +112,10 @@ def _within_class(moved: np.ndarray, z: np.ndarray, items, gate, draw, log) -> n
     return moved
 
 
-def chunk_seed(seed: int, chunk: int) -> int:
-    """The decoding seed of one chunk of a release's targets, so a resumed chunk decodes the same texts."""
-    return int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
+def chunk_seed(seed: int, chunk: int, retry: int = 0) -> int:
+    """The decoding seed of one chunk of a release's targets (and of each retry of its targets that found no passing
+    candidate), so a resumed chunk decodes the same texts."""
+    return int(np.random.SeedSequence([seed, chunk] + ([retry] if retry else [])).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -161,19 +162,18 @@ class Candidate:
         )
 
 
-def _choose(items, lo: int, missing: list[int], cands: list[list[str]], chosen, failed: list[list[str]]) -> list[Candidate]:
-    """The chunk's ``Candidate`` for each missing plan item, from the decoded and ranked candidates."""
-    starts = np.cumsum([0] + [len(c) for c in cands])
+def _choose(items, missing: list[int], rows: dict[int, tuple[list[str], list, int, list[list[str]]]]) -> list[Candidate]:
+    """The chunk's ``Candidate`` for each missing plan item from ``rows``: per item, its decoded candidates, those that
+    passed (ranked), how many were vetoed and the checks that rejected each candidate."""
     out = []
     for i in missing:
-        passing, vetoed = chosen[i - lo]
+        cands, passing, vetoed, failed = rows[i]
         it = items[i]
-        mine = failed[starts[i - lo] : starts[i - lo + 1]]
         out.append(Candidate(
             index=i, label=it.label, base=it.base, neighbour=it.neighbour, lam=round(it.lam, 6),
             text=passing[0][0] if passing else None, target_cosine=round(passing[0][1], 6) if passing else None,
             alternatives=tuple((t, round(c, 6)) for t, c in passing[1:]),
-            vetoed=vetoed, candidates=len(cands[i - lo]), rejected_by=dict(Counter(c for checks in mine for c in checks)),
+            vetoed=vetoed, candidates=len(cands), rejected_by=dict(Counter(c for checks in failed for c in checks)),
         ))
     return out
 
@@ -185,30 +185,42 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
 
     ``budgets``: the token budget of every plan item (``whole.item_budgets``), None for decoding as it is. ``gate``
     (a ``label_gate.LabelGate``) vetoes the candidates it does not read as their target's class, counted as
-    ``label``. The local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are
-    the same."""
+    ``label``. Every target of the chunk left with no passing candidate is decoded again, up to ``config.retries``
+    times, each retry with its own seed (``chunk_seed(seed, c, retry)``); its candidates join the first ones. The
+    local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
     from smotext_private.generation.whole import decode
 
-    failed: list[list[str]] = []  # per candidate of the chunk: the checks that rejected it
-    size = config.chunk_size
-    lo, hi = c * size, min(len(items), (c + 1) * size)
-    row_budgets = budgets[lo:hi] if budgets is not None else None
-    cands = decode(decoder, z[lo:hi], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c))
-
-    def keep(texts, vecs):
-        verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
-        failed[:] = [v.checks() for v in verdicts]
-        ok = [v.verdict == "accept" for v in verdicts]
-        if gate is not None:
-            labels = [items[lo + j].label for j, texts_j in enumerate(cands) for _ in texts_j]
-            for i, agrees in enumerate(gate.agrees(vecs, labels)):
-                if not agrees:
-                    failed[i].append("label")
-                    ok[i] = False
-        return ok
-
+    lo, hi = c * config.chunk_size, min(len(items), (c + 1) * config.chunk_size)
     order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
-    return _choose(items, lo, missing, cands, ranked(cands, z[lo:hi], encoder, keep=keep, keep_order=order), failed)
+    rows: dict[int, tuple[list[str], list, int, list[list[str]]]] = {i: ([], [], 0, []) for i in range(lo, hi)}
+    todo = list(range(lo, hi))
+    for retry in range(config.retries + 1):
+        if not todo:
+            break
+        row_budgets = [budgets[i] for i in todo] if budgets is not None else None
+        cands = decode(decoder, z[todo], row_budgets, n_candidates=config.n_candidates, seed=chunk_seed(config.seed, c, retry))
+        failed: list[list[str]] = []  # per candidate of this pass: the checks that rejected it
+        labels = [items[i].label for i, texts in zip(todo, cands) for _ in texts]
+
+        def keep(texts, vecs):
+            verdicts = auditor.audit(texts, vecs, [str(i) for i in range(len(texts))])
+            failed[:] = [v.checks() for v in verdicts]
+            ok = [v.verdict == "accept" for v in verdicts]
+            if gate is not None:
+                for k, agrees in enumerate(gate.agrees(vecs, labels)):
+                    if not agrees:
+                        failed[k].append("label")
+                        ok[k] = False
+            return ok
+
+        chosen = ranked(cands, z[todo], encoder, keep=keep, keep_order=order)
+        pos = 0
+        for i, texts, (passing, vetoed) in zip(todo, cands, chosen):
+            before, _, n_vetoed, checks = rows[i]
+            rows[i] = (before + list(texts), passing, n_vetoed + vetoed, checks + failed[pos : pos + len(texts)])
+            pos += len(texts)
+        todo = [i for i in todo if not rows[i][1]]
+    return _choose(items, missing, rows)
 
 
 def chunks_to_do(n_items: int, size: int, done) -> list[tuple[int, list[int]]]:

@@ -139,6 +139,7 @@ class DataSection(_Section):
     accepted: int
     rejected: int
     n_candidates: int
+    retries: int | None = None
     k: int
     lambda_range: list[float] | None = None
     parent_draw: str | None = None
