@@ -41,7 +41,7 @@ class ReleaseConfig:
     target_noise: float = 0.0  # class-shaped Gaussian noise on each target, in units of its class's spread (smote.class_noise)
     seed: int = 0
     n_candidates: int = 4  # decoded candidates per target, reranked
-    retries: int = 1  # a target none of whose candidates passed is decoded again (its own seed) up to this many times
+    retries: int = 0  # a target none of whose candidates passed is decoded again (its own seed) up to this many times
     fidelity_sample: int = 32  # training records for the decoder fidelity (0: skip)
     keep_work: bool = False  # keep the work folder (unaudited text) after the release
     encoder_name: str = "minilm"

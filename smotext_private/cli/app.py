@@ -99,7 +99,7 @@ DecodeBackend = Annotated[Literal["hf", "vllm"], Opt("--decode-backend", help=(
 Candidates = Annotated[int, Opt("--candidates", help="decoded candidates per target, reranked by embedding distance")]
 Retries = Annotated[int, Opt("--retries", help=(
     "decode a target again, with its own seed, when none of its candidates passed the audit (and the label gate); "
-    "at most this many times (0: never)"))]
+    "at most this many times (default 0: never)"))]
 WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
     "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "

@@ -171,5 +171,5 @@ def run_parts(prepared, policy, config, templates) -> dict:
         **({"target_noise": config.target_noise} if config.target_noise else {}),
         **({"adapt_epochs": config.adapt_epochs} if config.adapt_decoder else {}),
         **({"label_gate": True} if config.label_gate else {}),
-        **({"retries": config.retries} if config.retries != 1 else {}),
+        **({"retries": config.retries} if config.retries else {}),
     }
