@@ -59,7 +59,7 @@ class ReleaseConfig:
     whole_records: bool = False  # generation/whole.py: records end where the LM ends them, within a per-class token budget
     adapt_decoder: bool = False  # generation/adapt.py: a LoRA adapter trained on the identifier-masked training records
     adapt_epochs: float = 5.0  # ... for this many passes over them
-    label_gate: bool = False  # generation/label_gate.py: candidates a classifier of the training records reads as another class are vetoed
+    label_gate: bool = False  # generation/label_gate.py: noisy targets and candidates read as another class: redrawn, vetoed
     decoding: str = "sample"  # sample (candidates sampled, reranked) or guided (generation/guided.py; implies whole records)
     decode_backend: str = "hf"  # hf (transformers generate) or vllm (backends/vllm_decode.py, reads an export-vllm folder)
     # how the chunks are decoded, not what is made: the bundle is the same either way (generation/ray_engine.py)

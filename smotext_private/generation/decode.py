@@ -260,7 +260,8 @@ def generate_candidates(config: "ReleaseConfig", train, x_train: np.ndarray, enc
     parents' length too when ``lengths`` (the training records' token counts) is given. ``run_chunks(items,
     z, todo, budgets)`` (``budgets``: each plan item's, or None) yields the rows of each chunk of ``todo`` (any order;
     the Ray engine's actors); by default they are
-    decoded here, one after the other. ``gate``: the label gate (``label_gate.LabelGate``) or None. Only this process writes ``work``: one fsynced append per chunk.
+    decoded here, one after the other. ``gate``: the label gate (``label_gate.LabelGate``) or None. Only this
+    process writes ``work``: one fsynced append per chunk.
     """
     from tqdm.auto import tqdm
 
