@@ -177,13 +177,13 @@ def semantic(real_x: np.ndarray, syn_x: np.ndarray, n_holdout: int) -> dict:
 
 
 def label_fidelity(train_x: np.ndarray, train_y: Sequence[str], syn_x: np.ndarray, syn_y: Sequence[str], seed: int):
-    """Share of synthetic records whose label the classifier trained on the real training records agrees with."""
-    from smotext_private.evaluation.utility import fit_classifier
+    """Share of synthetic records whose label the classifier trained on the real training records agrees with (the
+    label gate's reading, ``generation.label_gate.LabelGate``)."""
+    from smotext_private.generation.label_gate import LabelGate
 
     if len(set(train_y)) < 2 or not len(syn_y):
         return None
-    pred = fit_classifier(train_x, list(train_y), seed).predict(syn_x)
-    return _r(np.mean(pred == np.asarray(syn_y)))
+    return _r(np.mean(LabelGate(train_x, train_y, seed).agrees(syn_x, syn_y)))
 
 
 # -- diversity ---------------------------------------------------------------------------------

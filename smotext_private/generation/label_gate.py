@@ -23,8 +23,7 @@ class LabelGate:
     def __init__(self, x_train: np.ndarray, labels: Sequence[str], seed: int = 0) -> None:
         from smotext_private.evaluation.utility import fit_classifier
 
-        self.classes = sorted(set(labels))
-        self.model = fit_classifier(x_train, list(labels), seed) if len(self.classes) >= 2 else None
+        self.model = fit_classifier(x_train, list(labels), seed) if len(set(labels)) >= 2 else None
 
     def agrees(self, vecs: np.ndarray, labels: Sequence[str]) -> list[bool]:
         """Per candidate: whether the classifier's class for its vector is ``labels``' (all True with one class)."""
