@@ -191,6 +191,24 @@ def test_generate_command_is_a_thin_caller(tmp_path, toy_csv, fake_models, monke
     assert rows and f"wrote {len(rows)} UNAUDITED candidates" in capsys.readouterr().err
 
 
+
+def test_generate_command_takes_the_label_gate(tmp_path, toy_csv, fake_models, monkeypatch):
+    """`generate` takes the decoding options `release` takes (the label gate here): its candidates are release's."""
+    from smotext_private import pipeline
+    from smotext_private.audit import RegexPiiDetector
+    from smotext_private.cli import main
+
+    monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: fake_models)
+    monkeypatch.setattr("smotext_private.audit.presidio.PresidioPiiDetector", lambda *a, **k: RegexPiiDetector())
+    seen = []
+    real = pipeline.generate
+    monkeypatch.setattr(pipeline, "generate", lambda prepared, encoded, config, *a, **k: seen.append(config) or
+                        real(prepared, encoded, config, *a, **k))
+    out = tmp_path / "gen.jsonl"
+    assert main(["generate", str(toy_csv), "--text-column", "text", "--label-column", "label", "--out", str(out),
+                 "--per-class", "4", "--no-progress", "--label-gate", "--retries", "1"]) == 0
+    assert seen[0].label_gate and seen[0].retries == 1 and out.read_text().splitlines()
+
 def test_fidelity_measures_what_release_measures(tmp_path, toy_csv, fake_models, monkeypatch, capsys):
     from smotext_private import pipeline
     from smotext_private.cli import main

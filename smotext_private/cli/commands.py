@@ -89,8 +89,8 @@ def generate(
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
     bridge: BridgeOpt = None, n_candidates: Candidates = 4, retries: Retries = 0, whole_records: WholeRecords = False,
-    decoding: Decoding = "sample",
-    decode_backend: DecodeBackend = "hf",
+    decoding: Decoding = "sample", adapt_decoder: AdaptDecoder = False, adapt_epochs: AdaptEpochs = 5.0,
+    label_gate: LabelGateOpt = False, decode_backend: DecodeBackend = "hf",
     engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
 ) -> int:
     from smotext_private.pipeline import generate_unaudited
@@ -100,9 +100,9 @@ def generate(
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
         per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, retries=retries, lambda_range=tuple(lambda_range),
-        target_noise=target_noise, parent_draw=parent_draw, whole_records=whole_records, decoding=decoding, engine=engine, ray_address=ray_address,
-        actors=actors,
-        **models,
+        target_noise=target_noise, parent_draw=parent_draw, whole_records=whole_records, decoding=decoding,
+        adapt_decoder=adapt_decoder, adapt_epochs=adapt_epochs, label_gate=label_gate, engine=engine, ray_address=ray_address,
+        actors=actors, **models,
     )
     n = sum(c.text is not None for c in chosen)
     log(f"wrote {n} UNAUDITED candidates to {out} ({len(chosen) - n} planned records had none that passed the audit's "
