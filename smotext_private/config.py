@@ -16,6 +16,7 @@ from smotext_private.generation.smote import check_lambda_range, check_parent_dr
 
 
 DECODINGS = ("sample", "guided")
+CHOICES = ("target", "novel")
 ENGINES = ("local", "ray")
 RAY_PIN = "ray[data]==2.60.0"
 
@@ -42,6 +43,7 @@ class ReleaseConfig:
     seed: int = 0
     n_candidates: int = 4  # decoded candidates per target, reranked
     retries: int = 0  # a target none of whose candidates passed is decoded again (its own seed) up to this many times
+    choose: str = "target"  # which passing candidate a target releases: nearest the target, or farthest from every source
     fidelity_sample: int = 32  # training records for the decoder fidelity (0: skip)
     keep_work: bool = False  # keep the work folder (unaudited text) after the release
     encoder_name: str = "minilm"
@@ -81,6 +83,8 @@ class ReleaseConfig:
         if self.fidelity_sample < 0:
             raise InputError(f"fidelity_sample must be 0 (skip) or a positive integer, got {self.fidelity_sample}",
                              param="fidelity_sample")
+        if self.choose not in CHOICES:
+            raise InputError(f"choose must be one of {', '.join(CHOICES)}, got {self.choose!r}", param="choose")
         if self.decoding not in DECODINGS:
             raise InputError(f"decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}", param="decoding")
         if self.adapt_decoder:

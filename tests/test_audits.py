@@ -478,3 +478,40 @@ def test_membership_by_parent_uses_rebuilds_the_plan(tmp_path: Path, toy_csv, fa
     assert all(g["auc_own_children_left_out"] <= g["auc"] for g in many)
     with pytest.raises(InputError, match="rebuild its plan"):
         by_parent_uses(report, synthetic, train, list(holdout.texts), HashingEncoder(dim=64))
+
+
+def test_targets_audit_groups_and_references() -> None:
+    """audits/membership/targets.py: MDAV groups partition a class into groups of at least k, and the
+    reference targets come as many per class as asked, each class's inside that class's span."""
+    from audits.membership.targets import mdav, reference_targets
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((23, 6)).astype(np.float32)
+    groups = mdav(x, 5)
+    assert sorted(i for g in groups for i in g) == list(range(23)) and min(len(g) for g in groups) >= 5
+    labels = ["a"] * 12 + ["b"] * 11
+    for kind in ("class-gaussian", "microaggregation"):
+        z = reference_targets(kind, x, labels, {"a": 7, "b": 4}, np.random.default_rng(1))
+        assert z.shape == (11, 6)
+        # each target is a combination of its class's rows: its residual off their affine span is ~0
+        for rows, part in ((x[:12], z[:7]), (x[12:], z[7:])):
+            basis = np.linalg.lstsq((rows - rows.mean(0)).T, (part - rows.mean(0)).T, rcond=None)
+            assert np.allclose((rows - rows.mean(0)).T @ basis[0], (part - rows.mean(0)).T, atol=1e-3)
+
+
+@pytest.mark.real_models
+def test_targets_audit_on_real_vectors_shows_the_parents(tmp_path: Path) -> None:
+    """The real encoder: SMOTE targets read as released records sit nearer the training records than unseen real
+    records do (the report's point), and the report is written with its command."""
+    from audits.membership.targets import main
+    from smotext_private.demo.notes import write_demo_csv
+
+    src, extra, out = tmp_path / "notes.csv", tmp_path / "extra.csv", tmp_path / "t.md"
+    write_demo_csv(src, n_per_class=30, seed=0)
+    write_demo_csv(extra, n_per_class=30, seed=1)
+    assert main(["--sources", str(src), "--extra-nonmembers", str(extra), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "python -m audits.membership.targets" in text
+    figures = {name: float(dcr) for name, dcr in re.findall(r"\| ([^|]+?) \| ([0-9.]+) \(", text)}
+    unseen = next(v for k, v in figures.items() if k.startswith("unseen real records"))
+    assert figures["smote, target noise 0"] > unseen + 0.05

@@ -303,6 +303,14 @@ class Auditor:
         self._require_fit()
         return self._calibration.copy()
 
+    def nearest_source_distance(self, vecs: np.ndarray) -> np.ndarray:
+        """Per vector, its cosine distance to the nearest source (the index the distance check searches)."""
+        self._require_fit()
+        if not len(vecs):
+            return np.zeros(0, dtype=np.float32)
+        dist, _ = search(self._index, self._vectors([""] * len(vecs), vecs, "candidate vectors"), 1)
+        return dist[:, 0]
+
     def holdout_distances(self) -> np.ndarray:
         """Nearest-source cosine distances of the holdout records alone, sorted (empty without a holdout)."""
         self._require_fit()

@@ -100,6 +100,10 @@ Candidates = Annotated[int, Opt("--candidates", help="decoded candidates per tar
 Retries = Annotated[int, Opt("--retries", help=(
     "decode a target again, with its own seed, when none of its candidates passed the audit (and the label gate); "
     "at most this many times (default 0: never)"))]
+Choose = Annotated[Literal["target", "novel"], Opt("--choose", help=(
+    "which of a target's candidates that passed the audit is released: target (default) the nearest the target; "
+    "novel the farthest from every training record, so that no record leans on one patient's (the parent guard "
+    "then falls back in that order)"))]
 WholeRecords = Annotated[bool, Opt("--whole-records", help=(
     "end each record where the language model ends it, within a token budget per class (the 90th percentile of the "
     "class's training records' token counts x 1.2, within 16-256; recorded in the report), then cut back to the last "

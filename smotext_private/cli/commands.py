@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from smotext_private.cli.app import (
-    Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, Retries, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype,
+    Actors, AllowDownload, Arg, BridgeOpt, Bundle, Candidates, Choose, Retries, DecodeBackend, DecoderOpt, DecoderPath, Device, Dtype,
     EncoderOpt, EncoderPath, EngineOpt, Force, Input, K, LabelColumn, LambdaRange, NoProgress, Opt, ParentDraw, PerClass,
     AdaptDecoder, AdaptEpochs, LabelGateOpt, PolicyOpt, ProfileOpt, RayAddress, Seed, TargetNoise, Templates, TextColumn, WholeRecords, Decoding, command, log,
     model_options,
@@ -48,7 +48,7 @@ def release(
         "Ed25519 private key (PEM): also write manifest.json.sig, a detached signature of manifest.json"))] = None,
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
-    bridge: BridgeOpt = None, n_candidates: Candidates = 4, retries: Retries = 0, whole_records: WholeRecords = False,
+    bridge: BridgeOpt = None, n_candidates: Candidates = 4, retries: Retries = 0, choose: Choose = "target", whole_records: WholeRecords = False,
     decoding: Decoding = "sample", adapt_decoder: AdaptDecoder = False, adapt_epochs: AdaptEpochs = 5.0,
     label_gate: LabelGateOpt = False, decode_backend: DecodeBackend = "hf",
     engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
@@ -60,7 +60,7 @@ def release(
     res = run_release(
         input, out, text_column=text_column, label_column=label_column, policy=policy, force=force, resume=resume,
         progress=not no_progress, log=log, sign_key=sign_key, command=[PROG] + sys.argv[1:],
-        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, retries=retries, lambda_range=tuple(lambda_range),
+        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, retries=retries, choose=choose, lambda_range=tuple(lambda_range),
         target_noise=target_noise, parent_draw=parent_draw, parent_guard=not no_parent_guard, fidelity_sample=fidelity_sample,
         keep_work=keep_work, internal_report=internal_report, templates=templates, whole_records=whole_records, decoding=decoding,
         adapt_decoder=adapt_decoder, adapt_epochs=adapt_epochs, label_gate=label_gate,
@@ -88,7 +88,7 @@ def generate(
     seed: Seed = 0, no_progress: NoProgress = False,
     profile: ProfileOpt = None, encoder: EncoderOpt = "minilm", decoder: DecoderOpt = "default", encoder_path: EncoderPath = None,
     decoder_path: DecoderPath = None, allow_download: AllowDownload = False, device: Device = None, dtype: Dtype = None,
-    bridge: BridgeOpt = None, n_candidates: Candidates = 4, retries: Retries = 0, whole_records: WholeRecords = False,
+    bridge: BridgeOpt = None, n_candidates: Candidates = 4, retries: Retries = 0, choose: Choose = "target", whole_records: WholeRecords = False,
     decoding: Decoding = "sample", adapt_decoder: AdaptDecoder = False, adapt_epochs: AdaptEpochs = 5.0,
     label_gate: LabelGateOpt = False, decode_backend: DecodeBackend = "hf",
     engine: EngineOpt = "local", ray_address: RayAddress = None, actors: Actors = 1,
@@ -99,7 +99,7 @@ def generate(
                            decode_backend)
     chosen = generate_unaudited(
         input, out, text_column=text_column, label_column=label_column, force=force, progress=not no_progress, log=log,
-        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, retries=retries, lambda_range=tuple(lambda_range),
+        per_class=per_class, k=k, seed=seed, n_candidates=n_candidates, retries=retries, choose=choose, lambda_range=tuple(lambda_range),
         target_noise=target_noise, parent_draw=parent_draw, whole_records=whole_records, decoding=decoding,
         adapt_decoder=adapt_decoder, adapt_epochs=adapt_epochs, label_gate=label_gate, engine=engine, ray_address=ray_address,
         actors=actors, **models,

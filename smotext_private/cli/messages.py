@@ -26,7 +26,7 @@ FLAGS = {
     "batch_size": "--batch-size", "lr": "--lr", "device": "--device", "init_from": "--init-from",
     "lora_rank": "--lora-rank", "lora_alpha": "--lora-alpha", "max_target_tokens": "--max-target-tokens",
     "sign_key": "--sign-key", "public_key": "--public-key", "expect_sha256": "--expect-sha256",
-    "whole_records": "--whole-records", "adapt_decoder": "--adapt-decoder", "adapt_epochs": "--adapt-epochs", "label_gate": "--label-gate", "retries": "--retries", "decode_backend": "--decode-backend", "decoder": "--decoder",
+    "whole_records": "--whole-records", "adapt_decoder": "--adapt-decoder", "adapt_epochs": "--adapt-epochs", "label_gate": "--label-gate", "retries": "--retries", "choose": "--choose", "decode_backend": "--decode-backend", "decoder": "--decoder",
     "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors", "decoding": "--decoding",
     "peer_row": "--no-peer-row",
 }

@@ -28,22 +28,28 @@ def ranked(
     *,
     keep: Callable[[list[str], np.ndarray], list[bool]] | None = None,
     keep_order: bool = False,
+    prefer: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[tuple[list[tuple[str, float]], int]]:
     """Per target, its candidates that pass, nearest (cosine) to the target first, as ``(text, cosine)``.
 
     ``keep(texts, vecs)`` may veto candidates (e.g. the audit's cheap checks); empty texts are
     vetoed too.  Returns ``(passing candidates, n_vetoed)`` per target; ties keep decoding order.
     ``keep_order`` keeps the decoder's own order (a guided decoder's candidates come best score first).
+    ``prefer(vecs)``: a score per candidate; the passing ones come highest score first instead (ties: the order above).
     """
     flat = [c for cands in candidates for c in cands]
     vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
     ok = keep(flat, vecs) if keep is not None else [True] * len(flat)
     tn, vn = unit_rows(targets), unit_rows(vecs)
+    score = prefer(vecs) if prefer is not None and len(flat) else None
     out, pos = [], 0
     for i, cands in enumerate(candidates):
-        passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]
+        js = [j for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]
         if not keep_order:
-            passing.sort(key=lambda tc: -tc[1])  # stable: ties keep decoding order
+            js.sort(key=lambda j: -float(vn[pos + j] @ tn[i]))  # stable: ties keep decoding order
+        if score is not None:
+            js.sort(key=lambda j: -float(score[pos + j]))
+        passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in js]
         out.append((passing, len(cands) - len(passing)))
         pos += len(cands)
     return out
@@ -185,13 +191,16 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
 
     ``budgets``: the token budget of every plan item (``whole.item_budgets``), None for decoding as it is. ``gate``
     (a ``label_gate.LabelGate``) vetoes the candidates it does not read as their target's class, counted as
-    ``label``. Every target of the chunk left with no passing candidate is decoded again, up to ``config.retries``
+    ``label``. With ``config.choose`` "novel" a target's passing candidates are ranked farthest from every source
+    first (the distance the audit's ``embedding_distance`` check reads), not nearest the target. Every target of the chunk left with no passing candidate is decoded
+    again, up to ``config.retries``
     times, each retry with its own seed (``chunk_seed(seed, c, retry)``); its candidates join the first ones. The
     local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
     from smotext_private.generation.whole import decode
 
     lo, hi = c * config.chunk_size, min(len(items), (c + 1) * config.chunk_size)
     order = getattr(decoder, "ranks_itself", False)  # a guided decoder's candidates come best score first
+    prefer = auditor.nearest_source_distance if config.choose == "novel" else None  # the farthest from every source first
     rows: dict[int, tuple[list[str], list, int, list[list[str]]]] = {i: ([], [], 0, []) for i in range(lo, hi)}
     todo = list(range(lo, hi))
     for retry in range(config.retries + 1):
@@ -213,7 +222,7 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
                         ok[k] = False
             return ok
 
-        chosen = ranked(cands, z[todo], encoder, keep=keep, keep_order=order)
+        chosen = ranked(cands, z[todo], encoder, keep=keep, keep_order=order, prefer=prefer)
         pos = 0
         for i, texts, (passing, vetoed) in zip(todo, cands, chosen):
             before, _, n_vetoed, checks = rows[i]

@@ -172,4 +172,5 @@ def run_parts(prepared, policy, config, templates) -> dict:
         **({"adapt_epochs": config.adapt_epochs} if config.adapt_decoder else {}),
         **({"label_gate": True} if config.label_gate else {}),
         **({"retries": config.retries} if config.retries else {}),
+        **({"choose": config.choose} if config.choose != "target" else {}),
     }

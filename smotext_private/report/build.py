@@ -124,6 +124,7 @@ def data_section(prepared: Prepared, generated: Generated, audited: Audited, con
         "rejected": len(audited.verdicts) - len(accepted),
         "n_candidates": config.n_candidates,
         "retries": config.retries,
+        "choose": config.choose,
         "k": config.k,
         "lambda_range": [float(v) for v in config.lambda_range],
         "parent_draw": config.parent_draw,

@@ -185,8 +185,10 @@ def parents_text(d: DataSection) -> str:
     noise = f"targets moved by class-shaped noise x {d.target_noise:g}; " if d.target_noise else ""
     gate = ("candidates a classifier of the training records reads as another class vetoed (label gate); "
             if d.label_gate else "")
+    novel = ("each target released the passing candidate farthest from every training record, not the nearest to "
+             "it; " if d.choose == "novel" else "")
     return (f"parents {draw}: {d.parents_distinct} training records parent the released ones, "
-            f"none more than {d.parent_uses_max}; {noise}{gate}")
+            f"none more than {d.parent_uses_max}; {noise}{gate}{novel}")
 
 
 def guard_text(d: DataSection) -> str:

@@ -140,6 +140,7 @@ class DataSection(_Section):
     rejected: int
     n_candidates: int
     retries: int | None = None
+    choose: str | None = None
     k: int
     lambda_range: list[float] | None = None
     parent_draw: str | None = None
