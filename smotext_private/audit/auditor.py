@@ -308,7 +308,7 @@ class Auditor:
         self._require_fit()
         if not len(vecs):
             return np.zeros(0, dtype=np.float32)
-        dist, _ = search(self._index, self._vectors([""] * len(vecs), vecs, "candidate vectors"), 1)
+        dist, _ = search(self._index, as_unit(np.asarray(vecs, dtype=np.float32)), 1)
         return dist[:, 0]
 
     def holdout_distances(self) -> np.ndarray:
