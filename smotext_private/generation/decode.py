@@ -2,7 +2,7 @@
 
 Reranking (after vec2text's sequence-level beam): decode several candidates per target,
 re-encode them, keep the nearest one that the caller's filter (the audit's per-record
-checks) does not reject. ``generate_candidates`` runs it chunk by chunk, resumably.
+checks) does not reject (or, with ``choose="novel"``, the one farthest from every source). ``generate_candidates`` runs it chunk by chunk, resumably.
 """
 
 from __future__ import annotations
@@ -192,10 +192,10 @@ def decode_chunk(c: int, missing: list[int], items, z: np.ndarray, config: "Rele
     ``budgets``: the token budget of every plan item (``whole.item_budgets``), None for decoding as it is. ``gate``
     (a ``label_gate.LabelGate``) vetoes the candidates it does not read as their target's class, counted as
     ``label``. With ``config.choose`` "novel" a target's passing candidates are ranked farthest from every source
-    first (the distance the audit's ``embedding_distance`` check reads), not nearest the target. Every target of the chunk left with no passing candidate is decoded
-    again, up to ``config.retries``
-    times, each retry with its own seed (``chunk_seed(seed, c, retry)``); its candidates join the first ones. The
-    local engine and the Ray actors (``generation/ray_engine.py``) both call this, so their rows are the same."""
+    first (the distance the audit's ``embedding_distance`` check reads), not nearest the target. Every target of the
+    chunk left with no passing candidate is decoded again, up to ``config.retries`` times, each retry with its own
+    seed (``chunk_seed(seed, c, retry)``); its candidates join the first ones. The local engine and the Ray actors
+    (``generation/ray_engine.py``) both call this, so their rows are the same."""
     from smotext_private.generation.whole import decode
 
     lo, hi = c * config.chunk_size, min(len(items), (c + 1) * config.chunk_size)
