@@ -2,7 +2,8 @@
 
 Reranking (after vec2text's sequence-level beam): decode several candidates per target,
 re-encode them, keep the nearest one that the caller's filter (the audit's per-record
-checks) does not reject (or, with ``choose="novel"``, the one farthest from every source). ``generate_candidates`` runs it chunk by chunk, resumably.
+checks) does not reject (with ``choose="novel"``, the one farthest from every source).
+``generate_candidates`` runs it chunk by chunk, resumably.
 """
 
 from __future__ import annotations
