@@ -65,15 +65,16 @@ def mdav(x: np.ndarray, k: int) -> list[list[int]]:
 
 def reference_targets(kind: str, x: np.ndarray, labels: Sequence[str], counts: dict[str, int],
                       rng: np.random.Generator) -> np.ndarray:
-    """``class-gaussian`` or ``microaggregation`` targets, ``counts[c]`` of class c."""
-    from smotext_private.generation.smote import class_neighbours, interpolate
+    """``class-gaussian`` (the class mean moved by ``smote.class_noise`` at scale 1) or ``microaggregation``
+    targets, ``counts[c]`` of class c."""
+    from smotext_private.generation.smote import PlanItem, class_neighbours, class_noise, interpolate
 
     lab, out = np.asarray(list(labels)), []
     for c in sorted(counts):
         rows = x[lab == c]
         if kind == "class-gaussian":
-            centred = (rows - rows.mean(0)) / np.sqrt(max(len(rows) - 1, 1))
-            out.append(rows.mean(0) + rng.standard_normal((counts[c], len(rows))) @ centred)
+            draws = [PlanItem(i, c, 0, 0, 0.0) for i in range(counts[c])]
+            out.append(rows.mean(0) + class_noise(x, lab, draws, 1.0, rng))
             continue
         cent = np.array([rows[g].mean(0) for g in mdav(rows, GROUP)], dtype=np.float32)
         nbrs = class_neighbours(cent, 5)
@@ -110,17 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = per_class_targets({c: n for c, n in class_counts(labels).items() if n >= 2}, None)
     gate = LabelGate(x_train, labels, 0)
 
+    def targets(**options) -> np.ndarray:  # the plan release makes at its default size, with these options
+        return plan_release(labels, x_train, per_class=None, k=5, seed=0, **options)[1]
+
     rows: list[tuple[str, np.ndarray]] = []
     for noise in NOISES:
-        rows.append((f"smote, target noise {noise:g}", plan_release(labels, x_train, per_class=None, k=5, seed=0,
-                                                                   target_noise=noise)[1]))
+        rows.append((f"smote, target noise {noise:g}", targets(target_noise=noise)))
         if noise:
-            rows.append((f"smote, target noise {noise:g}, label gate", plan_release(
-                labels, x_train, per_class=None, k=5, seed=0, target_noise=noise, gate=gate)[1]))
-    rows.append(("lambda-mid: lambda in [0.3, 0.7]", plan_release(labels, x_train, per_class=None, k=5, seed=0,
-                                                                  lambda_range=(0.3, 0.7))[1]))
-    rows.append(("balanced parent draw", plan_release(labels, x_train, per_class=None, k=5, seed=0,
-                                                      parent_draw="balanced")[1]))
+            rows.append((f"smote, target noise {noise:g}, label gate", targets(target_noise=noise, gate=gate)))
+    rows.append(("lambda-mid: lambda in [0.3, 0.7]", targets(lambda_range=(0.3, 0.7))))
+    rows.append(("balanced parent draw", targets(parent_draw="balanced")))
     for kind in ("class-gaussian", "microaggregation"):
         rows.append((kind, reference_targets(kind, x_train, labels, counts, np.random.default_rng(0))))
     if args.extra_nonmembers:

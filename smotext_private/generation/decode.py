@@ -36,7 +36,7 @@ def ranked(
     ``keep(texts, vecs)`` may veto candidates (e.g. the audit's cheap checks); empty texts are
     vetoed too.  Returns ``(passing candidates, n_vetoed)`` per target; ties keep decoding order.
     ``keep_order`` keeps the decoder's own order (a guided decoder's candidates come best score first).
-    ``prefer(vecs)``: a score per candidate; the passing ones come highest score first instead (ties: the order above).
+    ``prefer(vecs)``: a score per candidate; the passing ones come highest score first instead (ties: decoding order).
     """
     flat = [c for cands in candidates for c in cands]
     vecs = encoder.encode(flat) if flat else np.zeros((0, targets.shape[1]), dtype=np.float32)
@@ -46,11 +46,12 @@ def ranked(
     out, pos = [], 0
     for i, cands in enumerate(candidates):
         js = [j for j in range(len(cands)) if ok[pos + j] and cands[j].strip()]
-        if not keep_order:
-            js.sort(key=lambda j: -float(vn[pos + j] @ tn[i]))  # stable: ties keep decoding order
+        cos = {j: float(vn[pos + j] @ tn[i]) for j in js}
         if score is not None:
-            js.sort(key=lambda j: -float(score[pos + j]))
-        passing = [(cands[j], float(vn[pos + j] @ tn[i])) for j in js]
+            js.sort(key=lambda j: -float(score[pos + j]))  # stable: ties keep decoding order
+        elif not keep_order:
+            js.sort(key=lambda j: -cos[j])
+        passing = [(cands[j], cos[j]) for j in js]
         out.append((passing, len(cands) - len(passing)))
         pos += len(cands)
     return out
